@@ -1,0 +1,26 @@
+# PGXS build of the byo_twilio extension (C++17).
+EXTENSION = byo_twilio
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
+
+MODULE_big = byo_twilio
+CORE_SRCS = $(wildcard src/core/*.cpp)
+PG_SRCS = $(wildcard src/pg/*.cpp)
+OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
+
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA = $(wildcard sql/$(EXTENSION)--*--*.sql) sql/byo_twilio_auth_compat.sql
+EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql
+
+PG_CONFIG ?= pg_config
+PG_CXXFLAGS = -std=c++17 -fPIC -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -O2 -Isrc
+PG_CPPFLAGS = -Isrc
+SHLIB_LINK = -lstdc++ -lcurl -lcrypto
+
+# JIT bitcode would need clang++ for C++ sources; the extension gains nothing from it.
+override with_llvm = no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
+	cp $< $@

@@ -1,0 +1,96 @@
+#include "core/form.hpp"
+
+#include <curl/curl.h>
+#include <nlohmann/json.hpp>
+
+#include "core/core_error.hpp"
+
+namespace byo {
+
+namespace {
+
+std::string unescape(std::string_view raw) {
+    std::string plus_as_space(raw);
+    for (char& c : plus_as_space)
+        if (c == '+') c = ' ';
+    int out_len = 0;
+    // libcurl ignores the handle argument of curl_easy_unescape (documented since 7.82).
+    char* decoded = curl_easy_unescape(nullptr, plus_as_space.data(), static_cast<int>(plus_as_space.size()),
+                                       &out_len);
+    if (!decoded) throw std::bad_alloc();
+    std::string out(decoded, static_cast<std::size_t>(out_len));
+    curl_free(decoded);
+    return out;
+}
+
+std::string escape(std::string_view raw) {
+    char* encoded = curl_easy_escape(nullptr, raw.data(), static_cast<int>(raw.size()));
+    if (!encoded) throw std::bad_alloc();
+    std::string out(encoded);
+    curl_free(encoded);
+    return out;
+}
+
+}  // namespace
+
+FormParams parse_form(std::string_view body) {
+    FormParams out;
+    while (!body.empty()) {
+        std::size_t amp = body.find('&');
+        std::string_view pair = body.substr(0, amp);
+        if (!pair.empty()) {
+            std::size_t eq = pair.find('=');
+            if (eq == std::string_view::npos)
+                out.emplace_back(unescape(pair), std::string());
+            else
+                out.emplace_back(unescape(pair.substr(0, eq)), unescape(pair.substr(eq + 1)));
+        }
+        if (amp == std::string_view::npos) break;
+        body.remove_prefix(amp + 1);
+    }
+    return out;
+}
+
+std::string_view url_query(std::string_view url) {
+    std::size_t hash = url.find('#');
+    if (hash != std::string_view::npos) url = url.substr(0, hash);
+    std::size_t q = url.find('?');
+    return q == std::string_view::npos ? std::string_view() : url.substr(q + 1);
+}
+
+std::string encode_form(const FormParams& params) {
+    std::string out;
+    for (const auto& [name, value] : params) {
+        if (!out.empty()) out.push_back('&');
+        out += escape(name);
+        out.push_back('=');
+        out += escape(value);
+    }
+    return out;
+}
+
+FormParams params_from_json(std::string_view json_text) {
+    const auto bad = [](const std::string& why) {
+        return CoreError(sqlstate::invalid_parameter_value, "params " + why,
+                         "Pass a JSON object whose values are strings or arrays of strings, e.g. "
+                         "{\"To\": \"+15005550006\", \"MediaUrl\": [\"a\", \"b\"]}.");
+    };
+    nlohmann::json doc = nlohmann::json::parse(json_text.begin(), json_text.end(), nullptr, false);
+    if (!doc.is_object()) throw bad("must be a JSON object");
+    FormParams out;
+    for (const auto& [name, value] : doc.items()) {
+        if (value.is_string()) {
+            out.emplace_back(name, value.get<std::string>());
+        } else if (value.is_array()) {
+            for (const auto& item : value) {
+                if (!item.is_string()) throw bad("value of \"" + name + "\" has a non-string array element");
+                out.emplace_back(name, item.get<std::string>());
+            }
+        } else {
+            throw bad("value of \"" + name + "\" is neither a string nor an array of strings");
+        }
+    }
+    return out;
+}
+
+}  // namespace byo

@@ -1,0 +1,36 @@
+// Twilio webhook signatures (X-Twilio-Signature): base64(HMAC-SHA1(auth token, URL + sorted params)).
+#pragma once
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/form.hpp"
+
+namespace byo {
+
+// The signature Twilio sends for a request to `url` with these form params: names sorted bytewise, each
+// name's distinct values sorted, appended as name + value after the URL.
+std::string compute_signature(std::string_view auth_token, std::string_view url, const FormParams& params);
+
+// The URLs a signature may have been computed over, as the official validators accept: the URL with its
+// port removed, and with the scheme's default port added when it has none (the URL itself is one of them).
+std::vector<std::string> signature_url_variants(std::string_view url);
+
+enum class BodyKind { Form, Json };
+
+// Which validation applies to a Content-Type: form bodies are signed param by param, JSON bodies through the
+// URL's bodySHA256. Throws CoreError 22023 for any other type.
+BodyKind body_kind(std::string_view content_type);
+
+// True when `signature` matches: for form bodies, over the parsed params; for JSON bodies, over the URL alone
+// and the URL's bodySHA256 matches the body. Comparisons are constant time.
+bool validate_signature(std::string_view auth_token, std::string_view signature, std::string_view url,
+                        std::string_view body, std::string_view content_type);
+
+// Lowercase hex SHA-256 (what Twilio puts in bodySHA256).
+std::string sha256_hex(std::string_view data);
+
+// Constant-time equality (length is not secret).
+bool constant_time_equal(std::string_view a, std::string_view b);
+
+}  // namespace byo

@@ -1,0 +1,21 @@
+// Server settings (byo_twilio.*) and what the SQL functions derive from them: the keyring, Twilio endpoints,
+// HTTP options and the backend's HTTP client.
+#pragma once
+#include "core/http_client.hpp"
+#include "core/keyring.hpp"
+#include "core/twilio_account_check.hpp"
+
+namespace byo::pg {
+
+void define_settings();  // called from _PG_init
+
+// Parsed on each use, so a reload takes effect at once. Throws CoreError when missing or malformed.
+Keyring current_keyring();
+
+TwilioEndpoints twilio_endpoints();
+HttpOptions http_options();  // timeouts and CA file from settings; aborts on cancel or termination
+
+// One client per backend, created on first use (after fork) so connections to Twilio are reused.
+HttpClient& backend_http_client();
+
+}  // namespace byo::pg

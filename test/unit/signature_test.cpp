@@ -1,0 +1,98 @@
+// Twilio's published vectors (../shared/TWILIO.md) and the edge cases of form bodies and URL ports.
+#include <gtest/gtest.h>
+
+#include "core/core_error.hpp"
+#include "core/signature.hpp"
+
+using namespace byo;
+
+namespace {
+
+const char* kToken = "12345";
+const char* kUrl = "https://mycompany.com/myapp.php?foo=1&bar=2";
+const FormParams kParams = {{"CallSid", "CA1234567890ABCDE"},
+                            {"Caller", "+14158675309"},
+                            {"Digits", "1234"},
+                            {"From", "+14158675309"},
+                            {"To", "+18005551212"}};
+const char* kBody = "CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1234&From=%2B14158675309&To=%2B18005551212";
+const char* kForm = "application/x-www-form-urlencoded";
+
+}  // namespace
+
+TEST(Signature, PublishedVectors) {
+    EXPECT_EQ(compute_signature(kToken, kUrl, kParams), "RSOYDt4T1cUTdK1PDd93/VVr8B8=");
+    EXPECT_EQ(compute_signature(kToken, "https://mycompany.com:443/myapp.php?foo=1&bar=2", kParams),
+              "kvajT1Ptam85bY51eRf/AJRuM3w=");
+    EXPECT_EQ(compute_signature(kToken, "http://mycompany.com:1234/myapp.php?foo=1&bar=2", kParams),
+              "Zmvh+3yNM1Phv2jhDCwEM3q5ebU=");
+    FormParams repeated = {{"Sid", "CA123"}, {"SidAccount", "AC123"}, {"Digits", "5678"}, {"Digits", "1234"},
+                           {"Digits", "1234"}};
+    EXPECT_EQ(compute_signature(kToken, kUrl, repeated), "IK+Dwps556ElfBT0I3Rgjkr1wJU=");
+}
+
+TEST(Signature, ValidatesFormBody) {
+    EXPECT_TRUE(validate_signature(kToken, "RSOYDt4T1cUTdK1PDd93/VVr8B8=", kUrl, kBody, kForm));
+    EXPECT_FALSE(validate_signature("54321", "RSOYDt4T1cUTdK1PDd93/VVr8B8=", kUrl, kBody, kForm));
+    EXPECT_FALSE(validate_signature(kToken, "RSOYDt4T1cUTdK1PDd93/VVr8B8", kUrl, kBody, kForm));
+    EXPECT_FALSE(validate_signature(kToken, "", kUrl, kBody, kForm));
+    std::string tampered = std::string(kBody) + "&Extra=1";
+    EXPECT_FALSE(validate_signature(kToken, "RSOYDt4T1cUTdK1PDd93/VVr8B8=", kUrl, tampered, kForm));
+}
+
+TEST(Signature, PortVariantsAccepted) {
+    // Signed with :443, received without a port, and the other way round.
+    EXPECT_TRUE(validate_signature(kToken, "kvajT1Ptam85bY51eRf/AJRuM3w=", kUrl, kBody, kForm));
+    EXPECT_TRUE(validate_signature(kToken, "RSOYDt4T1cUTdK1PDd93/VVr8B8=",
+                                   "https://mycompany.com:443/myapp.php?foo=1&bar=2", kBody, kForm));
+    // Signed without a port, received on a non-default port.
+    EXPECT_TRUE(validate_signature(kToken, "RSOYDt4T1cUTdK1PDd93/VVr8B8=",
+                                   "https://mycompany.com:8443/myapp.php?foo=1&bar=2", kBody, kForm));
+    // A different query is a different URL.
+    EXPECT_FALSE(validate_signature(kToken, "RSOYDt4T1cUTdK1PDd93/VVr8B8=",
+                                    "https://mycompany.com/myapp.php?foo=1&bar=3", kBody, kForm));
+    // The scheme's default port: :80 is not https's.
+    EXPECT_FALSE(validate_signature(kToken, "kvajT1Ptam85bY51eRf/AJRuM3w=",
+                                    "http://mycompany.com/myapp.php?foo=1&bar=2", kBody, kForm));
+}
+
+TEST(Signature, UrlVariants) {
+    auto v = signature_url_variants("https://user@h.example:8443/p?q=1#f");
+    ASSERT_EQ(v.size(), 2u);
+    EXPECT_EQ(v[0], "https://user@h.example/p?q=1#f");
+    EXPECT_EQ(v[1], "https://user@h.example:8443/p?q=1#f");
+    v = signature_url_variants("http://[::1]/x");
+    EXPECT_EQ(v[1], "http://[::1]:80/x");
+    v = signature_url_variants("not a url");
+    ASSERT_EQ(v.size(), 1u);
+}
+
+TEST(Signature, JsonBodyUsesBodySha256) {
+    const std::string url =
+        "https://mycompany.com/myapp.php?foo=1&bar=2&bodySHA256="
+        "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620";
+    const std::string body = "{\"property\": \"value\", \"boolean\": true}";
+    EXPECT_EQ(sha256_hex(body), "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620");
+    EXPECT_EQ(compute_signature(kToken, url, {}), "a9nBmqA0ju/hNViExpshrM61xv4=");
+    EXPECT_TRUE(validate_signature(kToken, "a9nBmqA0ju/hNViExpshrM61xv4=", url, body, "application/json"));
+    EXPECT_TRUE(validate_signature(kToken, "a9nBmqA0ju/hNViExpshrM61xv4=", url, body,
+                                   "Application/JSON; charset=utf-8"));
+    EXPECT_FALSE(validate_signature(kToken, "a9nBmqA0ju/hNViExpshrM61xv4=", url, body + " ", "application/json"));
+    EXPECT_FALSE(validate_signature(kToken, "a9nBmqA0ju/hNViExpshrM61xv4=", kUrl, body, "application/json"));
+}
+
+TEST(Signature, UnsupportedContentTypeIsAnError) {
+    try {
+        validate_signature(kToken, "x", kUrl, "", "text/plain");
+        FAIL() << "expected CoreError";
+    } catch (const CoreError& e) {
+        EXPECT_EQ(e.sqlstate(), "22023");
+        EXPECT_NE(std::string(e.what()).find("text/plain"), std::string::npos);
+    }
+}
+
+TEST(Signature, ConstantTimeEqual) {
+    EXPECT_TRUE(constant_time_equal("abc", "abc"));
+    EXPECT_FALSE(constant_time_equal("abc", "abd"));
+    EXPECT_FALSE(constant_time_equal("abc", "abcd"));
+}
