@@ -272,8 +272,9 @@ BEGIN
     IF s.status = 'disabled' THEN
         RETURN QUERY SELECT 'disabled', 'Twilio settings are disabled', s.verified_at, 'user', false;
     ELSIF twilio._mask_or_null(uid::text, s.account_sid, s.auth_token_envelope) IS NULL THEN
-        RETURN QUERY SELECT 'error', 'the stored auth token cannot be decrypted (encryption key missing or '
-                                     'changed); save the settings again', s.verified_at, 'user', false;
+        RETURN QUERY SELECT 'error', 'the stored auth token cannot be decrypted (its key is not configured, '
+                                     'or the row was altered); save the settings again', s.verified_at, 'user',
+                            false;
     ELSIF s.last_error IS NOT NULL THEN
         RETURN QUERY SELECT 'error', s.last_error, s.verified_at, 'user', false;
     ELSE

@@ -33,15 +33,15 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON auth.users TO service_role;
 -- The user id of the request: the JWT's `sub` claim, or NULL when there is none.
 CREATE OR REPLACE FUNCTION auth.uid() RETURNS uuid
 LANGUAGE sql STABLE AS $$
-    SELECT nullif(coalesce(current_setting('request.jwt.claim.sub', true),
-                           current_setting('request.jwt.claims', true)::jsonb ->> 'sub'), '')::uuid
+    SELECT coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''),
+                    nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid
 $$;
 
 -- The role claim of the request (anon, authenticated, service_role), or NULL.
 CREATE OR REPLACE FUNCTION auth.role() RETURNS text
 LANGUAGE sql STABLE AS $$
-    SELECT nullif(coalesce(current_setting('request.jwt.claim.role', true),
-                           current_setting('request.jwt.claims', true)::jsonb ->> 'role'), '')::text
+    SELECT coalesce(nullif(current_setting('request.jwt.claim.role', true), ''),
+                    nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')::text
 $$;
 
 GRANT EXECUTE ON FUNCTION auth.uid(), auth.role() TO anon, authenticated, service_role;

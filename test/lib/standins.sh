@@ -16,9 +16,11 @@ wait_for_port() {  # $1 port, $2 seconds
     return 1
 }
 
-# $1: directory for logs and the throwaway certificate
-standins_start() {
+# Starts the processes without waiting, so a build can run meanwhile.
+# $1: directory for logs and the throwaway certificate; $2: yes to start Prism too.
+standins_launch() {
     local dir=$1 with_prism=${2:-yes}
+    BYO_STANDIN_DIR=$dir BYO_STANDIN_PRISM=$with_prism
     mkdir -p "$dir"
     bash "$BYO_TEST_DIR/standin/make_cert.sh" "$dir" >/dev/null
     node "$BYO_TEST_DIR/standin/twilio_standin.js" --host 127.0.0.1 --port "$STANDIN_PORT" \
@@ -34,6 +36,10 @@ standins_start() {
             BYO_STANDIN_PIDS+=($!)
         done
     fi
+}
+
+standins_wait() {
+    local dir=$BYO_STANDIN_DIR with_prism=$BYO_STANDIN_PRISM port
     wait_for_port "$STANDIN_PORT" 30 || { echo "stand-in did not start:"; cat "$dir/standin.log"; return 1; }
     if [ "$with_prism" = yes ]; then
         for port in $PRISM_API_PORT $PRISM_CONVERSATIONS_PORT $PRISM_MESSAGING_PORT; do
@@ -41,6 +47,8 @@ standins_start() {
         done
     fi
 }
+
+standins_start() { standins_launch "$@" && standins_wait; }
 
 standins_stop() {
     local pid

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Runs every test suite: C++ unit tests (ctest), pg_regress, pgTAP (pg_prove) and the signature oracle against
+# the official `twilio` npm library. Installs what is missing, builds, installs the extension, starts local
+# Twilio stand-ins and a throwaway cluster, and always stops them. Prints one "N passed, N failed" line per
+# suite and exits non-zero if anything failed.
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+WORK=$ROOT/.tmp/test
+rm -rf "$WORK" && mkdir -p "$WORK"
+
+bash test/lib/install_deps.sh || { echo "dependency installation failed"; exit 1; }
+
+source test/lib/cluster.sh
+source test/lib/standins.sh
+cleanup() {
+    [ -n "${BYO_CLUSTER_DIR:-}" ] && cp "$BYO_CLUSTER_DIR/server.log" "$WORK/server.log" 2>/dev/null
+    cluster_remove
+    standins_stop
+}
+trap cleanup EXIT
+
+# Prism needs 20-30 s to load the 2010-04-01 spec: start the stand-ins first, build meanwhile.
+standins_launch "$WORK/standins" yes
+
+echo "== build"
+{ make -j2 && make install; } >"$WORK/make.log" 2>&1 || { tail -40 "$WORK/make.log"; echo "build: 0 passed, 1 failed"; exit 1; }
+{ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build build -j2; } >"$WORK/cmake.log" 2>&1 \
+    || { tail -40 "$WORK/cmake.log"; echo "build: 0 passed, 1 failed"; exit 1; }
+
+declare -A PASSED FAILED
+record() { PASSED[$1]=$2; FAILED[$1]=$3; echo "$1: $2 passed, $3 failed"; }
+
+echo "== unit (ctest)"
+(cd build && ctest --output-on-failure) >"$WORK/ctest.log" 2>&1
+total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$WORK/ctest.log")
+bad=$(grep -cE '\*\*\*Failed|\*\*\*Exception|Not Run' "$WORK/ctest.log")
+[ -n "$total" ] || { cat "$WORK/ctest.log"; total=0; bad=1; }
+record unit $((total - bad)) "$bad"
+[ "$bad" = 0 ] || grep -E 'Failed|FAILED' "$WORK/ctest.log"
+
+standins_wait || exit 1
+
+eval "$(node test/lib/fixture_env.js test/standin/fixtures.json)"
+export STANDIN_URL="http://127.0.0.1:$STANDIN_PORT" STANDIN_TLS_URL="https://127.0.0.1:$STANDIN_TLS_PORT"
+export BYO_COMPAT_SQL="$ROOT/sql/byo_twilio_auth_compat.sql"
+export STANDIN_CERT="$WORK/standins/cert.pem"
+export PRISM_API_URL="http://127.0.0.1:$PRISM_API_PORT" PRISM_CONVERSATIONS_URL="http://127.0.0.1:$PRISM_CONVERSATIONS_PORT"
+export PRISM_MESSAGING_URL="http://127.0.0.1:$PRISM_MESSAGING_PORT"
+
+export BYO_TEST_KEY1=$(openssl rand -hex 32) BYO_TEST_KEY2=$(openssl rand -hex 32)
+cluster_start "byo_twilio.encryption_key = 'k1:$BYO_TEST_KEY1'
+byo_twilio.api_base_url = '$STANDIN_URL'
+byo_twilio.conversations_base_url = '$STANDIN_URL'
+byo_twilio.messaging_base_url = '$STANDIN_URL'
+byo_twilio.http_timeout_ms = 5000" || { echo "cluster: 0 passed, 1 failed"; exit 1; }
+
+echo "== pg_regress"
+# PostgreSQL 15's pg_regress reads DIR/sql and DIR/expected: lay both out side by side.
+mkdir -p "$WORK/regress"
+ln -sfn "$ROOT/test/sql" "$WORK/regress/sql"
+ln -sfn "$ROOT/expected" "$WORK/regress/expected"
+psql -X -q -d postgres -c "CREATE DATABASE regress_byo_twilio"
+tests=$(cd test/sql && ls *.sql | sed 's/\.sql$//' | sort)
+PG_REGRESS=$(dirname "$(pg_config --pgxs)")/../test/regress/pg_regress
+"$PG_REGRESS" --use-existing --host="$PGHOST" --port="$PGPORT" --user=postgres --dbname=regress_byo_twilio \
+    --inputdir="$WORK/regress" --outputdir="$WORK/regress" $tests >"$WORK/regress.log" 2>&1
+cat "$WORK/regress.log" | grep -E '^(ok|not ok|test| )' | grep -E 'ok|FAILED|failed' || true
+ok=$(grep -cE '(^ok |\.\.\. ok)' "$WORK/regress.log")
+nok=$(grep -cE '(^not ok |\.\.\. FAILED|failed \(ignored\))' "$WORK/regress.log")
+record regress "$ok" "$nok"
+[ "$nok" = 0 ] || { [ -f "$WORK/regress/regression.diffs" ] && head -150 "$WORK/regress/regression.diffs"; }
+
+echo "== pgTAP (pg_prove)"
+psql -X -q -d postgres -c "CREATE DATABASE tap_byo_twilio" && \
+psql -X -q -d tap_byo_twilio -f sql/byo_twilio_auth_compat.sql -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION byo_twilio" \
+    >"$WORK/pgtap_setup.log" 2>&1 || cat "$WORK/pgtap_setup.log"
+pg_prove -v -d tap_byo_twilio test/pgtap/*.sql >"$WORK/pgtap.log" 2>&1
+ok=$(grep -cE '^ok ' "$WORK/pgtap.log")
+nok=$(grep -cE '^not ok ' "$WORK/pgtap.log")
+grep -qE '^Result: PASS' "$WORK/pgtap.log" || { [ "$nok" -gt 0 ] || nok=1; }
+record pgtap "$ok" "$nok"
+[ "$nok" = 0 ] || grep -E -A3 '^not ok|Dubious|Parse errors|Result' "$WORK/pgtap.log" | head -80
+
+echo "== signature oracle (npm twilio vs twilio.validate_signature)"
+psql -X -q -d postgres -c "CREATE DATABASE oracle_byo_twilio" && \
+psql -X -q -d oracle_byo_twilio -f sql/byo_twilio_auth_compat.sql -c "CREATE EXTENSION byo_twilio" >/dev/null
+PGDATABASE=oracle_byo_twilio bash test/oracle/run.sh >"$WORK/oracle.log" 2>&1
+line=$(grep -E '^oracle: [0-9]+ passed, [0-9]+ failed' "$WORK/oracle.log" | tail -1)
+if [ -n "$line" ]; then
+    set -- $(echo "$line" | sed -E 's/oracle: ([0-9]+) passed, ([0-9]+) failed/\1 \2/')
+    record oracle "$1" "$2"
+else
+    record oracle 0 1
+fi
+[ "${FAILED[oracle]}" = 0 ] || tail -40 "$WORK/oracle.log"
+
+# Secrets never reach the server log: no fixture token may appear in it.
+leaks=0
+for t in $(node -e 'const f=require(process.argv[1]);for(const a of Object.values(f.accounts))console.log(a.token)' "$ROOT/test/standin/fixtures.json"); do
+    grep -q "$t" "$BYO_CLUSTER_DIR/server.log" && leaks=$((leaks + 1))
+done
+record log_secrets $((leaks == 0 ? 1 : 0)) $((leaks == 0 ? 0 : 1))
+
+total_failed=0
+for s in "${!FAILED[@]}"; do total_failed=$((total_failed + FAILED[$s])); done
+total_passed=0
+for s in "${!PASSED[@]}"; do total_passed=$((total_passed + PASSED[$s])); done
+echo "all: $total_passed passed, $total_failed failed"
+[ "$total_failed" = 0 ]
