@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Demo, end to end on a throwaway local cluster: two app users each connect their own Twilio account (against
+# the local Twilio stand-in), see their own status, and neither can see the other's settings.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+WORK=$ROOT/.tmp/demo
+rm -rf "$WORK" && mkdir -p "$WORK"
+
+bash test/lib/install_deps.sh
+make -s -j2 >"$WORK/make.log" 2>&1 && make -s install >>"$WORK/make.log" 2>&1 || { tail -30 "$WORK/make.log"; exit 1; }
+
+export BYO_PGPORT=${BYO_PGPORT:-54339} STANDIN_PORT=${STANDIN_PORT:-4030} STANDIN_TLS_PORT=${STANDIN_TLS_PORT:-4031}
+source test/lib/cluster.sh
+source test/lib/standins.sh
+trap 'cluster_remove; standins_stop' EXIT
+standins_start "$WORK/standins" no
+STANDIN_URL="http://127.0.0.1:$STANDIN_PORT"
+cluster_start "byo_twilio.encryption_key = 'k1:$(openssl rand -hex 32)'
+byo_twilio.api_base_url = '$STANDIN_URL'
+byo_twilio.conversations_base_url = '$STANDIN_URL'
+byo_twilio.messaging_base_url = '$STANDIN_URL'"
+eval "$(node test/lib/fixture_env.js test/standin/fixtures.json)"
+
+psql -X -q -d postgres -c "CREATE DATABASE demo"
+psql -X -q -d demo -f sql/byo_twilio_auth_compat.sql
+psql -X -q -d demo -c "CREATE EXTENSION byo_twilio"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Runs SQL as an app user: the `authenticated` role with that user's JWT claims, as PostgREST does.
+as_user() {
+    local uid=$1; shift
+    psql -X -q -d demo -v ON_ERROR_STOP=0 -v alice_sid="$ALICE_SID" -v alice_token="$ALICE_TOKEN" \
+        -v bob_sid="$BOB_SID" -v bob_token="$BOB_TOKEN" \
+        -c "SET ROLE authenticated" -c "SET request.jwt.claims = '{\"sub\": \"$uid\"}'" "$@"
+}
+ALICE=00000000-0000-0000-0000-00000000a11c
+BOB=00000000-0000-0000-0000-000000000b0b
+
+step "Two app users sign up"
+psql -X -q -d demo -c "INSERT INTO auth.users (id, email) VALUES ('$ALICE', 'alice@example.com'), ('$BOB', 'bob@example.com')"
+echo "alice = $ALICE, bob = $BOB"
+
+step "Before connecting: status"
+as_user "$ALICE" -c "SELECT 'alice' AS who, state, reason, can_send FROM twilio.status()"
+
+step "Each connects their own Twilio account (verified against Twilio before saving)"
+as_user "$ALICE" -f - <<'SQL'
+SELECT 'alice' AS who, account_sid, sms_number, status, auth_token_masked
+  FROM twilio.save_settings(:'alice_sid', :'alice_token', 'ISa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1',
+                            'MGa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1', '+15005550006');
+SQL
+as_user "$BOB" -f - <<'SQL'
+SELECT 'bob' AS who, account_sid, sms_number, status, auth_token_masked
+  FROM twilio.save_settings(:'bob_sid', :'bob_token', 'ISb0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0',
+                            'MGb0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0', '+15005550009');
+SQL
+
+step "A wrong token is refused, and nothing is saved"
+as_user "$ALICE" -f - <<'SQL' 2>&1 | grep -E 'ERROR|HINT' || true
+SELECT twilio.save_settings(:'alice_sid', :'bob_token');
+SQL
+
+step "Status of each"
+as_user "$ALICE" -c "SELECT 'alice' AS who, state, reason, source, can_send FROM twilio.status()"
+as_user "$BOB" -c "SELECT 'bob' AS who, state, reason, source, can_send FROM twilio.status()"
+
+step "Each sees only their own settings (row-level security)"
+as_user "$ALICE" -c "SELECT 'alice sees' AS who, account_sid, sms_number FROM twilio.user_settings"
+as_user "$BOB" -c "SELECT 'bob sees' AS who, account_sid, sms_number FROM twilio.user_settings"
+as_user "$BOB" -c "WITH u AS (UPDATE twilio.user_settings SET status = 'disabled' WHERE user_id = '$ALICE' RETURNING 1)
+                    SELECT count(*) AS rows_of_alice_bob_could_disable FROM u"
+
+step "Nobody can read the encrypted token column, not even its owner"
+as_user "$ALICE" -c "SELECT auth_token_envelope FROM twilio.user_settings" 2>&1 | grep ERROR || true
+
+step "Twilio saw each user's own credentials (Basic auth user per request, from the stand-in's log)"
+curl -s "$STANDIN_URL/__requests" | node -e '
+let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
+  for (const r of JSON.parse(s)) console.log(`${r.method} ${r.path.padEnd(58)} as ${r.user}`);
+});'
+
+step "Done"
