@@ -53,6 +53,9 @@ CREATE FUNCTION twilio._envelope_key_id(envelope bytea) RETURNS text
     AS 'MODULE_PATHNAME', 'byo_envelope_key_id' LANGUAGE C IMMUTABLE STRICT;
 CREATE FUNCTION twilio._encryption_key_ids() RETURNS text[]
     AS 'MODULE_PATHNAME', 'byo_encryption_key_ids' LANGUAGE C STABLE;
+CREATE FUNCTION twilio._check_formats(account_sid text, auth_token text, conversations_service_sid text,
+                                      messaging_service_sid text, sms_number text) RETURNS void
+    AS 'MODULE_PATHNAME', 'byo_check_formats' LANGUAGE C IMMUTABLE;
 CREATE FUNCTION twilio._check_credentials(account_sid text, auth_token text, conversations_service_sid text,
                                           messaging_service_sid text, sms_number text) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'byo_check_credentials' LANGUAGE C VOLATILE;
@@ -200,6 +203,8 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 #variable_conflict use_variable
 DECLARE
     uid uuid := twilio._require_user();
+    sid text := btrim(account_sid);
+    token text := btrim(auth_token);
     conv text := nullif(btrim(conversations_service_sid), '');
     msg text := nullif(btrim(messaging_service_sid), '');
     num text := nullif(btrim(sms_number), '');
@@ -209,12 +214,13 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM auth.users u WHERE u.id = uid) THEN
         RAISE EXCEPTION 'user % does not exist in auth.users', uid USING ERRCODE = 'foreign_key_violation';
     END IF;
-    -- Seal first: a missing or bad key fails before anything is sent to Twilio.
-    envelope := twilio._seal_token(uid::text, account_sid, auth_token);
-    PERFORM twilio._raise_unless_ok(twilio._check_credentials(account_sid, auth_token, conv, msg, num));
+    -- Formats, then the key (sealing), then Twilio: each failure comes before any request is sent.
+    PERFORM twilio._check_formats(sid, token, conv, msg, num);
+    envelope := twilio._seal_token(uid::text, sid, token);
+    PERFORM twilio._raise_unless_ok(twilio._check_credentials(sid, token, conv, msg, num));
     INSERT INTO twilio.user_settings AS s (user_id, account_sid, auth_token_envelope, conversations_service_sid,
                                           messaging_service_sid, sms_number, status, verified_at, last_error)
-    VALUES (uid, account_sid, envelope, conv, msg, num, 'active', now(), NULL)
+    VALUES (uid, sid, envelope, conv, msg, num, 'active', now(), NULL)
     ON CONFLICT (user_id) DO UPDATE
         SET account_sid = EXCLUDED.account_sid, auth_token_envelope = EXCLUDED.auth_token_envelope,
             conversations_service_sid = EXCLUDED.conversations_service_sid,
@@ -327,16 +333,20 @@ CREATE FUNCTION twilio.set_platform_account(account_sid text, auth_token text,
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
+    sid text := btrim(account_sid);
+    token text := btrim(auth_token);
     conv text := nullif(btrim(conversations_service_sid), '');
     msg text := nullif(btrim(messaging_service_sid), '');
     num text := nullif(btrim(sms_number), '');
-    envelope bytea := twilio._seal_token('platform', account_sid, auth_token);
+    envelope bytea;
 BEGIN
-    PERFORM twilio._raise_unless_ok(twilio._check_credentials(account_sid, auth_token, conv, msg, num));
+    PERFORM twilio._check_formats(sid, token, conv, msg, num);
+    envelope := twilio._seal_token('platform', sid, token);
+    PERFORM twilio._raise_unless_ok(twilio._check_credentials(sid, token, conv, msg, num));
     INSERT INTO twilio.platform_account AS p (singleton, account_sid, auth_token_envelope,
                                               conversations_service_sid, messaging_service_sid, sms_number,
                                               fallback_enabled, verified_at)
-    VALUES (true, account_sid, envelope, conv, msg, num, coalesce(fallback_enabled, false), now())
+    VALUES (true, sid, envelope, conv, msg, num, coalesce(fallback_enabled, false), now())
     ON CONFLICT (singleton) DO UPDATE
         SET account_sid = EXCLUDED.account_sid, auth_token_envelope = EXCLUDED.auth_token_envelope,
             conversations_service_sid = EXCLUDED.conversations_service_sid,
@@ -383,7 +393,7 @@ DECLARE
 BEGIN
     IF newest IS NULL THEN
         RAISE EXCEPTION 'no encryption key is configured' USING ERRCODE = 'object_not_in_prerequisite_state',
-            HINT = 'Set byo_twilio.encryption_key in postgresql.conf and reload.';
+            HINT = 'Set byo_twilio.encryption_key (or byo_twilio.encryption_key_file) in postgresql.conf and reload.';
     END IF;
     UPDATE twilio.user_settings s
        SET auth_token_envelope = twilio._reseal_token(s.user_id::text, s.account_sid, s.auth_token_envelope)

@@ -62,6 +62,63 @@ bool split_url(std::string_view url, UrlParts& parts) {
     return true;
 }
 
+// Reads one UTF-16 code unit at a time from UTF-8 text; a malformed byte reads as U+FFFD.
+class Utf16Units {
+public:
+    explicit Utf16Units(const std::string& s) : s_(s) {}
+    bool next(unsigned& unit) {
+        if (pending_) {
+            unit = pending_;
+            pending_ = 0;
+            return true;
+        }
+        if (i_ >= s_.size()) return false;
+        unsigned cp = decode();
+        if (cp >= 0x10000) {
+            cp -= 0x10000;
+            unit = 0xD800 + (cp >> 10);
+            pending_ = 0xDC00 + (cp & 0x3FF);
+        } else {
+            unit = cp;
+        }
+        return true;
+    }
+
+private:
+    unsigned decode() {
+        const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s_[k]); };
+        const unsigned b0 = byte(i_);
+        const std::size_t len = b0 < 0x80 ? 1 : (b0 >> 5) == 0x6 ? 2 : (b0 >> 4) == 0xE ? 3 : (b0 >> 3) == 0x1E ? 4 : 0;
+        if (len == 1) return s_[i_++], b0;
+        if (len == 0 || i_ + len > s_.size()) return ++i_, 0xFFFD;
+        unsigned cp = b0 & (0xFF >> (len + 1));
+        for (std::size_t k = 1; k < len; ++k) {
+            if ((byte(i_ + k) & 0xC0) != 0x80) return ++i_, 0xFFFD;
+            cp = (cp << 6) | (byte(i_ + k) & 0x3F);
+        }
+        i_ += len;
+        return cp;
+    }
+
+    const std::string& s_;
+    std::size_t i_ = 0;
+    unsigned pending_ = 0;
+};
+
+// Orders names and values as Twilio's signer and the official Node and Java helpers do: by UTF-16 code units.
+// (Byte order differs for characters above U+FFFF against U+E000-U+FFFF.)
+struct Utf16Less {
+    bool operator()(const std::string& a, const std::string& b) const {
+        Utf16Units ua(a), ub(b);
+        unsigned x = 0, y = 0;
+        while (true) {
+            const bool has_a = ua.next(x), has_b = ub.next(y);
+            if (!has_a || !has_b) return !has_a && has_b;
+            if (x != y) return x < y;
+        }
+    }
+};
+
 }  // namespace
 
 bool constant_time_equal(std::string_view a, std::string_view b) {
@@ -82,7 +139,7 @@ std::string sha256_hex(std::string_view data) {
 }
 
 std::string compute_signature(std::string_view auth_token, std::string_view url, const FormParams& params) {
-    std::map<std::string, std::set<std::string>> sorted;  // std::string compares bytewise
+    std::map<std::string, std::set<std::string, Utf16Less>, Utf16Less> sorted;
     for (const auto& [name, value] : params) sorted[name].insert(value);
     std::string data(url);
     for (const auto& [name, values] : sorted)

@@ -8,8 +8,9 @@
 
 namespace byo {
 
-// The signature Twilio sends for a request to `url` with these form params: names sorted bytewise, each
-// name's distinct values sorted, appended as name + value after the URL.
+// The signature Twilio sends for a request to `url` with these form params: names sorted (by UTF-16 code
+// units, as Twilio's signer and its Node helper sort), each name's distinct values sorted, appended as
+// name + value after the URL.
 std::string compute_signature(std::string_view auth_token, std::string_view url, const FormParams& params);
 
 // The URLs a signature may have been computed over, as the official validators accept: the URL with its

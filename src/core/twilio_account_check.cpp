@@ -116,9 +116,14 @@ CheckResult classify_failure(const std::string& check, const std::string& what, 
             break;
     }
     const std::string detail = twilio_error_text(o);
-    if (o.status == 401 || o.status == 403)
+    // The account is fetched first: a 401/403 there means the SID/token pair is wrong. Later, it means this
+    // account may not read that resource.
+    if ((o.status == 401 || o.status == 403) && check == "account")
         return failure("credentials", sqlstate::invalid_authorization,
                        "credentials check failed: Twilio rejected the Account SID and auth token (" + detail + ")");
+    if (o.status == 401 || o.status == 403)
+        return failure(check, sqlstate::invalid_authorization,
+                       lead + "Twilio refused access to " + what + " with these credentials (" + detail + ")");
     if (o.status == 404)
         return failure(check, sqlstate::undefined_object, lead + what + " was not found in this account (" + detail + ")");
     if (o.status == 429 || o.status >= 500)

@@ -9,6 +9,7 @@
 #include "pg/datum.hpp"
 
 extern "C" {
+PG_FUNCTION_INFO_V1(byo_check_formats);
 PG_FUNCTION_INFO_V1(byo_check_credentials);
 PG_FUNCTION_INFO_V1(byo_check_sealed_credentials);
 }
@@ -47,6 +48,19 @@ Datum verdict(const CheckResult& r) {
 }
 
 }  // namespace
+
+// _check_formats(account_sid, auth_token, conversations_service_sid, messaging_service_sid, sms_number):
+// raises 22023 on the first malformed value, before anything is encrypted or sent.
+extern "C" Datum byo_check_formats(PG_FUNCTION_ARGS) {
+    return guard([&]() -> Datum {
+        if (arg_is_null(fcinfo, 0) || arg_is_null(fcinfo, 1))
+            throw CoreError(sqlstate::invalid_parameter_value, "account_sid and auth_token are required");
+        setup_from_args(fcinfo, 0, 2);
+        Secret token = arg_secret(fcinfo, 1);
+        require_auth_token(token.view());
+        PG_RETURN_VOID();
+    });
+}
 
 // _check_credentials(account_sid, auth_token, conversations_service_sid, messaging_service_sid, sms_number)
 extern "C" Datum byo_check_credentials(PG_FUNCTION_ARGS) {

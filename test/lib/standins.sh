@@ -46,6 +46,11 @@ standins_wait() {
             wait_for_port "$port" 180 || { echo "prism on $port did not start"; tail -20 "$dir"/prism_*.log; return 1; }
         done
     fi
+    # A port answered, but was it ours? Another process holding it would make our server exit at once.
+    local pid
+    for pid in "${BYO_STANDIN_PIDS[@]}"; do
+        kill -0 "$pid" 2>/dev/null || { echo "a stand-in exited (port taken?):"; tail -5 "$dir"/*.log; return 1; }
+    done
 }
 
 standins_start() { standins_launch "$@" && standins_wait; }

@@ -25,6 +25,10 @@ TEST(AccountCheck, ClassifiesAnswers) {
     EXPECT_EQ(r.failed_check, "credentials");
     EXPECT_EQ(r.sqlstate, "28000");
     EXPECT_NE(r.message.find("20003"), std::string::npos);
+    r = classify_failure("messaging_service", "Messaging service MG1", o);
+    EXPECT_EQ(r.failed_check, "messaging_service");
+    EXPECT_EQ(r.sqlstate, "28000");
+    EXPECT_NE(r.message.find("refused access to Messaging service MG1"), std::string::npos);
 
     o.status = 404;
     o.body = R"({"code":20404,"message":"not found"})";

@@ -96,3 +96,11 @@ TEST(Signature, ConstantTimeEqual) {
     EXPECT_FALSE(constant_time_equal("abc", "abd"));
     EXPECT_FALSE(constant_time_equal("abc", "abcd"));
 }
+
+TEST(Signature, SortsByUtf16CodeUnitsLikeTwilio) {
+    // U+FF21 sorts after U+1F389 in UTF-16 (0xFF21 > 0xD83C) but before it bytewise (EF.. < F0..).
+    // Expected values computed with the npm `twilio` library's getExpectedTwilioSignature.
+    const std::string fullwidth = "\xEF\xBC\xA1", party = "\xF0\x9F\x8E\x89";
+    EXPECT_EQ(compute_signature("t", "https://h/", {{fullwidth, "1"}, {party, "2"}}), "vTKzyjFuDeMiImx6ZXeWe6eOLZ0=");
+    EXPECT_EQ(compute_signature("t", "https://h/", {{"K", fullwidth}, {"K", party}}), "W0mIYR/1IKpQkIkYZzie1anRh78=");
+}
