@@ -104,3 +104,11 @@ TEST(Signature, SortsByUtf16CodeUnitsLikeTwilio) {
     EXPECT_EQ(compute_signature("t", "https://h/", {{fullwidth, "1"}, {party, "2"}}), "vTKzyjFuDeMiImx6ZXeWe6eOLZ0=");
     EXPECT_EQ(compute_signature("t", "https://h/", {{"K", fullwidth}, {"K", party}}), "W0mIYR/1IKpQkIkYZzie1anRh78=");
 }
+
+TEST(Signature, UndecodableBytesAreSignedAsTheyAre) {
+    // %FF and %FE decode to different bytes, so they must not share a signature (the Node helper would turn
+    // both into U+FFFD). Twilio itself only sends valid UTF-8.
+    const std::string sig = compute_signature("t", "https://h/", parse_form("Body=%FF"));
+    EXPECT_TRUE(validate_signature("t", sig, "https://h/", "Body=%FF", kForm));
+    EXPECT_FALSE(validate_signature("t", sig, "https://h/", "Body=%FE", kForm));
+}
