@@ -9,11 +9,11 @@ OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA = $(wildcard sql/$(EXTENSION)--*--*.sql) sql/byo_twilio_auth_compat.sql
-EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql
+EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql $(OBJS:.o=.d)
 
 PG_CONFIG ?= pg_config
-PG_CXXFLAGS = -std=c++17 -fPIC -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -O2 -Isrc
-PG_CPPFLAGS = -Isrc
+PG_CXXFLAGS = -std=c++17 -fPIC -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register -O2 -Isrc
+PG_CPPFLAGS = -Isrc -MMD -MP
 SHLIB_LINK = -lstdc++ -lcurl -lcrypto
 
 # JIT bitcode would need clang++ for C++ sources; the extension gains nothing from it.
@@ -22,5 +22,11 @@ override with_llvm = no
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
-	cp $< $@
+# The install script is assembled from sql/install/ in file-name order (prelude, C functions, settings,
+# outbound, ..., privileges last), so each concern stays in a file a reader can hold.
+INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
+# Header dependencies (-MMD): a changed header rebuilds every object that includes it.
+-include $(OBJS:.o=.d)
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_PARTS)
+	cat $^ > $@

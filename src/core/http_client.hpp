@@ -37,6 +37,12 @@ struct HttpOutcome {
     long status = 0;
     std::string content_type;
     std::string body;
+    // The whole request was written to the connection before the outcome: at least one request byte and every
+    // body byte (CURLINFO_REQUEST_SIZE > 0 and CURLINFO_SIZE_UPLOAD_T >= body length). False means the server
+    // cannot have acted on it (no connection, TLS failure, or the request cut short); true with an error means it
+    // may have. A GET's header block could in theory be cut short and still count: reads are safe to repeat.
+    bool request_sent = false;
+    long retry_after_ms = -1;  // Retry-After in seconds (capped at a day) times 1000; -1 when absent or a date
 };
 
 class HttpClient {
@@ -51,5 +57,38 @@ public:
 private:
     CURL* easy_;
 };
+
+// Easy-handle plumbing shared by HttpClient and HttpMulti; not meant for other callers.
+namespace http_detail {
+
+// What curl's callbacks write into during one transfer. It must stay at one address until finish_easy.
+struct Transfer {
+    Transfer(HttpOutcome& outcome, std::size_t limit, const std::function<bool()>* should_abort)
+        : out(&outcome), limit(limit), should_abort(should_abort) {}
+    ~Transfer() { curl_slist_free_all(headers); }
+    Transfer(const Transfer&) = delete;
+    Transfer& operator=(const Transfer&) = delete;
+
+    HttpOutcome* out;
+    std::size_t limit;
+    const std::function<bool()>* should_abort;  // null: the caller polls the abort check itself
+    bool too_large = false;
+    bool aborted = false;
+    std::string form_body;  // curl reads the POST body from here, not from a copy
+    curl_slist* headers = nullptr;
+    char errbuf[CURL_ERROR_SIZE] = {0};
+};
+
+// curl_global_init, once per process, on first use (after fork: never in the postmaster).
+void ensure_global_init();
+
+// Resets the handle (keeping its connections) and sets every option for one request.
+void prepare_easy(CURL* easy, const HttpRequest& request, const HttpOptions& options, Transfer& transfer);
+
+// Fills the outcome from curl's result code and the handle's info, then resets the handle so it keeps no
+// password and no pointer into `transfer`.
+void finish_easy(CURL* easy, CURLcode rc, const HttpOptions& options, Transfer& transfer);
+
+}  // namespace http_detail
 
 }  // namespace byo

@@ -27,6 +27,13 @@ char* http_ca_file = nullptr;
 int http_connect_timeout_ms = 5000;
 int http_timeout_ms = 15000;
 
+char* dispatcher_db = nullptr;
+int dispatcher_concurrency_setting = 32;
+int dispatcher_batch_size_setting = 256;
+double max_segments_per_second_setting = 10;
+int max_concurrent_per_account_setting = 16;
+char* webhook_base_url = nullptr;
+
 HttpClient* client = nullptr;
 
 void free_client(int, Datum) {
@@ -67,6 +74,24 @@ void define_settings() {
     DefineCustomIntVariable("byo_twilio.http_timeout_ms", "Total timeout for one request to Twilio.", nullptr,
                             &http_timeout_ms, 15000, 100, 300000, PGC_SUSET, GUC_UNIT_MS, nullptr, nullptr,
                             nullptr);
+    DefineCustomStringVariable("byo_twilio.database", "Database whose outbox the dispatcher drains.", nullptr,
+                               &dispatcher_db, "postgres", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("byo_twilio.dispatcher_concurrency", "Requests to Twilio in flight at once.", nullptr,
+                            &dispatcher_concurrency_setting, 32, 1, 512, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("byo_twilio.dispatcher_batch_size", "Outbox jobs the dispatcher claims per pass.",
+                            nullptr, &dispatcher_batch_size_setting, 256, 1, 10000, PGC_SIGHUP, 0, nullptr, nullptr,
+                            nullptr);
+    DefineCustomRealVariable("byo_twilio.max_segments_per_second",
+                             "Default per-user sending rate, in SMS segments per second.", nullptr,
+                             &max_segments_per_second_setting, 10, 0.01, 100000, PGC_SIGHUP, 0, nullptr, nullptr,
+                             nullptr);
+    DefineCustomIntVariable("byo_twilio.max_concurrent_per_account",
+                            "Requests in flight at once per Twilio account (Twilio answers 429 beyond its limit).",
+                            nullptr, &max_concurrent_per_account_setting, 16, 1, 1000, PGC_SIGHUP, 0, nullptr,
+                            nullptr, nullptr);
+    DefineCustomStringVariable("byo_twilio.webhook_base_url",
+                               "Public base URL of the webhook relay (status callbacks); empty: none.", nullptr,
+                               &webhook_base_url, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("byo_twilio");
 }
 
@@ -101,6 +126,14 @@ HttpOptions http_options() {
     opt.should_abort = [] { return QueryCancelPending || ProcDiePending; };
     return opt;
 }
+
+DispatcherSettings dispatcher_settings() {
+    return DispatcherSettings{dispatcher_concurrency_setting, dispatcher_batch_size_setting,
+                              max_segments_per_second_setting, max_concurrent_per_account_setting,
+                              text_or_empty(webhook_base_url)};
+}
+
+const char* dispatcher_database() { return dispatcher_db ? dispatcher_db : "postgres"; }
 
 HttpClient& backend_http_client() {
     if (!client) {

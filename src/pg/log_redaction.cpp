@@ -47,6 +47,12 @@ void redact(ErrorData* edata) noexcept {
         edata->message = pstrdup("statement: <hidden by byo_twilio: it passes an auth token>");
         MemoryContextSwitchTo(old);
     }
+    // The postmaster reports a crashed backend's query in the detail ("Failed process was running: ...").
+    if (edata->detail && query_carries_secret(edata->detail)) {
+        MemoryContext old = MemoryContextSwitchTo(ErrorContext);
+        edata->detail = pstrdup("the statement is hidden by byo_twilio: it passes an auth token");
+        MemoryContextSwitchTo(old);
+    }
 }
 
 void on_emit_log(ErrorData* edata) {

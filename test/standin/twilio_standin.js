@@ -2,29 +2,38 @@
 // Controllable stand-in for the parts of Twilio's REST API that byo_twilio calls.
 // Loopback only, built-in modules only. One process serves the api, conversations
 // and messaging hosts: the tests point all three base URLs here, and the routes
-// do not overlap (2010-04-01/... vs v1/Services/IS... vs v1/Services/MG...).
+// do not overlap (2010-04-01/... vs v1/Services/IS... vs v1/Services/MG...). The outbound
+// routes (conversations, messages) live in outbound_routes.js; /__requests, /__faults and
+// /__state are the tests' unauthenticated control routes.
 'use strict';
 const http = require('http');
 const https = require('https');
 const fs = require('fs');
 const crypto = require('crypto');
+const makeOutbound = require('./outbound_routes');
 
 // ---- command line ----------------------------------------------------------
 function usage() {
   console.error('usage: twilio_standin.js --port N --fixtures FILE ' +
-    '[--https-port N --cert FILE --key FILE] [--host ADDR]   (port 0 = pick a free one)');
+    '[--https-port N --cert FILE --key FILE] [--host ADDR] [--latency-ms N] [--no-record]' +
+    '   (port 0 = pick a free one)');
   process.exit(2);
 }
 function parseArgs(argv) {
-  const opts = { host: '127.0.0.1' };
+  const opts = { host: '127.0.0.1', record: true, latency: 0 };
   for (let i = 0; i < argv.length; i++) {
-    const m = /^--(port|https-port|cert|key|fixtures|host)$/.exec(argv[i]);
+    if (argv[i] === '--no-record') { opts.record = false; continue; }
+    const m = /^--(port|https-port|cert|key|fixtures|host|latency-ms)$/.exec(argv[i]);
     if (!m || i + 1 >= argv.length) usage();
     opts[m[1]] = argv[++i];
   }
   const badPort = (p) => p !== undefined && !/^\d{1,5}$/.test(p);
   if (opts.port === undefined || !opts.fixtures || badPort(opts.port) || badPort(opts['https-port'])) usage();
   if (opts['https-port'] !== undefined && !(opts.cert && opts.key)) usage();
+  if (opts['latency-ms'] !== undefined) {
+    if (!/^\d{1,7}$/.test(opts['latency-ms'])) usage();
+    opts.latency = Number(opts['latency-ms']);
+  }
   return opts;
 }
 const opts = parseArgs(process.argv.slice(2));
@@ -53,6 +62,8 @@ const notFound = (res, path) =>
   twilioError(res, 404, 20404, `The requested resource ${path} was not found`);
 const unauthorized = (res) =>
   twilioError(res, 401, 20003, 'Authenticate', { 'WWW-Authenticate': 'Basic realm="Twilio API"' });
+
+const outbound = makeOutbound({ send, twilioError, notFound });
 
 // Deterministic fake SIDs (e.g. PN for a number) so repeated runs agree.
 function fakeSid(prefix, ...parts) {
@@ -130,15 +141,33 @@ function mgNumbersJson(svc, acctSid, numbers, baseUrl) {
   };
 }
 
-// ---- request handling ------------------------------------------------------
-// Applies an account's fault; returns true when the fault took over the response
-// ('delay' hands it back later through proceed).
+// ---- faults ----------------------------------------------------------------
+// Holds back whatever the handlers answer on res and sends it ms later (dropped if the
+// client gives up first). Stacks: latency plus delay_after waits for both.
+function deferAnswer(res, ms) {
+  const writeHead = res.writeHead, end = res.end;
+  let head = null;
+  res.writeHead = (...args) => { head = args; return res; };
+  res.end = (...args) => {
+    const t = setTimeout(() => {
+      if (head) writeHead.apply(res, head);
+      end.apply(res, args);
+    }, ms);
+    res.on('close', () => clearTimeout(t));
+    return res;
+  };
+}
+
+// Applies a fault (an account's, or a queued rule); returns true when the fault took
+// over the response ('delay' hands it back later through proceed, the *_after kinds
+// call proceed at once and intercept its answer).
 function applyFault(fault, req, res, proceed) {
   switch (fault.kind) {
     case 'status': {
       const extra = fault.status === 429 ? { 'Retry-After': '1' } : undefined;
       const text = http.STATUS_CODES[fault.status] || 'Error';
-      twilioError(res, fault.status, fault.code || 20500, `${text} (simulated fault)`, extra);
+      const code = fault.code || (fault.status === 429 ? 20429 : 20500);
+      twilioError(res, fault.status, code, `${text} (simulated fault)`, extra);
       return true;
     }
     case 'garbage':
@@ -146,19 +175,81 @@ function applyFault(fault, req, res, proceed) {
       res.end('<html>not json');
       return true;
     case 'delay': {
-      const t = setTimeout(proceed, fault.ms || 3000);
+      const t = setTimeout(proceed, fault.ms ?? 3000);
       res.on('close', () => clearTimeout(t)); // client gave up: nothing left to answer
       return true;
     }
     case 'close':
+    case 'close_before': // Twilio never saw it
       req.socket.destroy();
+      return true;
+    case 'close_after': // Twilio acted, but the answer is lost: the ambiguous case
+      res.writeHead = () => res;
+      res.end = () => { req.socket.destroy(); return res; };
+      proceed();
+      return true;
+    case 'delay_after': // acted at once, answers late (ambiguous for a client that times out)
+      deferAnswer(res, fault.ms ?? 3000);
+      proceed();
       return true;
     default:
       return false; // unknown fault kinds are ignored rather than crashing the tests
   }
 }
 
-function route(req, res, url, auth) {
+// Rules queued through POST /__faults, applied in order to the next matching requests.
+const FAULT_KINDS = ['status', 'garbage', 'delay', 'close', 'close_before', 'close_after', 'delay_after'];
+const faultRules = []; // { rule (as listed by GET /__faults), re }
+
+function addFaultRule(spec) {
+  if (!spec || typeof spec !== 'object' || Array.isArray(spec)) return 'a rule must be a JSON object';
+  if (!FAULT_KINDS.includes(spec.kind)) return `kind must be one of ${FAULT_KINDS.join(', ')}`;
+  const isInt = (v, min) => Number.isInteger(v) && v >= min;
+  if (spec.count !== undefined && !isInt(spec.count, 1)) return 'count must be an integer >= 1';
+  if (spec.kind === 'status' && !(isInt(spec.status, 100) && spec.status <= 599)) return 'status must be 100..599';
+  if (spec.code !== undefined && !isInt(spec.code, 1)) return 'code must be a positive integer';
+  if (spec.ms !== undefined && !isInt(spec.ms, 0)) return 'ms must be an integer >= 0';
+  if (spec.method !== undefined && typeof spec.method !== 'string') return 'method must be a string';
+  if (spec.path !== undefined && typeof spec.path !== 'string') return 'path must be a string (a regex)';
+  let re;
+  try { re = new RegExp(spec.path || ''); } catch (e) { return `bad path regex: ${e.message}`; }
+  const rule = {
+    method: spec.method ? spec.method.toUpperCase() : null, path: spec.path || '',
+    count: spec.count || 1, kind: spec.kind,
+  };
+  for (const k of ['status', 'code', 'ms']) if (spec[k] !== undefined) rule[k] = spec[k];
+  faultRules.push({ rule, re });
+  return null;
+}
+
+// The first rule matching method and path (regex on the path, query excluded), used up once.
+function takeFault(method, path) {
+  for (let i = 0; i < faultRules.length; i++) {
+    const { rule, re } = faultRules[i];
+    if ((rule.method && rule.method !== method) || !re.test(path)) continue;
+    if (--rule.count === 0) faultRules.splice(i, 1);
+    return rule;
+  }
+  return null;
+}
+
+function faultsControl(req, res, body) {
+  if (req.method === 'GET') return send(res, 200, faultRules.map((r) => r.rule));
+  if (req.method === 'DELETE') { faultRules.length = 0; return send(res, 200, { cleared: true }); }
+  if (req.method !== 'POST') return notFound(res, '/__faults');
+  let specs;
+  try { specs = JSON.parse(body); } catch (e) { return send(res, 400, { error: `body is not JSON: ${e.message}` }); }
+  specs = Array.isArray(specs) ? specs : [specs];
+  const kept = faultRules.length;
+  for (const spec of specs) {
+    const error = addFaultRule(spec);
+    if (error) { faultRules.length = kept; return send(res, 400, { error }); } // all or nothing
+  }
+  return send(res, 201, faultRules.map((r) => r.rule));
+}
+
+// ---- request handling ------------------------------------------------------
+function route(req, res, url, auth, body) {
   const path = url.pathname;
   const baseUrl = `${req.socket.encrypted ? 'https' : 'http'}://${req.headers.host || opts.host}`;
 
@@ -171,6 +262,7 @@ function route(req, res, url, auth) {
     if (acMatch && !acct) return notFound(res, path);
     if (!acct) return /^\/v1\//.test(path) ? unauthorized(res) : notFound(res, path);
     if (!auth || auth.user !== acctSid || !tokenMatches(auth.pass, acct.token)) return unauthorized(res);
+    if (outbound.route(req, res, { path, query: url.searchParams, body, acctSid, acct, baseUrl })) return;
     if (req.method !== 'GET') return notFound(res, path);
 
     let m;
@@ -204,11 +296,19 @@ function handler(req, res) {
   req.on('end', () => {
     const url = new URL(req.url, 'http://standin.invalid');
     const auth = basicAuth(req);
+    const body = Buffer.concat(chunks).toString('utf8');
 
+    // Control routes: no auth, not recorded, never faulted or delayed.
     if (url.pathname === '/__requests') {
       if (req.method === 'GET') return send(res, 200, recorded);
       if (req.method === 'DELETE') { recorded.length = 0; return send(res, 200, { cleared: true }); }
       return notFound(res, url.pathname);
+    }
+    if (url.pathname === '/__faults') return faultsControl(req, res, body);
+    if (url.pathname === '/__state') {
+      if (req.method !== 'DELETE') return notFound(res, url.pathname);
+      outbound.reset();
+      return send(res, 200, { cleared: true });
     }
 
     // Record first, so even faulted and rejected requests are visible to the tests.
@@ -217,9 +317,13 @@ function handler(req, res) {
       method: req.method, path: url.pathname, query: url.search.replace(/^\?/, ''),
       user: auth ? auth.user : null, // never the password
       content_type: req.headers['content-type'] || null,
-      body: Buffer.concat(chunks).toString('utf8'), time: new Date().toISOString(),
+      body: opts.record ? body : null, time: new Date().toISOString(),
     });
-    route(req, res, url, auth);
+    if (opts.latency > 0) deferAnswer(res, opts.latency);
+    const proceed = () => route(req, res, url, auth, body);
+    const rule = faultRules.length ? takeFault(req.method, url.pathname) : null;
+    if (rule && applyFault(rule, req, res, proceed)) return;
+    proceed();
   });
 }
 
@@ -242,7 +346,8 @@ async function main() {
     servers.push(s);
     httpsPort = await listen(s, opts['https-port']);
   }
-  const stop = () => {
+  const stop = (signal) => {
+    console.error(`standin: ${signal}, stopping`); // says who ended it when reading logs
     // Delayed requests would keep the event loop alive; drop them and leave.
     for (const s of servers) { s.close(); s.closeAllConnections(); }
     process.exit(0);

@@ -1,69 +1,3 @@
--- byo_twilio: Bring Your Own Twilio. Install script for schema `twilio`.
-\echo Use "CREATE EXTENSION byo_twilio" to load this file. \quit
-
--- Supabase provides auth.users, auth.uid() and the client roles; plain PostgreSQL gets them from our compat
--- script. Refuse to install half-working without them.
-DO $$
-DECLARE
-    missing text[] := '{}';
-BEGIN
-    IF to_regnamespace('auth') IS NULL THEN missing := array_append(missing, 'schema auth'); END IF;
-    IF to_regclass('auth.users') IS NULL THEN missing := array_append(missing, 'table auth.users'); END IF;
-    IF to_regprocedure('auth.uid()') IS NULL THEN missing := array_append(missing, 'function auth.uid()'); END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN missing := array_append(missing, 'role anon'); END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
-        missing := array_append(missing, 'role authenticated');
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
-        missing := array_append(missing, 'role service_role');
-    END IF;
-    IF cardinality(missing) > 0 THEN
-        RAISE EXCEPTION 'byo_twilio needs Supabase''s auth schema and roles; missing: %', array_to_string(missing, ', ')
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'On plain PostgreSQL, first run: psql -f "$(pg_config --sharedir)/extension/byo_twilio_auth_compat.sql"';
-    END IF;
-END
-$$;
-
-GRANT USAGE ON SCHEMA twilio TO anon, authenticated, service_role;
-
-------------------------------------------------------------------------------------------------------------------
--- C functions (core logic in C++; see src/). Internal ones start with '_' and are never granted to client roles.
-------------------------------------------------------------------------------------------------------------------
-
-CREATE FUNCTION twilio.compute_signature(auth_token text, url text, params jsonb) RETURNS text
-    AS 'MODULE_PATHNAME', 'byo_compute_signature' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION twilio.compute_signature(text, text, jsonb) IS
-    'X-Twilio-Signature for a request to url with these form params (values: string or array of strings)';
-
-CREATE FUNCTION twilio.validate_signature(auth_token text, signature text, url text, body text,
-                                          content_type text DEFAULT 'application/x-www-form-urlencoded')
-    RETURNS boolean
-    AS 'MODULE_PATHNAME', 'byo_validate_signature' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION twilio.validate_signature(text, text, text, text, text) IS
-    'True when signature is Twilio''s for this URL and raw body (form or JSON with bodySHA256); constant time';
-
-CREATE FUNCTION twilio._seal_token(owner text, account_sid text, auth_token text) RETURNS bytea
-    AS 'MODULE_PATHNAME', 'byo_seal_token' LANGUAGE C VOLATILE STRICT;
-CREATE FUNCTION twilio._token_mask(owner text, account_sid text, envelope bytea) RETURNS text
-    AS 'MODULE_PATHNAME', 'byo_token_mask' LANGUAGE C STABLE STRICT;
-CREATE FUNCTION twilio._reseal_token(owner text, account_sid text, envelope bytea) RETURNS bytea
-    AS 'MODULE_PATHNAME', 'byo_reseal_token' LANGUAGE C VOLATILE STRICT;
-CREATE FUNCTION twilio._envelope_key_id(envelope bytea) RETURNS text
-    AS 'MODULE_PATHNAME', 'byo_envelope_key_id' LANGUAGE C IMMUTABLE STRICT;
-CREATE FUNCTION twilio._encryption_key_ids() RETURNS text[]
-    AS 'MODULE_PATHNAME', 'byo_encryption_key_ids' LANGUAGE C STABLE;
-CREATE FUNCTION twilio._check_formats(account_sid text, auth_token text, conversations_service_sid text,
-                                      messaging_service_sid text, sms_number text) RETURNS void
-    AS 'MODULE_PATHNAME', 'byo_check_formats' LANGUAGE C IMMUTABLE;
-CREATE FUNCTION twilio._check_credentials(account_sid text, auth_token text, conversations_service_sid text,
-                                          messaging_service_sid text, sms_number text) RETURNS jsonb
-    AS 'MODULE_PATHNAME', 'byo_check_credentials' LANGUAGE C VOLATILE;
-CREATE FUNCTION twilio._check_sealed_credentials(owner text, account_sid text, envelope bytea,
-                                                 conversations_service_sid text, messaging_service_sid text,
-                                                 sms_number text) RETURNS jsonb
-    AS 'MODULE_PATHNAME', 'byo_check_sealed_credentials' LANGUAGE C VOLATILE;
-
 ------------------------------------------------------------------------------------------------------------------
 -- Tables
 ------------------------------------------------------------------------------------------------------------------
@@ -80,6 +14,10 @@ CREATE TABLE twilio.user_settings (
     status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
     verified_at timestamptz,
     last_error text,
+    -- Names this user in webhook URLs (status callbacks now, the relay later); not a secret.
+    webhook_key text NOT NULL UNIQUE DEFAULT replace(gen_random_uuid()::text, '-', ''),
+    -- Per-user sending rate in SMS segments per second (NULL: byo_twilio.max_segments_per_second).
+    max_segments_per_second real CHECK (max_segments_per_second > 0),
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now()
 );
@@ -128,8 +66,9 @@ CREATE POLICY user_settings_delete_own ON twilio.user_settings FOR DELETE TO aut
 -- written only through twilio.save_settings, which verifies with Twilio first; a user may switch status.
 REVOKE ALL ON twilio.user_settings, twilio.platform_account FROM PUBLIC;
 GRANT SELECT (user_id, account_sid, conversations_service_sid, messaging_service_sid, sms_number, status,
-              verified_at, last_error, created_at, updated_at)
+              verified_at, last_error, webhook_key, max_segments_per_second, created_at, updated_at)
     ON twilio.user_settings TO authenticated, service_role;
+GRANT UPDATE (max_segments_per_second) ON twilio.user_settings TO service_role;
 GRANT UPDATE (status) ON twilio.user_settings TO authenticated, service_role;
 GRANT DELETE ON twilio.user_settings TO authenticated, service_role;
 
@@ -241,17 +180,18 @@ COMMENT ON FUNCTION twilio.get_settings() IS 'The caller''s settings with the au
 
 -- Internal: the Twilio account a user's traffic uses (the seed's getTwilioConfigForUser): their own active
 -- settings, else the platform account when its fallback is on. Never granted to client roles.
-CREATE FUNCTION twilio._resolve_config(uid uuid)
-    RETURNS TABLE (source text, owner text, account_sid text, auth_token_envelope bytea,
-                   conversations_service_sid text, messaging_service_sid text, sms_number text)
+CREATE TYPE twilio._sender_config AS (source text, owner text, account_sid text, auth_token_envelope bytea,
+                                      conversations_service_sid text, messaging_service_sid text, sms_number text,
+                                      webhook_key text, max_segments_per_second real);
+CREATE FUNCTION twilio._resolve_config(uid uuid) RETURNS SETOF twilio._sender_config
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT 'user', s.user_id::text, s.account_sid, s.auth_token_envelope, s.conversations_service_sid,
-           s.messaging_service_sid, s.sms_number
+           s.messaging_service_sid, s.sms_number, s.webhook_key, s.max_segments_per_second
       FROM twilio.user_settings s
      WHERE s.user_id = uid AND s.status = 'active'
     UNION ALL
     SELECT 'platform', 'platform', p.account_sid, p.auth_token_envelope, p.conversations_service_sid,
-           p.messaging_service_sid, p.sms_number
+           p.messaging_service_sid, p.sms_number, 'platform', NULL::real
       FROM twilio.platform_account p
      WHERE p.fallback_enabled AND NOT EXISTS (SELECT 1 FROM twilio.user_settings s WHERE s.user_id = uid)
 $$;
@@ -425,18 +365,3 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
      ORDER BY c.ord NULLS LAST, 1
 $$;
 
-------------------------------------------------------------------------------------------------------------------
--- Who may call what: nothing by default; then exactly the public API.
-------------------------------------------------------------------------------------------------------------------
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA twilio FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION twilio.compute_signature(text, text, jsonb),
-                          twilio.validate_signature(text, text, text, text, text)
-    TO authenticated, service_role;
-GRANT EXECUTE ON FUNCTION twilio.save_settings(text, text, text, text, text), twilio.get_settings(),
-                          twilio.status(), twilio.verify_settings(), twilio.disconnect()
-    TO authenticated;
-GRANT EXECUTE ON FUNCTION twilio.set_platform_account(text, text, text, text, text, boolean),
-                          twilio.set_platform_fallback(boolean), twilio.get_platform_account(),
-                          twilio.clear_platform_account(), twilio.rotate_encryption_keys(),
-                          twilio.encryption_status()
-    TO service_role;

@@ -1,0 +1,273 @@
+------------------------------------------------------------------------------------------------------------------
+-- Outbound: conversations, messages, opt-outs and the transactional outbox the dispatcher drains.
+-- Rows are written in the caller's transaction: roll back and nothing is sent; commit and the dispatcher wakes.
+------------------------------------------------------------------------------------------------------------------
+
+CREATE FUNCTION twilio._sms_segments(body text, OUT segments integer, OUT encoding text)
+    AS 'MODULE_PATHNAME', 'byo_sms_segments' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION twilio._wake_dispatcher_on_commit() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'byo_wake_dispatcher_on_commit' LANGUAGE C;
+
+-- Numbers a user may no longer text: STOP replies, Twilio's 21610, or added by hand.
+CREATE TABLE twilio.opt_outs (
+    user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
+    phone text NOT NULL CHECK (phone ~ '^\+[1-9][0-9]{1,14}$'),
+    source text NOT NULL DEFAULT 'manual' CHECK (source IN ('manual', 'keyword', 'twilio_21610')),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, phone)
+);
+
+CREATE TABLE twilio.conversations (
+    user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
+    id uuid NOT NULL DEFAULT gen_random_uuid(),
+    lead_id uuid NOT NULL,
+    phone text NOT NULL CHECK (phone ~ '^\+[1-9][0-9]{1,14}$'),
+    friendly_name text,
+    status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'active', 'failed')),
+    twilio_sid text CHECK (twilio_sid ~ '^CH[0-9a-fA-F]{32}$'),
+    participant_sid text,
+    account_sid text,
+    service_sid text,
+    proxy_address text,
+    error_code integer,
+    error_message text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, id),
+    UNIQUE (user_id, lead_id)
+);
+
+CREATE TABLE twilio.messages (
+    user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
+    id uuid NOT NULL DEFAULT gen_random_uuid(),
+    conversation_id uuid,
+    channel text NOT NULL CHECK (channel IN ('conversation', 'sms')),
+    direction text NOT NULL DEFAULT 'outbound' CHECK (direction IN ('outbound', 'inbound')),
+    to_number text,
+    from_number text,
+    body text NOT NULL,
+    status text NOT NULL DEFAULT 'queued'
+        CHECK (status IN ('queued', 'sending', 'accepted', 'sent', 'delivered', 'read', 'undelivered', 'failed',
+                          'unknown', 'received')),
+    twilio_sid text,
+    error_code integer,
+    error_message text,
+    segments integer NOT NULL DEFAULT 1,
+    encoding text NOT NULL DEFAULT 'GSM-7',
+    account_sid text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    sent_at timestamptz,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, id),
+    FOREIGN KEY (user_id, conversation_id) REFERENCES twilio.conversations (user_id, id) ON DELETE CASCADE
+);
+CREATE INDEX messages_conversation ON twilio.messages (user_id, conversation_id, created_at);
+
+-- One row per Twilio request to make. Logged (unlike pg_net's queue): committed work survives a crash.
+-- state: pending (due at not_before) -> in_flight (claimed, HTTP running) -> done | failed, or ambiguous
+-- (Twilio may have acted: reconciled before anything is resent). See docs/delivery.md.
+CREATE TABLE twilio.outbox (
+    user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
+    id bigint GENERATED ALWAYS AS IDENTITY,
+    kind text NOT NULL CHECK (kind IN ('create_conversation', 'send_conversation_message', 'send_sms')),
+    conversation_id uuid,
+    message_id uuid,
+    state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'in_flight', 'done', 'failed', 'ambiguous')),
+    attempts integer NOT NULL DEFAULT 0,
+    not_before timestamptz NOT NULL DEFAULT now(),
+    claimed_at timestamptz,
+    finished_at timestamptz,
+    last_error text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, id)
+);
+CREATE INDEX outbox_due ON twilio.outbox (not_before, id) WHERE state IN ('pending', 'ambiguous');
+CREATE INDEX outbox_open_per_conversation ON twilio.outbox (user_id, conversation_id, id)
+    WHERE state IN ('pending', 'in_flight', 'ambiguous');
+CREATE TRIGGER outbox_wake_dispatcher AFTER INSERT ON twilio.outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION twilio._wake_dispatcher_on_commit();
+
+CREATE TRIGGER conversations_updated_at BEFORE UPDATE ON twilio.conversations
+    FOR EACH ROW EXECUTE FUNCTION twilio._touch_updated_at();
+CREATE TRIGGER messages_updated_at BEFORE UPDATE ON twilio.messages
+    FOR EACH ROW EXECUTE FUNCTION twilio._touch_updated_at();
+
+SELECT pg_catalog.pg_extension_config_dump('twilio.opt_outs', '');
+SELECT pg_catalog.pg_extension_config_dump('twilio.conversations', '');
+SELECT pg_catalog.pg_extension_config_dump('twilio.messages', '');
+SELECT pg_catalog.pg_extension_config_dump('twilio.outbox', '');
+
+-- Owner-only visibility. Writes go through the functions below (and the dispatcher), except opt-outs, which a
+-- user may also manage by hand.
+ALTER TABLE twilio.opt_outs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE twilio.conversations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE twilio.messages ENABLE ROW LEVEL SECURITY;
+ALTER TABLE twilio.outbox ENABLE ROW LEVEL SECURITY;
+CREATE POLICY opt_outs_own ON twilio.opt_outs FOR ALL TO authenticated
+    USING (user_id = auth.uid()) WITH CHECK (user_id = auth.uid());
+CREATE POLICY conversations_select_own ON twilio.conversations FOR SELECT TO authenticated
+    USING (user_id = auth.uid());
+CREATE POLICY messages_select_own ON twilio.messages FOR SELECT TO authenticated USING (user_id = auth.uid());
+CREATE POLICY outbox_select_own ON twilio.outbox FOR SELECT TO authenticated USING (user_id = auth.uid());
+
+REVOKE ALL ON twilio.opt_outs, twilio.conversations, twilio.messages, twilio.outbox FROM PUBLIC;
+GRANT SELECT, INSERT, DELETE ON twilio.opt_outs TO authenticated;
+GRANT SELECT ON twilio.conversations, twilio.messages, twilio.outbox TO authenticated, service_role;
+GRANT SELECT, INSERT, DELETE ON twilio.opt_outs TO service_role;
+
+------------------------------------------------------------------------------------------------------------------
+-- Enqueueing (SQL API)
+------------------------------------------------------------------------------------------------------------------
+
+-- The caller's sending account, or a clear error: not connected (and no fallback), or disabled.
+CREATE FUNCTION twilio._require_sender(uid uuid) RETURNS SETOF twilio._sender_config
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN QUERY SELECT * FROM twilio._resolve_config(uid);
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT 1 FROM twilio.user_settings s WHERE s.user_id = uid AND s.status = 'disabled') THEN
+        RAISE EXCEPTION 'your Twilio settings are disabled' USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Set twilio.user_settings.status back to ''active'' to send again.';
+    END IF;
+    RAISE EXCEPTION 'no Twilio account connected' USING ERRCODE = 'object_not_in_prerequisite_state',
+        HINT = 'Connect one with twilio.save_settings(...).';
+END
+$$;
+
+CREATE FUNCTION twilio._require_e164(field text, value text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF value IS NULL OR value !~ '^\+[1-9][0-9]{1,14}$' THEN
+        RAISE EXCEPTION '% must be an E.164 phone number: ''+'', country code and number, digits only', field
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'For example +14155550123.';
+    END IF;
+    RETURN value;
+END
+$$;
+
+-- Twilio accepts up to 1600 characters per message.
+CREATE FUNCTION twilio._require_body(body text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF body IS NULL OR btrim(body) = '' THEN
+        RAISE EXCEPTION 'message body is empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF char_length(body) > 1600 THEN
+        RAISE EXCEPTION 'message body has % characters; Twilio accepts at most 1600', char_length(body)
+            USING ERRCODE = 'string_data_right_truncation';
+    END IF;
+    RETURN body;
+END
+$$;
+
+CREATE FUNCTION twilio._require_not_opted_out(uid uuid, phone text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM twilio.opt_outs o WHERE o.user_id = uid AND o.phone = _require_not_opted_out.phone) THEN
+        RAISE EXCEPTION 'the recipient % has opted out of your messages', phone
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'They must text START to opt back in; see twilio.opt_outs.';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION twilio.get_or_create_conversation_for_lead(lead_id uuid, phone text, friendly_name text DEFAULT NULL)
+    RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    uid uuid := twilio._require_user();
+    sender record;
+    conv twilio.conversations;
+BEGIN
+    IF lead_id IS NULL THEN
+        RAISE EXCEPTION 'lead_id is required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM twilio._require_e164('phone', phone);
+    SELECT * INTO sender FROM twilio._require_sender(uid);
+    IF sender.conversations_service_sid IS NULL OR sender.sms_number IS NULL THEN
+        RAISE EXCEPTION 'your Twilio settings have no Conversations service or SMS number'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Save settings with conversations_service_sid and sms_number.';
+    END IF;
+    SELECT * INTO conv FROM twilio.conversations c WHERE c.user_id = uid AND c.lead_id = lead_id FOR UPDATE;
+    IF FOUND THEN
+        IF conv.status = 'failed' THEN  -- try again, from the start
+            UPDATE twilio.conversations c SET status = 'pending', error_code = NULL, error_message = NULL,
+                   twilio_sid = NULL, participant_sid = NULL
+             WHERE c.user_id = uid AND c.id = conv.id;
+            INSERT INTO twilio.outbox (user_id, kind, conversation_id) VALUES (uid, 'create_conversation', conv.id);
+        END IF;
+        RETURN conv.id;
+    END IF;
+    INSERT INTO twilio.conversations (user_id, lead_id, phone, friendly_name, account_sid, service_sid, proxy_address)
+    VALUES (uid, lead_id, phone, coalesce(friendly_name, phone), sender.account_sid,
+            sender.conversations_service_sid, sender.sms_number)
+    RETURNING * INTO conv;
+    INSERT INTO twilio.outbox (user_id, kind, conversation_id) VALUES (uid, 'create_conversation', conv.id);
+    RETURN conv.id;
+END
+$$;
+COMMENT ON FUNCTION twilio.get_or_create_conversation_for_lead(uuid, text, text) IS
+    'The caller''s conversation for a lead: created here at once, and at Twilio by the dispatcher after commit';
+
+CREATE FUNCTION twilio.send_conversation_message(conversation_id uuid, body text) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    uid uuid := twilio._require_user();
+    conv twilio.conversations;
+    seg record;
+    msg_id uuid;
+BEGIN
+    PERFORM twilio._require_body(body);
+    PERFORM twilio._require_sender(uid);
+    SELECT * INTO conv FROM twilio.conversations c WHERE c.user_id = uid AND c.id = conversation_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'conversation % not found', conversation_id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF conv.status = 'failed' THEN
+        RAISE EXCEPTION 'conversation % could not be created at Twilio: %', conversation_id, conv.error_message
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call twilio.get_or_create_conversation_for_lead(...) again to retry.';
+    END IF;
+    PERFORM twilio._require_not_opted_out(uid, conv.phone);
+    seg := twilio._sms_segments(body);
+    INSERT INTO twilio.messages (user_id, conversation_id, channel, to_number, from_number, body, segments,
+                                 encoding, account_sid)
+    VALUES (uid, conv.id, 'conversation', conv.phone, conv.proxy_address, body, seg.segments, seg.encoding,
+            conv.account_sid)
+    RETURNING id INTO msg_id;
+    INSERT INTO twilio.outbox (user_id, kind, conversation_id, message_id)
+    VALUES (uid, 'send_conversation_message', conv.id, msg_id);
+    RETURN msg_id;
+END
+$$;
+
+CREATE FUNCTION twilio.send_sms(to_number text, body text) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    uid uuid := twilio._require_user();
+    sender record;
+    seg record;
+    msg_id uuid;
+BEGIN
+    PERFORM twilio._require_e164('to_number', to_number);
+    PERFORM twilio._require_body(body);
+    SELECT * INTO sender FROM twilio._require_sender(uid);
+    IF sender.messaging_service_sid IS NULL THEN
+        RAISE EXCEPTION 'your Twilio settings have no Messaging service' USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Save settings with messaging_service_sid.';
+    END IF;
+    PERFORM twilio._require_not_opted_out(uid, to_number);
+    seg := twilio._sms_segments(body);
+    INSERT INTO twilio.messages (user_id, channel, to_number, from_number, body, segments, encoding, account_sid)
+    VALUES (uid, 'sms', to_number, sender.sms_number, body, seg.segments, seg.encoding, sender.account_sid)
+    RETURNING id INTO msg_id;
+    INSERT INTO twilio.outbox (user_id, kind, message_id) VALUES (uid, 'send_sms', msg_id);
+    RETURN msg_id;
+END
+$$;

@@ -1,0 +1,130 @@
+------------------------------------------------------------------------------------------------------------------
+-- The dispatcher's side of the outbox (internal; run by the background worker as the bootstrap superuser).
+-- Each call is its own short transaction; HTTP happens between them with no transaction open.
+------------------------------------------------------------------------------------------------------------------
+
+-- Claims up to max_rows due jobs: only the oldest open job of each conversation (messages go out in order, after
+-- the conversation exists), rows other workers hold are skipped. Returns what the requests need.
+CREATE FUNCTION twilio._claim_outbox(max_rows integer)
+    RETURNS TABLE (user_id uuid, id bigint, kind text, prior_state text, attempts integer, claimed_at timestamptz,
+                   source text, owner text, account_sid text, auth_token_envelope bytea,
+                   conversations_service_sid text, messaging_service_sid text, sms_number text, webhook_key text,
+                   max_segments_per_second real, conversation_id uuid, conversation_status text,
+                   conversation_sid text, participant_sid text, phone text, friendly_name text, message_id uuid,
+                   body text, to_number text, segments integer, created_at text)
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    WITH claimable AS (
+        SELECT o.user_id, o.id, o.state
+          FROM twilio.outbox o
+         WHERE o.state IN ('pending', 'ambiguous') AND o.not_before <= now()
+           AND NOT EXISTS (SELECT 1 FROM twilio.outbox e
+                            WHERE e.user_id = o.user_id AND e.conversation_id = o.conversation_id AND e.id < o.id
+                              AND e.state IN ('pending', 'in_flight', 'ambiguous'))
+         ORDER BY o.id
+         LIMIT max_rows
+           FOR UPDATE OF o SKIP LOCKED
+    ), claimed AS (
+        UPDATE twilio.outbox o
+           SET state = 'in_flight', claimed_at = now(), attempts = o.attempts + 1
+          FROM claimable c
+         WHERE o.user_id = c.user_id AND o.id = c.id
+     RETURNING o.user_id, o.id, o.kind, c.state AS prior_state, o.attempts, o.claimed_at, o.created_at, o.conversation_id,
+               o.message_id
+    )
+    SELECT c.user_id, c.id, c.kind, c.prior_state, c.attempts, c.claimed_at,
+           cfg.source, cfg.owner, cfg.account_sid, cfg.auth_token_envelope,
+           coalesce(conv.service_sid, cfg.conversations_service_sid), cfg.messaging_service_sid,
+           coalesce(conv.proxy_address, cfg.sms_number), cfg.webhook_key, cfg.max_segments_per_second,
+           conv.id, conv.status, conv.twilio_sid, conv.participant_sid, conv.phone, conv.friendly_name,
+           m.id, m.body, m.to_number, m.segments,
+           to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+      FROM claimed c
+      LEFT JOIN twilio.conversations conv ON conv.user_id = c.user_id AND conv.id = c.conversation_id
+      LEFT JOIN twilio.messages m ON m.user_id = c.user_id AND m.id = c.message_id
+      LEFT JOIN LATERAL twilio._resolve_config(c.user_id) cfg ON true
+     ORDER BY c.id
+$$;
+
+-- Records what the dispatcher learnt, for a batch of jobs (a JSON array, one object per job):
+--   {"user_id", "id", "state": pending|done|failed|ambiguous, "retry_in_ms", "unclaim": bool, "error",
+--    "message": {"status", "twilio_sid", "error_code", "error_message"},
+--    "conversation": {"status", "twilio_sid", "participant_sid", "error_code", "error_message"},
+--    "opt_out": "+1..."}
+CREATE FUNCTION twilio._finish_outbox(results jsonb) RETURNS integer
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r jsonb;
+    uid uuid;
+    job twilio.outbox;
+    n integer := 0;
+BEGIN
+    FOR r IN SELECT * FROM jsonb_array_elements(results) LOOP
+        uid := (r ->> 'user_id')::uuid;
+        UPDATE twilio.outbox o
+           SET state = r ->> 'state',
+               not_before = now() + make_interval(secs => coalesce((r ->> 'retry_in_ms')::double precision, 0) / 1000),
+               attempts = o.attempts - CASE WHEN (r ->> 'unclaim')::boolean THEN 1 ELSE 0 END,
+               finished_at = CASE WHEN r ->> 'state' IN ('done', 'failed') THEN now() END,
+               last_error = r ->> 'error'
+         WHERE o.user_id = uid AND o.id = (r ->> 'id')::bigint AND o.state = 'in_flight'
+        RETURNING * INTO job;
+        CONTINUE WHEN NOT FOUND;
+        n := n + 1;
+        IF r ? 'message' AND job.message_id IS NOT NULL THEN
+            UPDATE twilio.messages m
+               SET status = coalesce(r #>> '{message,status}', m.status),
+                   twilio_sid = coalesce(r #>> '{message,twilio_sid}', m.twilio_sid),
+                   error_code = coalesce((r #>> '{message,error_code}')::integer, m.error_code),
+                   error_message = coalesce(r #>> '{message,error_message}', m.error_message),
+                   sent_at = CASE WHEN r ->> 'state' = 'done' THEN coalesce(m.sent_at, now()) ELSE m.sent_at END
+             WHERE m.user_id = uid AND m.id = job.message_id;
+        END IF;
+        IF r ? 'conversation' AND job.conversation_id IS NOT NULL THEN
+            UPDATE twilio.conversations c
+               SET status = coalesce(r #>> '{conversation,status}', c.status),
+                   twilio_sid = coalesce(r #>> '{conversation,twilio_sid}', c.twilio_sid),
+                   participant_sid = coalesce(r #>> '{conversation,participant_sid}', c.participant_sid),
+                   error_code = coalesce((r #>> '{conversation,error_code}')::integer, c.error_code),
+                   error_message = coalesce(r #>> '{conversation,error_message}', c.error_message)
+             WHERE c.user_id = uid AND c.id = job.conversation_id;
+        END IF;
+        IF r ? 'opt_out' THEN
+            INSERT INTO twilio.opt_outs (user_id, phone, source) VALUES (uid, r ->> 'opt_out', 'twilio_21610')
+            ON CONFLICT DO NOTHING;
+        END IF;
+    END LOOP;
+    RETURN n;
+END
+$$;
+
+-- At dispatcher start: jobs a crash left in flight may have reached Twilio, so they are reconciled, not resent.
+CREATE FUNCTION twilio._sweep_outbox() RETURNS integer
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    WITH swept AS (
+        UPDATE twilio.outbox SET state = 'ambiguous', not_before = now(), last_error = 'in flight when the dispatcher stopped'
+         WHERE state = 'in_flight' RETURNING 1)
+    SELECT count(*)::integer FROM swept
+$$;
+
+-- Milliseconds until the next job is due (0 when one is due now), or NULL when nothing waits.
+CREATE FUNCTION twilio._next_due_ms() RETURNS double precision
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT greatest(0, extract(epoch FROM min(not_before) - clock_timestamp()) * 1000)
+      FROM twilio.outbox WHERE state IN ('pending', 'ambiguous')
+$$;
+
+-- Observability: the outbox by state, with the oldest waiting job's age. Under RLS a user sees their own jobs;
+-- service_role and superusers see everyone's.
+CREATE VIEW twilio.outbox_status WITH (security_invoker = true) AS
+    SELECT count(*) FILTER (WHERE state = 'pending') AS backlog,
+           count(*) FILTER (WHERE state = 'in_flight') AS in_flight,
+           count(*) FILTER (WHERE state = 'ambiguous') AS ambiguous,
+           count(*) FILTER (WHERE state = 'done') AS sent,
+           count(*) FILTER (WHERE state = 'failed') AS failed,
+           now() - min(created_at) FILTER (WHERE state IN ('pending', 'ambiguous')) AS oldest_waiting_age
+      FROM twilio.outbox;
+GRANT SELECT ON twilio.outbox_status TO authenticated, service_role;
+
+CREATE FUNCTION twilio.dispatcher_pid() RETURNS integer
+    AS 'MODULE_PATHNAME', 'byo_dispatcher_pid' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION twilio.dispatcher_pid() IS 'The dispatcher worker''s process id, or NULL when it is not running';

@@ -1,0 +1,238 @@
+#include "core/outbox_step.hpp"
+
+#include "core/backoff.hpp"
+
+namespace byo {
+
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+json base_outcome(const OutboxJob& job, const char* state) {
+    return json{{"user_id", job.user_id}, {"id", job.id}, {"state", state}};
+}
+
+std::string twilio_error(const OutboundResult& r) {
+    std::string text = "HTTP " + std::to_string(r.http_status);
+    if (r.error_code) text += ", Twilio error " + std::to_string(r.error_code);
+    if (!r.error_message.empty()) text += ": " + r.error_message;
+    return text;
+}
+
+// The job's message or conversation, failed with Twilio's code and message.
+void mark_failed(json& out, const OutboxJob& job, int code, const std::string& message) {
+    json detail = {{"status", "failed"}, {"error_message", message}};
+    if (code) detail["error_code"] = code;
+    out[job.kind == "create_conversation" ? "conversation" : "message"] = detail;
+}
+
+// Twilio did not act: try again later, or give up after max_attempts (the message fails; nothing was sent).
+json retry_or_fail(const OutboxJob& job, const OutboundResult& r, const RetryPolicy& policy, std::uint64_t random,
+                   const std::string& what) {
+    if (job.attempts >= policy.max_attempts) {
+        json out = base_outcome(job, "failed");
+        out["error"] = what + " (gave up after " + std::to_string(job.attempts) + " attempts)";
+        mark_failed(out, job, r.error_code, out["error"].get<std::string>());
+        // After an ambiguous send we could not settle, Twilio may or may not have the message: say so.
+        if (job.prior_state == "ambiguous" && out.contains("message")) out["message"]["status"] = "unknown";
+        return out;
+    }
+    std::optional<milliseconds> retry_after;
+    if (r.retry_after_ms >= 0) retry_after = milliseconds(r.retry_after_ms);
+    json out = base_outcome(job, job.prior_state == "ambiguous" ? "ambiguous" : "pending");
+    out["retry_in_ms"] = retry_delay(job.attempts, retry_after, policy.base, policy.cap, random).count();
+    out["error"] = what;
+    return out;
+}
+
+std::string describe(const OutboundResult& r) {
+    return r.http_status ? twilio_error(r) : (r.error_message.empty() ? "no answer" : r.error_message);
+}
+
+OutboundCall call_for(const OutboxJob& job, OutboundCall::Kind kind) {
+    OutboundCall c;
+    c.kind = kind;
+    c.account_sid = job.account_sid;
+    c.conversations_service_sid = job.conversations_service_sid;
+    c.messaging_service_sid = job.messaging_service_sid;
+    c.conversation_sid = job.conversation_sid;
+    return c;
+}
+
+PlannedStep fail_step(const std::string& reason) {
+    PlannedStep p;
+    p.step = Step::Fail;
+    p.reason = reason;
+    return p;
+}
+
+PlannedStep conversation_step(const OutboxJob& job) {
+    PlannedStep p;
+    if (job.conversation_sid.empty()) {
+        // Created under our own id as UniqueName, so a creation of unknown fate can be looked up, and a repeat
+        // is refused by Twilio (50353) instead of creating a second conversation.
+        p.step = job.prior_state == "ambiguous" ? Step::FindConversation : Step::CreateConversation;
+        p.call = call_for(job, p.step == Step::FindConversation ? OutboundCall::Kind::FetchConversation
+                                                                : OutboundCall::Kind::CreateConversation);
+        if (p.step == Step::FindConversation) p.call.conversation_sid = job.conversation_id;
+        p.call.unique_name = job.conversation_id;
+        p.call.friendly_name = job.friendly_name.empty() ? job.phone : job.friendly_name;
+        p.call.attributes_json = json{{"byo_conversation_id", job.conversation_id}}.dump();
+        return p;
+    }
+    // Adding the participant is idempotent: a repeat answers 50416 naming this same conversation.
+    p.step = Step::AddParticipant;
+    p.call = call_for(job, OutboundCall::Kind::AddParticipant);
+    p.call.address = job.phone;
+    p.call.proxy_address = job.sms_number;
+    return p;
+}
+
+}  // namespace
+
+PlannedStep plan_step(const OutboxJob& job, const std::string& status_callback_base) {
+    if (job.source.empty()) return fail_step("no Twilio account connected");
+    if (job.kind == "create_conversation") return conversation_step(job);
+    PlannedStep p;
+    if (job.kind == "send_conversation_message") {
+        if (job.conversation_status == "failed" || job.conversation_sid.empty())
+            return fail_step("the conversation could not be created at Twilio");
+        const bool reconcile = job.prior_state == "ambiguous";
+        p.step = reconcile ? Step::FindConversationMessage : Step::SendConversationMessage;
+        p.call = call_for(job, reconcile ? OutboundCall::Kind::ListConversationMessages
+                                         : OutboundCall::Kind::SendConversationMessage);
+        p.call.body = job.body;
+        p.call.attributes_json = json{{"byo_message_id", job.message_id}}.dump();
+        return p;
+    }
+    if (job.kind == "send_sms") {
+        const bool reconcile = job.prior_state == "ambiguous";
+        p.step = reconcile ? Step::FindSms : Step::SendSms;
+        p.call = call_for(job, reconcile ? OutboundCall::Kind::ListMessages : OutboundCall::Kind::SendSms);
+        p.call.to = job.to_number;
+        p.call.list_to = job.to_number;
+        p.call.body = job.body;
+        if (!status_callback_base.empty() && !job.webhook_key.empty()) {
+            std::string base = status_callback_base;
+            while (!base.empty() && base.back() == '/') base.pop_back();
+            p.call.status_callback = base + "/twilio/" + job.webhook_key + "/status";
+        }
+        return p;
+    }
+    return fail_step("unknown outbox job kind '" + job.kind + "'");
+}
+
+json unclaim(const OutboxJob& job, milliseconds retry_in, const std::string& why) {
+    json out = base_outcome(job, job.prior_state == "ambiguous" ? "ambiguous" : "pending");
+    out["unclaim"] = true;
+    out["retry_in_ms"] = retry_in.count();
+    out["error"] = why;
+    return out;
+}
+
+json fail_job(const OutboxJob& job, const std::string& reason) {
+    json out = base_outcome(job, "failed");
+    out["error"] = reason;
+    mark_failed(out, job, 0, reason);
+    return out;
+}
+
+json decide(const OutboxJob& job, const PlannedStep& step, const OutboundResult& r, const RetryPolicy& policy,
+            std::uint64_t random) {
+    const bool ok = r.verdict == Verdict::Success;
+    switch (step.step) {
+        case Step::Fail:
+            return fail_job(job, step.reason);
+
+        case Step::CreateConversation:
+            if (ok) {  // next: the participant, at once and without counting an attempt
+                json out = unclaim(job, milliseconds(0), "");
+                out.erase("error");
+                out["conversation"] = {{"twilio_sid", r.sid}};
+                return out;
+            }
+            if (r.verdict == Verdict::Final && r.error_code == 50353) {  // created earlier: look it up
+                json out = unclaim(job, milliseconds(0), "conversation already exists at Twilio");
+                out["state"] = "ambiguous";
+                return out;
+            }
+            break;
+
+        case Step::FindConversation:
+            if (ok) {
+                json out = base_outcome(job, "pending");
+                out["unclaim"] = true;
+                out["conversation"] = {{"twilio_sid", r.sid}};
+                return out;
+            }
+            if (r.verdict == Verdict::Final && r.http_status == 404)  // never created: create it now
+                return base_outcome(job, "pending");
+            return retry_or_fail(job, r, policy, random, "could not look the conversation up: " + describe(r));
+
+        case Step::AddParticipant: {
+            if (ok) {
+                json out = base_outcome(job, "done");
+                out["conversation"] = {{"status", "active"}, {"participant_sid", r.sid}};
+                return out;
+            }
+            if (r.verdict == Verdict::Final && r.error_code == 50416) {
+                // The lead is already bound in this service: reuse that conversation (it may be ours).
+                const std::string bound = conversation_sid_from_50416(r.error_message);
+                if (!bound.empty()) {
+                    json out = base_outcome(job, "done");
+                    out["conversation"] = {{"status", "active"}, {"twilio_sid", bound}};
+                    return out;
+                }
+            }
+            if (r.verdict == Verdict::Ambiguous)  // idempotent (see above): simply try again
+                return retry_or_fail(job, r, policy, random, "participant: " + describe(r));
+            break;
+        }
+
+        case Step::SendConversationMessage:
+        case Step::SendSms:
+            if (ok) {
+                json out = base_outcome(job, "done");
+                out["message"] = {{"status", step.step == Step::SendSms && !r.status.empty() ? r.status : "sent"},
+                                  {"twilio_sid", r.sid}};
+                return out;
+            }
+            if (r.verdict == Verdict::Ambiguous) {  // Twilio may have it: look before resending
+                json out = base_outcome(job, "ambiguous");
+                out["error"] = "outcome unknown: " + describe(r);
+                return out;
+            }
+            break;
+
+        case Step::FindConversationMessage:
+        case Step::FindSms: {
+            if (!ok) return retry_or_fail(job, r, policy, random, "reconciliation failed: " + describe(r));
+            const json* found =
+                step.step == Step::FindConversationMessage
+                    ? find_by_attribute(r.body, "messages", "byo_message_id", job.message_id)
+                    : find_sms(r.body, job.to_number, job.body, job.created_at);
+            if (!found) {  // Twilio never got it: send it now
+                json out = base_outcome(job, "pending");
+                out["error"] = "not found at Twilio after an ambiguous attempt; sending again";
+                return out;
+            }
+            json out = base_outcome(job, "done");
+            std::string status = found->value("status", std::string());
+            out["message"] = {{"status", step.step == Step::FindSms && !status.empty() ? status : "sent"},
+                              {"twilio_sid", found->value("sid", std::string())}};
+            return out;
+        }
+    }
+
+    // Left: a final refusal, or a transient failure of a create/send.
+    if (r.verdict == Verdict::Retry || r.verdict == Verdict::Ambiguous)
+        return retry_or_fail(job, r, policy, random, describe(r));
+    json out = base_outcome(job, "failed");
+    out["error"] = twilio_error(r);
+    mark_failed(out, job, r.error_code, r.error_message.empty() ? twilio_error(r) : r.error_message);
+    if (r.error_code == 21610) out["opt_out"] = job.kind == "send_sms" ? job.to_number : job.phone;
+    return out;
+}
+
+}  // namespace byo

@@ -1,0 +1,71 @@
+// The dispatcher's decisions for one outbox job, free of PostgreSQL and of I/O: which Twilio request a claimed job
+// needs next (plan_step), and what Twilio's answer means for the job, its message and its conversation
+// (decide). The semantics are written up in docs/delivery.md; keep the two in step.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/envelope.hpp"
+#include "core/twilio_outbound.hpp"
+
+namespace byo {
+
+// A claimed row of twilio._claim_outbox().
+struct OutboxJob {
+    std::string user_id;
+    long long id = 0;
+    std::string kind;         // create_conversation | send_conversation_message | send_sms
+    std::string prior_state;  // pending | ambiguous (ambiguous: reconcile before anything is resent)
+    int attempts = 0;         // including this claim
+    std::string created_at;   // ISO 8601, when the job was enqueued
+    std::string source;       // user | platform | "" (no account any more)
+    std::string owner, account_sid;
+    Bytes auth_token_envelope;
+    std::string conversations_service_sid, messaging_service_sid, sms_number, webhook_key;
+    double max_segments_per_second = 0;  // 0: the server default
+    std::string conversation_id, conversation_status, conversation_sid, participant_sid, phone, friendly_name;
+    std::string message_id, body, to_number;
+    int segments = 1;
+};
+
+enum class Step {
+    CreateConversation,
+    AddParticipant,
+    SendConversationMessage,
+    SendSms,
+    FindConversation,         // reconcile: was the conversation created?
+    FindConversationMessage,  // reconcile: did the message reach the conversation?
+    FindSms,                  // reconcile: did Twilio accept the SMS?
+    Fail,                     // no request can succeed (e.g. the conversation failed); fail with `reason`
+};
+
+struct PlannedStep {
+    Step step = Step::Fail;
+    OutboundCall call;   // auth_token left null: the dispatcher fills it in after decrypting
+    std::string reason;  // for Step::Fail
+    bool sends_message() const { return step == Step::SendConversationMessage || step == Step::SendSms; }
+};
+
+struct RetryPolicy {
+    int max_attempts = 8;  // sends and reconciliations that Twilio did not complete, before giving up
+    std::chrono::milliseconds base{500};
+    std::chrono::milliseconds cap{60000};
+};
+
+// `status_callback_base` is byo_twilio.webhook_base_url ("" for none).
+PlannedStep plan_step(const OutboxJob& job, const std::string& status_callback_base);
+
+// The outcome object twilio._finish_outbox() applies (see its comment for the shape).
+nlohmann::json decide(const OutboxJob& job, const PlannedStep& step, const OutboundResult& result,
+                      const RetryPolicy& policy, std::uint64_t random_bits);
+
+// Puts a job back without counting the attempt (rate limit, concurrency cap, key not available).
+nlohmann::json unclaim(const OutboxJob& job, std::chrono::milliseconds retry_in, const std::string& why);
+
+// Fails a job without a request: its message/conversation get `reason`.
+nlohmann::json fail_job(const OutboxJob& job, const std::string& reason);
+
+}  // namespace byo

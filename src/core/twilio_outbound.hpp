@@ -1,0 +1,84 @@
+// The outbound dispatcher's Twilio calls: building each request and reading each answer into a verdict that
+// says whether the message was sent, may be retried, failed for good, or needs reconciling with Twilio.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/http_client.hpp"
+#include "core/secret.hpp"
+#include "core/twilio_account_check.hpp"
+
+namespace byo {
+
+struct OutboundCall {
+    enum class Kind {
+        CreateConversation,
+        AddParticipant,
+        SendConversationMessage,
+        SendSms,
+        FetchConversation,
+        ListConversationMessages,
+        ListMessages
+    } kind = Kind::SendSms;
+    std::string account_sid;
+    const Secret* auth_token = nullptr;
+    std::string conversations_service_sid, messaging_service_sid;
+    std::string conversation_sid;  // CH...; FetchConversation also takes a unique name
+    std::string unique_name, friendly_name, attributes_json;  // CreateConversation (each sent only if non-empty)
+    std::string address, proxy_address;                        // AddParticipant
+    std::string author, body;  // SendConversationMessage (attributes_json too) / SendSms (body)
+    std::string to, status_callback;  // SendSms: From is never sent, the Messaging service picks the sender
+    std::string list_to, list_from;   // ListMessages filters (omitted when empty)
+};
+
+// The Twilio REST request for `call`: URL, method, form fields, Basic auth (account SID + auth token), and
+// `X-Twilio-Webhook-Enabled: true` on Conversations POSTs so Twilio fires webhooks for what we do by REST.
+// CreateConversation also sends MessagingServiceSid when messaging_service_sid is set. Throws CoreError 22023
+// when a SID or name the URL needs is empty.
+HttpRequest build_outbound_request(const TwilioEndpoints& endpoints, const OutboundCall& call);
+
+enum class Verdict { Success, Retry, Final, Ambiguous };
+
+struct OutboundResult {
+    Verdict verdict = Verdict::Ambiguous;
+    long http_status = 0;
+    std::string sid;     // "sid" of a 2xx answer
+    std::string status;  // "status" (Messages) or else "state" (Conversations) of a 2xx answer
+    int error_code = 0;  // Twilio's "code" of an error answer
+    std::string error_message;  // Twilio's "message", else the transport error or a short description
+    long retry_after_ms = -1;
+    int num_segments = 0;
+    nlohmann::json body;  // the parsed answer (2xx or error) when it was a JSON object, else null
+};
+
+// Delivery rules:
+// - 2xx with a JSON object body: Success.
+// - 2xx whose body is not a JSON object: Ambiguous (Twilio accepted the request; we cannot read what it made).
+// - 429 (e.g. code 20429, too many concurrent requests): Retry, after Retry-After when Twilio sent one. Twilio
+//   never processes a request it answers 429.
+// - 503: Retry (Twilio did not process it).
+// - 500, 502, 504 and any other 5xx: Ambiguous (the request may have been processed).
+// - other 4xx: Final, with Twilio's code and message (e.g. 21610 recipient opted out, 50416 binding exists).
+// - 1xx/3xx (no redirect is followed): Final, an answer Twilio does not give for these calls.
+// - transport failure (connect, TLS, timeout, connection lost, abort, oversized answer): Retry when the request
+//   was not completely written (HttpOutcome::request_sent false: Twilio cannot have acted on it), else Ambiguous.
+// Ambiguous means: reconcile (find_by_attribute / find_sms on a list) before sending again.
+OutboundResult classify_outbound(const HttpOutcome& outcome);
+
+// The first conversation SID (CH + 32 hex digits, as a whole word) in Twilio's 50416 message
+// "... already exists in Conversation CHxxx...", or empty.
+std::string conversation_sid_from_50416(const std::string& message);
+
+// The item of list_body[list_key] whose "attributes" (a JSON string, or an object) holds attr_key equal to the
+// string attr_value; null when none.
+const nlohmann::json* find_by_attribute(const nlohmann::json& list_body, const char* list_key,
+                                        const std::string& attr_key, const std::string& attr_value);
+
+// The first (newest, as Twilio lists them) item of list_body["messages"] with exactly this "to" and "body" and,
+// when both dates parse, "date_created" (RFC 2822, second precision) not before not_before_iso truncated to the
+// second. not_before_iso: "YYYY-MM-DD[T ]HH:MM:SS[.fff][Z|+HH|+HH:MM|+HHMM]" (no zone: UTC). When either date does
+// not parse the date check is skipped. Twilio's clock is not ours: pass a not_before with some margin.
+const nlohmann::json* find_sms(const nlohmann::json& list_body, const std::string& to, const std::string& body,
+                               const std::string& not_before_iso);
+
+}  // namespace byo
