@@ -131,6 +131,11 @@ void prepare_easy(CURL* easy, const HttpRequest& req, const HttpOptions& opt, Tr
         curl_easy_setopt(easy, CURLOPT_PASSWORD, req.basic_password ? req.basic_password->c_str() : "");
     }
     if (req.method == "POST") {
+        // libcurl silently re-sends a request whose reused connection died before any answer (up to 5 times).
+        // For a POST that may already have been processed, that would send a message twice: POSTs always go
+        // on a connection of their own, so a lost answer surfaces as an ambiguous outcome instead.
+        curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
         transfer.form_body = encode_form(req.form);
         curl_easy_setopt(easy, CURLOPT_POSTFIELDS, transfer.form_body.c_str());
         curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(transfer.form_body.size()));

@@ -49,7 +49,7 @@ standins_wait() {
     # A port answered, but was it ours? Another process holding it would make our server exit at once.
     local pid
     for pid in "${BYO_STANDIN_PIDS[@]}"; do
-        kill -0 "$pid" 2>/dev/null || { echo "a stand-in exited (port taken?):"; tail -5 "$dir"/*.log; return 1; }
+        kill -0 "$pid" 2>/dev/null || { echo "a stand-in exited (port taken?):"; tail -n 5 "$dir"/*.log; return 1; }
     done
 }
 
