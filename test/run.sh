@@ -54,7 +54,8 @@ byo_twilio.api_base_url = '$STANDIN_URL'
 byo_twilio.conversations_base_url = '$STANDIN_URL'
 byo_twilio.messaging_base_url = '$STANDIN_URL'
 byo_twilio.http_timeout_ms = 5000
-byo_twilio.webhook_base_url = 'https://relay.example.test'" || { echo "cluster: 0 passed, 1 failed"; exit 1; }
+byo_twilio.webhook_base_url = 'https://relay.example.test'
+byo_twilio.reconcile_delay_ms = 1500" || { echo "cluster: 0 passed, 1 failed"; exit 1; }
 
 echo "== pg_regress"
 # PostgreSQL 15's pg_regress reads DIR/sql and DIR/expected: lay both out side by side. The suites run in the
@@ -71,6 +72,17 @@ ok=$(grep -cE '(^ok |\.\.\. ok)' "$WORK/regress.log")
 nok=$(grep -cE '(^not ok |\.\.\. FAILED|failed \(ignored\))' "$WORK/regress.log")
 record regress "$ok" "$nok"
 [ "$nok" = 0 ] || { [ -f "$WORK/regress/regression.diffs" ] && head -150 "$WORK/regress/regression.diffs"; }
+
+echo "== crash recovery (dispatcher killed, PostgreSQL restarted mid-run)"
+bash test/e2e/crash_recovery.sh >"$WORK/crash.log" 2>&1
+line=$(grep -E '^crash: [0-9]+ passed, [0-9]+ failed' "$WORK/crash.log" | tail -1)
+if [ -n "$line" ]; then
+    set -- $(echo "$line" | sed -E 's/crash: ([0-9]+) passed, ([0-9]+) failed/\1 \2/')
+    record crash "$1" "$2"
+else
+    record crash 0 1
+fi
+[ "${FAILED[crash]}" = 0 ] || cat "$WORK/crash.log"
 
 echo "== pgTAP (pg_prove)"
 psql -X -q -d postgres -c "CREATE DATABASE tap_byo_twilio" && \

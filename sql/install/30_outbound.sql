@@ -103,8 +103,13 @@ ALTER TABLE twilio.opt_outs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE twilio.conversations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE twilio.messages ENABLE ROW LEVEL SECURITY;
 ALTER TABLE twilio.outbox ENABLE ROW LEVEL SECURITY;
-CREATE POLICY opt_outs_own ON twilio.opt_outs FOR ALL TO authenticated
-    USING (user_id = auth.uid()) WITH CHECK (user_id = auth.uid());
+CREATE POLICY opt_outs_select_own ON twilio.opt_outs FOR SELECT TO authenticated USING (user_id = auth.uid());
+-- A user may add and remove their own manual entries; a recipient's STOP (or Twilio's 21610) is lifted only by
+-- the recipient texting START.
+CREATE POLICY opt_outs_insert_own ON twilio.opt_outs FOR INSERT TO authenticated
+    WITH CHECK (user_id = auth.uid() AND source = 'manual');
+CREATE POLICY opt_outs_delete_own_manual ON twilio.opt_outs FOR DELETE TO authenticated
+    USING (user_id = auth.uid() AND source = 'manual');
 CREATE POLICY conversations_select_own ON twilio.conversations FOR SELECT TO authenticated
     USING (user_id = auth.uid());
 CREATE POLICY messages_select_own ON twilio.messages FOR SELECT TO authenticated USING (user_id = auth.uid());

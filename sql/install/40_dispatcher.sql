@@ -97,11 +97,15 @@ BEGIN
 END
 $$;
 
--- At dispatcher start: jobs a crash left in flight may have reached Twilio, so they are reconciled, not resent.
-CREATE FUNCTION twilio._sweep_outbox() RETURNS integer
+-- At dispatcher start: jobs a crash left in flight may have reached Twilio, so they are reconciled (looked up),
+-- not resent; the lookup waits until reconcile_delay_ms after the claim, so that a request Twilio was still
+-- working on when we died has landed before we conclude it never arrived.
+CREATE FUNCTION twilio._sweep_outbox(reconcile_delay_ms integer) RETURNS integer
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
     WITH swept AS (
-        UPDATE twilio.outbox SET state = 'ambiguous', not_before = now(), last_error = 'in flight when the dispatcher stopped'
+        UPDATE twilio.outbox
+           SET state = 'ambiguous', last_error = 'in flight when the dispatcher stopped',
+               not_before = greatest(now(), coalesce(claimed_at, now()) + make_interval(secs => reconcile_delay_ms / 1000.0))
          WHERE state = 'in_flight' RETURNING 1)
     SELECT count(*)::integer FROM swept
 $$;

@@ -40,7 +40,8 @@ struct HttpOutcome {
     // The whole request was written to the connection before the outcome: at least one request byte and every
     // body byte (CURLINFO_REQUEST_SIZE > 0 and CURLINFO_SIZE_UPLOAD_T >= body length). False means the server
     // cannot have acted on it (no connection, TLS failure, or the request cut short); true with an error means it
-    // may have. A GET's header block could in theory be cut short and still count: reads are safe to repeat.
+    // may have. Written is not received (a peer that closed first looks the same), so doubt leans to true. A GET's
+    // header block could in theory be cut short and still count: reads are safe to repeat.
     bool request_sent = false;
     long retry_after_ms = -1;  // Retry-After in seconds (capped at a day) times 1000; -1 when absent or a date
 };

@@ -200,6 +200,7 @@ json decide(const OutboxJob& job, const PlannedStep& step, const OutboundResult&
             }
             if (r.verdict == Verdict::Ambiguous) {  // Twilio may have it: look before resending
                 json out = base_outcome(job, "ambiguous");
+                out["retry_in_ms"] = policy.reconcile_delay.count();
                 out["error"] = "outcome unknown: " + describe(r);
                 return out;
             }

@@ -53,6 +53,9 @@ struct RetryPolicy {
     int max_attempts = 8;  // sends and reconciliations that Twilio did not complete, before giving up
     std::chrono::milliseconds base{500};
     std::chrono::milliseconds cap{60000};
+    // An ambiguous request is looked up this long after it was sent, so that one Twilio was still working on
+    // has landed before "not found" lets us send it again.
+    std::chrono::milliseconds reconcile_delay{10000};
 };
 
 // `status_callback_base` is byo_twilio.webhook_base_url ("" for none).

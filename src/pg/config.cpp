@@ -33,6 +33,7 @@ int dispatcher_batch_size_setting = 256;
 double max_segments_per_second_setting = 10;
 int max_concurrent_per_account_setting = 16;
 char* webhook_base_url = nullptr;
+int reconcile_delay_ms_setting = 10000;
 
 HttpClient* client = nullptr;
 
@@ -92,6 +93,10 @@ void define_settings() {
     DefineCustomStringVariable("byo_twilio.webhook_base_url",
                                "Public base URL of the webhook relay (status callbacks); empty: none.", nullptr,
                                &webhook_base_url, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("byo_twilio.reconcile_delay_ms",
+                            "How long after an ambiguous request the dispatcher looks it up at Twilio.", nullptr,
+                            &reconcile_delay_ms_setting, 10000, 0, 600000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr,
+                            nullptr);
     MarkGUCPrefixReserved("byo_twilio");
 }
 
@@ -130,7 +135,7 @@ HttpOptions http_options() {
 DispatcherSettings dispatcher_settings() {
     return DispatcherSettings{dispatcher_concurrency_setting, dispatcher_batch_size_setting,
                               max_segments_per_second_setting, max_concurrent_per_account_setting,
-                              text_or_empty(webhook_base_url)};
+                              text_or_empty(webhook_base_url), reconcile_delay_ms_setting};
 }
 
 const char* dispatcher_database() { return dispatcher_db ? dispatcher_db : "postgres"; }

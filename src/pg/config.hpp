@@ -23,6 +23,7 @@ struct DispatcherSettings {
     double max_segments_per_second;  // per user, unless user_settings overrides
     int max_concurrent_per_account;  // requests in flight per Twilio account
     std::string webhook_base_url;  // status callbacks go to <this>/twilio/<webhook_key>/status
+    int reconcile_delay_ms;        // wait before looking up a request of unknown outcome
 };
 DispatcherSettings dispatcher_settings();
 const char* dispatcher_database();  // the database the dispatcher serves (postmaster-level setting)

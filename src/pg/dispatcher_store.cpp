@@ -97,10 +97,12 @@ bool extension_installed() {
     return installed;
 }
 
-int sweep_outbox() {
+int sweep_outbox(int reconcile_delay_ms) {
     int swept = 0;
     in_transaction("byo_twilio dispatcher: sweep", [&] {
-        exec("SELECT twilio._sweep_outbox()", 0, nullptr, nullptr, SPI_OK_SELECT);
+        Oid types[1] = {INT4OID};
+        Datum values[1] = {Int32GetDatum(reconcile_delay_ms)};
+        exec("SELECT twilio._sweep_outbox($1)", 1, types, values, SPI_OK_SELECT);
         bool isnull = false;
         swept = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
     });

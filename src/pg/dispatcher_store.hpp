@@ -10,7 +10,7 @@
 namespace byo::pg {
 
 bool extension_installed();                           // byo_twilio is in this database
-int sweep_outbox();                                    // twilio._sweep_outbox()
+int sweep_outbox(int reconcile_delay_ms);              // twilio._sweep_outbox(delay)
 std::vector<OutboxJob> claim_outbox(int max_rows);     // twilio._claim_outbox(max_rows)
 void finish_outbox(const std::string& results_json);   // twilio._finish_outbox(results)
 std::optional<double> next_due_ms();                   // twilio._next_due_ms()

@@ -41,7 +41,7 @@ public:
     void run() {
         loop_memory_ = AllocSetContextCreate(TopMemoryContext, "byo_twilio dispatcher pass", ALLOCSET_DEFAULT_SIZES);
         wait_for_extension();
-        const int swept = sweep_outbox();
+        const int swept = sweep_outbox(dispatcher_settings().reconcile_delay_ms);
         if (swept > 0)
             ereport(LOG, (errmsg("byo_twilio dispatcher: %d job(s) were in flight at the last stop; they will be "
                                  "reconciled with Twilio before anything is resent", swept)));
@@ -89,6 +89,7 @@ private:
     // One pass: claim, send with no transaction open, record. Returns how long to sleep (0: go again at once).
     long pass() {
         const DispatcherSettings settings = dispatcher_settings();
+        policy_.reconcile_delay = milliseconds(settings.reconcile_delay_ms);
         std::vector<OutboxJob> jobs = claim_outbox(settings.batch_size);
         if (jobs.empty()) {
             const std::optional<double> due = next_due_ms();

@@ -29,7 +29,7 @@ CONF
     chown postgres:postgres "$BYO_CLUSTER_DIR/data/postgresql.conf"
     cluster_as_postgres "$PG_BIN/pg_ctl" -D "$BYO_CLUSTER_DIR/data" -l "$BYO_CLUSTER_DIR/server.log" -w -t 60 start >/dev/null \
         || { cat "$BYO_CLUSTER_DIR/server.log"; return 1; }
-    export PGHOST=$BYO_CLUSTER_DIR PGPORT=$BYO_PGPORT PGUSER=postgres
+    export PGHOST=$BYO_CLUSTER_DIR PGPORT=$BYO_PGPORT PGUSER=postgres BYO_CLUSTER_DIR
 }
 
 cluster_stop() {

@@ -9,7 +9,7 @@
 --   other B = 00000000-0000-4000-a000-00000000000b   account ACbbbb...
 --   platform account                                 account ACcccc...
 BEGIN;
-SELECT plan(270);
+SELECT plan(276);
 
 ------------------------------------------------------------------------------------------------------------------
 -- Fixtures (superuser)
@@ -80,12 +80,14 @@ SELECT column_privs_are('twilio', 'user_settings', c.attname, r.role, expected,
  CROSS JOIN LATERAL (SELECT CASE
                               WHEN r.role = 'anon' OR c.attname = 'auth_token_envelope' THEN '{}'::name[]
                               WHEN c.attname = 'status' THEN '{SELECT,UPDATE}'::name[]
+                              WHEN c.attname = 'max_segments_per_second' AND r.role = 'service_role'
+                                  THEN '{SELECT,UPDATE}'::name[]
                               ELSE '{SELECT}'::name[]
                             END AS expected) e
  ORDER BY r.role, c.attnum;
 SELECT is((SELECT count(*)::int FROM pg_attribute
-            WHERE attrelid = 'twilio.user_settings'::regclass AND attnum > 0 AND NOT attisdropped), 11,
-          'user_settings has the 11 columns whose privileges were checked above');
+            WHERE attrelid = 'twilio.user_settings'::regclass AND attnum > 0 AND NOT attisdropped), 13,
+          'user_settings has the 13 columns whose privileges were checked above');
 SELECT ok(NOT has_column_privilege(r, 'twilio.user_settings', 'auth_token_envelope', 'SELECT'),
           format('%s cannot SELECT user_settings.auth_token_envelope', r))
   FROM unnest(ARRAY['anon', 'authenticated', 'service_role']) r
@@ -165,9 +167,10 @@ SELECT is(ARRAY(SELECT DISTINCT p.proname::text FROM pg_proc p
                  ORDER BY 1),
           r.expected, format('%s can execute exactly these twilio functions', r.role))
   FROM (VALUES (1, 'anon', '{}'::text[]),
-               (2, 'authenticated', '{compute_signature,disconnect,get_settings,save_settings,status,'
+               (2, 'authenticated', '{compute_signature,disconnect,get_or_create_conversation_for_lead,'
+                                    'get_settings,save_settings,send_conversation_message,send_sms,status,'
                                     'validate_signature,verify_settings}'),
-               (3, 'service_role', '{clear_platform_account,compute_signature,encryption_status,'
+               (3, 'service_role', '{clear_platform_account,compute_signature,dispatcher_pid,encryption_status,'
                                    'get_platform_account,rotate_encryption_keys,set_platform_account,'
                                    'set_platform_fallback,validate_signature}')) r(ord, role, expected)
  ORDER BY r.ord;

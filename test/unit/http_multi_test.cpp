@@ -49,9 +49,7 @@ public:
         close(fd_);
     }
 
-    std::string url(const std::string& path) const {
-        return "http://127.0.0.1:" + std::to_string(port_) + path;
-    }
+    std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
     int connections() const { return connections_; }
     int requests() const { return requests_; }
     int max_active() const { return max_active_; }
@@ -115,21 +113,28 @@ private:
             ++requests_;
             int now = ++active_;
             for (int seen = max_active_; now > seen && !max_active_.compare_exchange_weak(seen, now);) {}
+            // The request stops counting as active before its answer leaves: once the client has the answer it
+            // may start the next request (on a new connection: POSTs never reuse one), and that must not race us.
+            int status = 200;
+            std::string answer, extra;
             if (path.rfind("/ok/", 0) == 0) {
-                respond(c, 200, path.substr(4));
+                answer = path.substr(4);
             } else if (path.rfind("/delay/", 0) == 0) {
                 auto until = Clock::now() + std::chrono::milliseconds(std::stoi(path.substr(7)));
                 while (!stop_ && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-                respond(c, 200, "late");
+                answer = "late";
             } else if (path == "/busy") {
-                respond(c, 429, R"({"code":20429,"message":"Too Many Requests"})", "Retry-After: 7\r\n");
+                status = 429;
+                answer = R"({"code":20429,"message":"Too Many Requests"})";
+                extra = "Retry-After: 7\r\n";
             } else if (path == "/echo") {
-                respond(c, 200, body);
+                answer = body;
             } else {
                 --active_;
                 return;  // /close
             }
             --active_;
+            respond(c, status, answer, extra);
         }
     }
 
@@ -156,11 +161,7 @@ int closed_port() {
     return ntohs(a.sin_port);
 }
 
-HttpRequest get(const std::string& url) {
-    HttpRequest r;
-    r.url = url;
-    return r;
-}
+HttpRequest get(const std::string& url) { return HttpRequest{"GET", url, "", nullptr, {}, {}}; }
 
 HttpRequest post(const std::string& url) {
     HttpRequest r;
@@ -206,9 +207,13 @@ TEST(HttpMulti, NeverMoreInFlightThanAllowed) {
     EXPECT_EQ(multi.max_concurrency(), 4);
     std::vector<HttpRequest> reqs(12, get(server.url("/delay/40")));
     reqs.push_back(post(server.url("/echo")));
+    reqs.push_back(post(server.url("/busy")));
     std::vector<HttpOutcome> out = multi.perform_all(reqs, quick());
     for (int i = 0; i < 12; ++i) EXPECT_EQ(out[i].body, "late");
     EXPECT_EQ(out[12].body, "To=%2B15005550006&Body=" + std::string(600, 'x'));
+    EXPECT_EQ(out[12].retry_after_ms, -1);
+    EXPECT_EQ(out[13].status, 429);
+    EXPECT_EQ(out[13].retry_after_ms, 7000);
     EXPECT_LE(server.max_active(), 4);
     EXPECT_GE(server.max_active(), 2);
 }
@@ -238,7 +243,14 @@ TEST(HttpMulti, CloseAfterReadingIsSent) {
     std::vector<HttpOutcome> out = multi.perform_all({post(server.url("/close"))}, quick());
     EXPECT_EQ(out[0].error, TransportError::Other) << out[0].error_text;
     EXPECT_TRUE(out[0].request_sent);
-    EXPECT_EQ(server.requests(), 1);  // curl did not send it again on its own
+    EXPECT_EQ(server.requests(), 1);  // a fresh connection: curl did not send it again
+
+    multi.perform_all({get(server.url("/ok/a"))}, quick());
+    out = multi.perform_all({post(server.url("/close"))}, quick());
+    EXPECT_EQ(out[0].error, TransportError::Other) << out[0].error_text;
+    EXPECT_TRUE(out[0].request_sent);
+    // libcurl 7.88 sends a request again, once, on a fresh connection when a reused one closes with no answer
+    // byte (requests() grows by 2 here): the server may see a POST twice. Reconciliation covers it.
 }
 
 TEST(HttpMulti, CloseBeforeReadingFails) {
@@ -272,15 +284,6 @@ TEST(HttpMulti, AbortStopsInFlightAndQueued) {
     opt.should_abort = []() -> bool { throw std::runtime_error("x"); };
     EXPECT_EQ(multi.perform_all({get(server.url("/ok/a"))}, opt)[0].error, TransportError::Aborted);
     EXPECT_EQ(server.requests(), 2);
-}
-
-TEST(HttpMulti, RetryAfterHeader) {
-    TestServer server;
-    HttpMulti multi(1);
-    std::vector<HttpOutcome> out = multi.perform_all({post(server.url("/busy")), get(server.url("/ok/a"))}, quick());
-    EXPECT_EQ(out[0].status, 429);
-    EXPECT_EQ(out[0].retry_after_ms, 7000);
-    EXPECT_EQ(out[1].retry_after_ms, -1);
 }
 
 TEST(HttpClient, SentFlagAndRetryAfter) {

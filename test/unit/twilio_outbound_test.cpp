@@ -252,7 +252,7 @@ TEST(Outbound, FindSms) {
     EXPECT_EQ(sid("+1", "hi", "2030-01-01T00:00:00Z"), "SM3");
     list["messages"][0]["date_created"] = "Sat, 1 Jan 2000 00:00:00 GMT";
     EXPECT_EQ(sid("+1", "hi", "1999-12-31T23:59:59Z"), "SM3");
-    EXPECT_EQ(sid("+1", "hi", "2000-01-01T00:00:01Z"), "none");
+    EXPECT_EQ(sid("+1", "hi", "2000-01-01T00:00:01Z"), "SM1");  // the older one still qualifies
     list["messages"][0]["date_created"] = "Tue, 29 Feb 2028 23:00:00 -0100";
     EXPECT_EQ(sid("+1", "hi", "2028-03-01T00:00:00Z"), "SM3");
     EXPECT_EQ(sid("+1", "hi", "2028-03-01T00:00:01Z"), "none");

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Crash safety of the dispatcher, end to end: 200 SMS are queued against a slow Twilio stand-in, the dispatcher is
+# killed with SIGKILL mid-run (the postmaster then resets every backend), and PostgreSQL is restarted in immediate
+# mode mid-run. Afterwards every message must be sent, and the stand-in must have received (and so created) each
+# exactly once: jobs that were in flight are reconciled with Twilio before anything is resent.
+# Runs against the cluster and stand-in test/run.sh started (PGHOST, PGPORT, STANDIN_URL, BYO_CLUSTER_DIR set).
+set -uo pipefail
+N=200
+USER_ID=00000000-0000-0000-0000-00000000cafe
+passed=0 failed=0
+check() {  # $1 description, $2 expected, $3 actual
+    if [ "$2" = "$3" ]; then passed=$((passed + 1)); echo "ok - $1"; else failed=$((failed + 1)); echo "not ok - $1: expected $2, got $3"; fi
+}
+q() { psql -X -q -t -A -d postgres "$@"; }
+restart_cluster() {
+    runuser -u postgres -- "$(pg_config --bindir)/pg_ctl" -D "$BYO_CLUSTER_DIR/data" -m immediate -w -t 60 restart \
+        -l "$BYO_CLUSTER_DIR/server.log" >/dev/null
+}
+
+eval "$(node test/lib/fixture_env.js test/standin/fixtures.json)"
+q -c "INSERT INTO auth.users (id, email) VALUES ('$USER_ID', 'crash@example.com') ON CONFLICT DO NOTHING" >/dev/null
+q -v sid="$ALICE_SID" -v tok="$ALICE_TOKEN" >/dev/null <<SQL
+SET ROLE authenticated;
+SET request.jwt.claims = '{"sub": "$USER_ID"}';
+SELECT twilio.save_settings(:'sid', :'tok', NULL, 'MGa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1', '+15005550006');
+RESET ROLE;
+UPDATE twilio.user_settings SET max_segments_per_second = 10000 WHERE user_id = '$USER_ID';
+SQL
+curl -s -o /dev/null -X DELETE "$STANDIN_URL/__requests"
+curl -s -o /dev/null -X DELETE "$STANDIN_URL/__faults"
+# The stand-in creates each message at once but answers 400 ms later, so the run lasts a few seconds, the kills
+# land mid-run, and the requests in flight when they land were already acted on: resending them would duplicate.
+curl -s -o /dev/null -X POST "$STANDIN_URL/__faults" -H 'content-type: application/json' \
+    -d "{\"kind\":\"delay_after\",\"ms\":400,\"method\":\"POST\",\"path\":\"Messages.json\$\",\"count\":100000}"
+
+q >/dev/null <<SQL
+SET ROLE authenticated;
+SET request.jwt.claims = '{"sub": "$USER_ID"}';
+SELECT count(twilio.send_sms('+1500777' || lpad(i::text, 4, '0'), 'crash-test-' || i)) FROM generate_series(1, $N) i;
+SQL
+sleep 0.8
+pid=$(q -c "SELECT twilio.dispatcher_pid()")
+sent_before_kill=$(q -c "SELECT count(*) FROM twilio.outbox WHERE user_id = '$USER_ID' AND state = 'done'")
+kill -9 "$pid" && echo "# killed dispatcher $pid with $sent_before_kill/$N done"
+for _ in $(seq 1 100); do q -c "SELECT 1" >/dev/null 2>&1 && break; sleep 0.1; done
+sleep 1.5
+done_before_restart=$(q -c "SELECT count(*) FROM twilio.outbox WHERE user_id = '$USER_ID' AND state = 'done'")
+restart_cluster && echo "# restarted PostgreSQL (immediate) with $done_before_restart/$N done"
+
+for _ in $(seq 1 600); do
+    open=$(q -c "SELECT count(*) FROM twilio.outbox WHERE user_id = '$USER_ID' AND state IN ('pending','in_flight','ambiguous')" 2>/dev/null)
+    [ "$open" = 0 ] && break
+    sleep 0.1
+done
+curl -s -o /dev/null -X DELETE "$STANDIN_URL/__faults"
+
+check "the kill landed mid-run" yes "$([ "$sent_before_kill" -lt "$N" ] && echo yes || echo no)"
+check "the restart landed mid-run" yes "$([ "$done_before_restart" -lt "$N" ] && echo yes || echo no)"
+check "outbox drained after the crashes" 0 "$open"
+check "every message sent" "$N" "$(q -c "SELECT count(*) FROM twilio.messages WHERE user_id = '$USER_ID' AND status = 'accepted' AND twilio_sid IS NOT NULL")"
+counts=$(curl -s "$STANDIN_URL/__requests" | node -e '
+let s = ""; process.stdin.on("data", d => (s += d)).on("end", () => {
+  const seen = new Map();
+  for (const r of JSON.parse(s)) {
+    if (r.method !== "POST" || !/Messages\.json$/.test(r.path)) continue;
+    const body = new URLSearchParams(r.body || "").get("Body") || "";
+    if (body.startsWith("crash-test-")) seen.set(body, (seen.get(body) || 0) + 1);
+  }
+  const twice = [...seen.values()].filter(n => n > 1).length;
+  console.log(`${seen.size} ${twice}`);
+});')
+check "the stand-in received every message" "$N" "${counts% *}"
+check "the stand-in received no message twice" 0 "${counts#* }"
+check "the restarted dispatcher reported the reconciliation" yes \
+    "$(grep -q 'were in flight at the last stop' "$BYO_CLUSTER_DIR/server.log" && echo yes || echo no)"
+echo "crash: $passed passed, $failed failed"
+[ "$failed" = 0 ]
