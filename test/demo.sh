@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Demo, end to end on a throwaway local cluster: two app users each connect their own Twilio account (against
-# the local Twilio stand-in), see their own status, and neither can see the other's settings.
+# the local Twilio stand-in), see their own status, neither can see the other's settings, and each sends an SMS
+# and a Conversations message that the dispatcher delivers with that user's own account.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -22,15 +23,16 @@ byo_twilio.conversations_base_url = '$STANDIN_URL'
 byo_twilio.messaging_base_url = '$STANDIN_URL'"
 eval "$(node test/lib/fixture_env.js test/standin/fixtures.json)"
 
-psql -X -q -d postgres -c "CREATE DATABASE demo"
-psql -X -q -d demo -f sql/byo_twilio_auth_compat.sql
-psql -X -q -d demo -c "CREATE EXTENSION byo_twilio"
+# The dispatcher serves the database named by byo_twilio.database (default: postgres).
+DB=postgres
+psql -X -q -d $DB -f sql/byo_twilio_auth_compat.sql
+psql -X -q -d $DB -c "CREATE EXTENSION byo_twilio"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 # Runs SQL as an app user: the `authenticated` role with that user's JWT claims, as PostgREST does.
 as_user() {
     local uid=$1; shift
-    psql -X -q -d demo -v ON_ERROR_STOP=0 -v alice_sid="$ALICE_SID" -v alice_token="$ALICE_TOKEN" \
+    psql -X -q -d $DB -v ON_ERROR_STOP=0 -v alice_sid="$ALICE_SID" -v alice_token="$ALICE_TOKEN" \
         -v bob_sid="$BOB_SID" -v bob_token="$BOB_TOKEN" \
         -c "SET ROLE authenticated" -c "SET request.jwt.claims = '{\"sub\": \"$uid\"}'" "$@"
 }
@@ -38,7 +40,7 @@ ALICE=00000000-0000-0000-0000-00000000a11c
 BOB=00000000-0000-0000-0000-000000000b0b
 
 step "Two app users sign up"
-psql -X -q -d demo -c "INSERT INTO auth.users (id, email) VALUES ('$ALICE', 'alice@example.com'), ('$BOB', 'bob@example.com')"
+psql -X -q -d $DB -c "INSERT INTO auth.users (id, email) VALUES ('$ALICE', 'alice@example.com'), ('$BOB', 'bob@example.com')"
 echo "alice = $ALICE, bob = $BOB"
 
 step "Before connecting: status"
@@ -74,10 +76,24 @@ as_user "$BOB" -c "WITH u AS (UPDATE twilio.user_settings SET status = 'disabled
 step "Nobody can read the encrypted token column, not even its owner"
 as_user "$ALICE" -c "SELECT auth_token_envelope FROM twilio.user_settings" 2>&1 | grep ERROR || true
 
+step "Each sends an SMS and a Conversations message (queued in their transaction; sent after commit)"
+as_user "$ALICE" -c "SELECT twilio.send_sms('+15005550100', 'Hi from Alice') AS sms_id" \
+    -c "SELECT twilio.send_conversation_message(twilio.get_or_create_conversation_for_lead(
+            '11111111-0000-0000-0000-00000000a11c', '+15005550200', 'Alice''s lead'), 'Welcome aboard!') AS message_id"
+as_user "$BOB" -c "SELECT twilio.send_sms('+15005550101', 'Hi from Bob') AS sms_id" \
+    -c "SELECT twilio.send_conversation_message(twilio.get_or_create_conversation_for_lead(
+            '22222222-0000-0000-0000-000000000b0b', '+15005550201', 'Bob''s lead'), 'Thanks for your interest') AS message_id"
+for _ in $(seq 1 100); do
+    [ "$(psql -X -q -t -A -d $DB -c "SELECT backlog + in_flight + ambiguous FROM twilio.outbox_status")" = 0 ] && break
+    sleep 0.1
+done
+
+step "Their messages' statuses"
+as_user "$ALICE" -c "SELECT 'alice' AS who, channel, to_number, body, status, twilio_sid IS NOT NULL AS has_twilio_sid FROM twilio.messages ORDER BY channel"
+as_user "$BOB" -c "SELECT 'bob' AS who, channel, to_number, body, status, twilio_sid IS NOT NULL AS has_twilio_sid FROM twilio.messages ORDER BY channel"
+as_user "$ALICE" -c "SELECT * FROM twilio.outbox_status"
+
 step "Twilio saw each user's own credentials (Basic auth user per request, from the stand-in's log)"
-curl -s "$STANDIN_URL/__requests" | node -e '
-let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
-  for (const r of JSON.parse(s)) console.log(`${r.method} ${r.path.padEnd(58)} as ${r.user}`);
-});'
+STANDIN_URL=$STANDIN_URL node test/lib/standin_requests.js --fields Body
 
 step "Done"
