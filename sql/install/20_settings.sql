@@ -86,7 +86,8 @@ CREATE TYPE twilio.settings_info AS (
     verified_at timestamptz,
     last_error text,
     created_at timestamptz,
-    updated_at timestamptz
+    updated_at timestamptz,
+    webhook_urls jsonb  -- conversations, sms, status, voice_status URLs to paste into the Twilio console
 );
 
 CREATE FUNCTION twilio._require_user() RETURNS uuid
@@ -113,11 +114,20 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
+-- The webhook URLs carrying a user's key (NULL until byo_twilio.webhook_base_url is set).
+CREATE FUNCTION twilio._webhook_urls(webhook_key text) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT jsonb_object_agg(kind, rtrim(base, '/') || '/twilio/' || webhook_key || '/' || kind)
+      FROM (SELECT nullif(current_setting('byo_twilio.webhook_base_url', true), '') AS base) b,
+           unnest(ARRAY['conversations', 'sms', 'status', 'voice_status']) AS kind
+     WHERE b.base IS NOT NULL
+$$;
+
 CREATE FUNCTION twilio._settings_info(uid uuid) RETURNS SETOF twilio.settings_info
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT s.account_sid, s.conversations_service_sid, s.messaging_service_sid, s.sms_number, s.status,
            twilio._mask_or_null(s.user_id::text, s.account_sid, s.auth_token_envelope),
-           s.verified_at, s.last_error, s.created_at, s.updated_at
+           s.verified_at, s.last_error, s.created_at, s.updated_at, twilio._webhook_urls(s.webhook_key)
       FROM twilio.user_settings s
      WHERE s.user_id = uid
 $$;

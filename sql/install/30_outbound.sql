@@ -20,8 +20,8 @@ CREATE TABLE twilio.opt_outs (
 CREATE TABLE twilio.conversations (
     user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
     id uuid NOT NULL DEFAULT gen_random_uuid(),
-    lead_id uuid NOT NULL,
-    phone text NOT NULL CHECK (phone ~ '^\+[1-9][0-9]{1,14}$'),
+    lead_id uuid,  -- NULL for a skeleton conversation learnt from a webhook
+    phone text CHECK (phone ~ '^\+[1-9][0-9]{1,14}$'),
     friendly_name text,
     status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'active', 'failed')),
     twilio_sid text CHECK (twilio_sid ~ '^CH[0-9a-fA-F]{32}$'),
@@ -62,6 +62,8 @@ CREATE TABLE twilio.messages (
     FOREIGN KEY (user_id, conversation_id) REFERENCES twilio.conversations (user_id, id) ON DELETE CASCADE
 );
 CREATE INDEX messages_conversation ON twilio.messages (user_id, conversation_id, created_at);
+CREATE UNIQUE INDEX messages_twilio_sid ON twilio.messages (user_id, twilio_sid);
+CREATE INDEX conversations_twilio_sid ON twilio.conversations (user_id, twilio_sid);
 
 -- One row per Twilio request to make. Logged (unlike pg_net's queue): committed work survives a crash.
 -- state: pending (due at not_before) -> in_flight (claimed, HTTP running) -> done | failed, or ambiguous

@@ -76,7 +76,7 @@ SELECT results_eq('SELECT backlog, in_flight, ambiguous, sent, failed FROM twili
 -- Catalog: relations, RLS, policies, table privileges
 ------------------------------------------------------------------------------------------------------------------
 SELECT tables_are('twilio', ARRAY['user_settings', 'platform_account', 'opt_outs', 'conversations', 'messages',
-                                  'outbox'], 'schema twilio has exactly these tables');
+                                  'outbox', 'webhook_events', 'voice_calls'], 'schema twilio has exactly these tables');
 SELECT views_are('twilio', ARRAY['outbox_status'], 'schema twilio has exactly the view outbox_status');
 SELECT is(ARRAY(SELECT c.relname::text FROM pg_class c
                  WHERE c.relnamespace = 'twilio'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relrowsecurity
@@ -145,7 +145,9 @@ SELECT is(ARRAY(SELECT c.relname || ' ' || r || ' ' || priv
                 'opt_outs service_role DELETE', 'opt_outs service_role INSERT', 'opt_outs service_role SELECT',
                 'outbox authenticated SELECT', 'outbox service_role SELECT',
                 'outbox_status authenticated SELECT', 'outbox_status service_role SELECT',
-                'user_settings authenticated DELETE', 'user_settings service_role DELETE'],
+                'user_settings authenticated DELETE', 'user_settings service_role DELETE',
+                'voice_calls authenticated SELECT', 'voice_calls service_role SELECT',
+                'webhook_events authenticated SELECT', 'webhook_events service_role SELECT'],
           'client roles hold exactly these table-level privileges in schema twilio');
 SELECT is(ARRAY(SELECT a.attrelid::regclass::text || '.' || a.attname FROM pg_attribute a
                  WHERE a.attrelid IN ('twilio.opt_outs'::regclass, 'twilio.conversations'::regclass,

@@ -1,0 +1,446 @@
+// The dispatcher's pure decisions: which Twilio request a claimed outbox job needs (plan_step) and the exact
+// outcome JSON twilio._finish_outbox() applies for each answer (decide, unclaim, fail_job).
+#include <gtest/gtest.h>
+
+#include <cstdint>
+
+#include "core/outbox_step.hpp"
+
+using namespace byo;
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+namespace {
+
+const std::uint64_t kRandom = 12345;  // fixed "random" bits: the jitter is kRandom % (ceiling + 1)
+const RetryPolicy kPolicy;            // defaults: 8 attempts, base 500 ms, cap 60 s, reconcile after 10 s
+const std::string kConvSid = "CH0123456789abcdef0123456789abcdef";
+const std::string kSmsSid = "SM11111111111111111111111111111111";
+const std::string kHooks = "https://hooks.example.com";
+
+OutboxJob job_of(const std::string& kind) {
+    const bool create = kind == "create_conversation";
+    OutboxJob j;
+    j.user_id = j.owner = "6f1c2a7e-0000-4000-8000-000000000001";
+    j.id = 42;
+    j.kind = kind;
+    j.prior_state = "pending";
+    j.attempts = 1;
+    j.created_at = "2026-11-26T00:45:00Z";
+    j.source = "user";
+    j.account_sid = "AC00000000000000000000000000000001";
+    j.conversations_service_sid = "IS00000000000000000000000000000001";
+    j.messaging_service_sid = "MG00000000000000000000000000000001";
+    j.sms_number = "+15005550006";
+    j.webhook_key = "wk_abc";
+    j.conversation_id = "0d9e8f7a-1111-4222-8333-444455556666";
+    j.conversation_status = create ? "pending" : "active";
+    j.conversation_sid = create ? "" : kConvSid;
+    j.phone = j.to_number = "+15558675310";
+    j.friendly_name = "Ada Lovelace";
+    j.message_id = create ? "" : "a1b2c3d4-5555-4666-8777-888899990000";
+    j.body = create ? "" : "Your table is ready";
+    return j;
+}
+
+OutboxJob ambiguous(OutboxJob j) { j.prior_state = "ambiguous"; return j; }
+
+// {"user_id", "id"} of the job plus `rest` (and retry_in_ms when given): the whole outcome a test expects.
+json outcome(const OutboxJob& j, const char* rest, long long retry_in_ms = -1) {
+    json out = {{"user_id", j.user_id}, {"id", j.id}};
+    out.update(json::parse(rest));
+    if (retry_in_ms >= 0) out["retry_in_ms"] = retry_in_ms;
+    return out;
+}
+
+OutboundResult answer(Verdict v, long http, int code = 0, const std::string& message = "", long retry_after = -1) {
+    OutboundResult r;
+    r.verdict = v;
+    r.http_status = http;
+    r.error_code = code;
+    r.error_message = message;
+    r.retry_after_ms = retry_after;
+    return r;
+}
+
+OutboundResult success(const std::string& sid, const std::string& status = "", json body = nullptr) {
+    OutboundResult r = answer(Verdict::Success, sid.empty() ? 200 : 201);
+    r.sid = sid;
+    r.status = status;
+    r.body = std::move(body);
+    return r;
+}
+
+json run(const OutboxJob& j, const OutboundResult& r, const RetryPolicy& policy = kPolicy) {
+    return decide(j, plan_step(j, kHooks), r, policy, kRandom);
+}
+
+// GET /Messages.json?To=... as Twilio answers it (newest first); the second item is the candidate.
+json sms_list(const std::string& body, const std::string& date_created) {
+    const auto sms = [](const std::string& sid, const std::string& text, const std::string& date) {
+        return json{{"sid", sid},  {"to", "+15558675310"}, {"from", "+15005550006"}, {"body", text},
+                    {"status", "delivered"}, {"date_created", date}, {"num_segments", "1"}};
+    };
+    return json{{"messages", json::array({sms("SM22222222222222222222222222222222", "Another message",
+                                              "Thu, 26 Nov 2026 00:46:30 +0000"),
+                                          sms(kSmsSid, body, date_created)})},
+                {"page", 0}, {"page_size", 50}, {"next_page_uri", nullptr}};
+}
+
+}  // namespace
+
+// ---- plan_step ----
+
+// A new conversation is created under our id as UniqueName, so a creation of unknown fate can be looked up.
+TEST(OutboxStep, PlanCreatesOrLooksUpConversation) {
+    PlannedStep p = plan_step(job_of("create_conversation"), kHooks);
+    EXPECT_EQ(p.step, Step::CreateConversation);
+    EXPECT_EQ(p.call.kind, OutboundCall::Kind::CreateConversation);
+    EXPECT_EQ(p.call.conversations_service_sid, "IS00000000000000000000000000000001");
+    EXPECT_EQ(p.call.unique_name, "0d9e8f7a-1111-4222-8333-444455556666");
+    EXPECT_EQ(p.call.friendly_name, "Ada Lovelace");
+    EXPECT_EQ(json::parse(p.call.attributes_json),
+              json::parse(R"({"byo_conversation_id":"0d9e8f7a-1111-4222-8333-444455556666"})"));
+    EXPECT_EQ(p.call.auth_token, nullptr);
+    // After an ambiguous create it is fetched by unique name; the friendly name falls back to the phone.
+    OutboxJob j = ambiguous(job_of("create_conversation"));
+    j.friendly_name.clear();
+    p = plan_step(j, kHooks);
+    EXPECT_EQ(p.step, Step::FindConversation);
+    EXPECT_EQ(p.call.kind, OutboundCall::Kind::FetchConversation);
+    EXPECT_EQ(p.call.conversation_sid, j.conversation_id);
+    EXPECT_EQ(p.call.friendly_name, "+15558675310");
+}
+
+// Once the conversation has a SID the participant is added, whatever the prior state (adding is idempotent).
+TEST(OutboxStep, PlanAddsParticipantOnceConversationExists) {
+    for (const char* prior : {"pending", "ambiguous"}) {
+        OutboxJob j = job_of("create_conversation");
+        j.prior_state = prior;
+        j.conversation_sid = kConvSid;
+        const PlannedStep p = plan_step(j, kHooks);
+        EXPECT_EQ(p.step, Step::AddParticipant) << prior;
+        EXPECT_EQ(p.call.conversation_sid, kConvSid);
+        EXPECT_EQ(p.call.address, "+15558675310");
+        EXPECT_EQ(p.call.proxy_address, "+15005550006");
+    }
+}
+
+// Conversation messages carry byo_message_id; an ambiguous one is looked up in the message list, not resent.
+TEST(OutboxStep, PlanConversationMessageSendOrReconcile) {
+    const OutboxJob j = job_of("send_conversation_message");
+    PlannedStep p = plan_step(j, kHooks);
+    EXPECT_EQ(p.step, Step::SendConversationMessage);
+    EXPECT_TRUE(p.sends_message());
+    EXPECT_EQ(p.call.conversation_sid, kConvSid);
+    EXPECT_EQ(p.call.body, "Your table is ready");
+    EXPECT_EQ(json::parse(p.call.attributes_json),
+              json::parse(R"({"byo_message_id":"a1b2c3d4-5555-4666-8777-888899990000"})"));
+    p = plan_step(ambiguous(j), kHooks);
+    EXPECT_EQ(p.step, Step::FindConversationMessage);
+    EXPECT_EQ(p.call.kind, OutboundCall::Kind::ListConversationMessages);
+    EXPECT_FALSE(p.sends_message());
+}
+
+// SMS go through the Messaging service with a status callback; an ambiguous one is searched for by recipient.
+TEST(OutboxStep, PlanSmsSendOrReconcile) {
+    const OutboxJob j = job_of("send_sms");
+    PlannedStep p = plan_step(j, kHooks);
+    EXPECT_EQ(p.step, Step::SendSms);
+    EXPECT_TRUE(p.sends_message());
+    EXPECT_EQ(p.call.to, "+15558675310");
+    EXPECT_EQ(p.call.messaging_service_sid, "MG00000000000000000000000000000001");
+    EXPECT_EQ(p.call.status_callback, "https://hooks.example.com/twilio/wk_abc/status");
+    p = plan_step(ambiguous(j), kHooks);
+    EXPECT_EQ(p.step, Step::FindSms);
+    EXPECT_EQ(p.call.kind, OutboundCall::Kind::ListMessages);
+    EXPECT_EQ(p.call.list_to, "+15558675310");
+    EXPECT_FALSE(p.sends_message());
+}
+
+// The callback URL never gets a double slash, and is left out without a base URL or a webhook key.
+TEST(OutboxStep, PlanStatusCallbackUrl) {
+    OutboxJob j = job_of("send_sms");
+    EXPECT_EQ(plan_step(j, "https://hooks.example.com/").call.status_callback,
+              "https://hooks.example.com/twilio/wk_abc/status");
+    EXPECT_EQ(plan_step(j, "https://hooks.example.com/byo//").call.status_callback,
+              "https://hooks.example.com/byo/twilio/wk_abc/status");
+    EXPECT_EQ(plan_step(j, "").call.status_callback, "");
+    j.webhook_key.clear();
+    EXPECT_EQ(plan_step(j, kHooks).call.status_callback, "");
+}
+
+// Without an account, for a message of a failed (or SID-less) conversation, or of an unknown kind: no request.
+TEST(OutboxStep, PlanFailsWhenNoRequestCanSucceed) {
+    for (const char* kind : {"create_conversation", "send_conversation_message", "send_sms"}) {
+        OutboxJob j = job_of(kind);
+        j.source.clear();
+        EXPECT_EQ(plan_step(j, kHooks).step, Step::Fail) << kind;
+        EXPECT_EQ(plan_step(j, kHooks).reason, "no Twilio account connected");
+    }
+    OutboxJob j = job_of("send_conversation_message");
+    j.conversation_status = "failed";
+    EXPECT_EQ(plan_step(j, kHooks).reason, "the conversation could not be created at Twilio");
+    j.conversation_status = "active";
+    j.conversation_sid.clear();
+    EXPECT_EQ(plan_step(j, kHooks).step, Step::Fail);
+    EXPECT_EQ(plan_step(job_of("send_mms"), kHooks).reason, "unknown outbox job kind 'send_mms'");
+}
+
+// ---- unclaim and fail_job ----
+
+// An unclaimed job keeps its state (so an ambiguous one is still reconciled) and gets its attempt back.
+TEST(OutboxStep, UnclaimKeepsStateAndAttempt) {
+    const OutboxJob j = job_of("send_sms");
+    EXPECT_EQ(unclaim(j, milliseconds(5000), "rate limited"),
+              outcome(j, R"({"state":"pending","unclaim":true,"retry_in_ms":5000,"error":"rate limited"})"));
+    EXPECT_EQ(unclaim(ambiguous(j), milliseconds(0), "cap")["state"], "ambiguous");
+}
+
+// fail_job marks the message of a send, the conversation of a creation; decide() on a Fail step is fail_job.
+TEST(OutboxStep, FailJobTargetsMessageOrConversation) {
+    OutboxJob sms = job_of("send_sms");
+    const OutboxJob conv = job_of("create_conversation");
+    EXPECT_EQ(fail_job(sms, "no key"), outcome(sms, R"({"state":"failed","error":"no key",
+                                                        "message":{"status":"failed","error_message":"no key"}})"));
+    EXPECT_EQ(fail_job(conv, "no key"),
+              outcome(conv, R"({"state":"failed","error":"no key",
+                                "conversation":{"status":"failed","error_message":"no key"}})"));
+    sms.source.clear();
+    EXPECT_EQ(run(sms, success(kSmsSid)), fail_job(sms, "no Twilio account connected"));
+}
+
+// ---- decide: conversations ----
+
+// A created conversation records its SID and goes on to the participant at once, the attempt not counted.
+TEST(OutboxStep, CreateConversationSuccess) {
+    const OutboxJob j = job_of("create_conversation");
+    EXPECT_EQ(run(j, success(kConvSid, "active")),
+              outcome(j, R"({"state":"pending","unclaim":true,"retry_in_ms":0,
+                             "conversation":{"twilio_sid":"CH0123456789abcdef0123456789abcdef"}})"));
+}
+
+// 50353 (unique name taken: an earlier attempt created it) switches to a lookup; other refusals fail it.
+TEST(OutboxStep, CreateConversationRefused) {
+    const OutboxJob j = job_of("create_conversation");
+    EXPECT_EQ(run(j, answer(Verdict::Final, 409, 50353, "Conversation with provided unique name already exists")),
+              outcome(j, R"({"state":"ambiguous","unclaim":true,"retry_in_ms":0,
+                             "error":"conversation already exists at Twilio"})"));
+    EXPECT_EQ(run(j, answer(Verdict::Final, 400, 50100, "Invalid attributes")),
+              outcome(j, R"({"state":"failed","error":"HTTP 400, Twilio error 50100: Invalid attributes",
+                             "conversation":{"status":"failed","error_code":50100,
+                                             "error_message":"Invalid attributes"}})"));
+}
+
+// Found by unique name: its SID is recorded and the participant follows, the attempt not counted.
+TEST(OutboxStep, FindConversationFoundOrNot) {
+    const OutboxJob j = ambiguous(job_of("create_conversation"));
+    EXPECT_EQ(run(j, success(kConvSid)),
+              outcome(j, R"({"state":"pending","unclaim":true,
+                             "conversation":{"twilio_sid":"CH0123456789abcdef0123456789abcdef"}})"));
+    // 404: the creation never happened, so the job goes back to pending (and creates it).
+    EXPECT_EQ(run(j, answer(Verdict::Final, 404, 20404, "The requested resource was not found")),
+              outcome(j, R"({"state":"pending"})"));
+}
+
+// A failed lookup is retried with backoff and the job stays ambiguous (so it is never blindly re-created).
+TEST(OutboxStep, FindConversationTransientRetries) {
+    OutboxJob j = ambiguous(job_of("create_conversation"));
+    j.attempts = 3;  // ceiling min(60000, 500 * 2^2) = 2000
+    const json out = run(j, answer(Verdict::Retry, 503));
+    EXPECT_EQ(out, outcome(j, R"({"state":"ambiguous","error":"could not look the conversation up: HTTP 503"})",
+                           kRandom % 2001));
+    EXPECT_LE(out["retry_in_ms"].get<long long>(), 2000);
+}
+
+// An added participant makes the conversation active and records the participant SID.
+TEST(OutboxStep, AddParticipantSuccessOrRetry) {
+    OutboxJob j = job_of("create_conversation");
+    j.conversation_sid = kConvSid;
+    EXPECT_EQ(run(j, success("MB33333333333333333333333333333333")),
+              outcome(j, R"({"state":"done","conversation":{"status":"active",
+                             "participant_sid":"MB33333333333333333333333333333333"}})"));
+    // An ambiguous request is simply retried (pending, backoff; attempts 1: ceiling 500): adding is idempotent.
+    EXPECT_EQ(run(j, answer(Verdict::Ambiguous, 502)),
+              outcome(j, R"({"state":"pending","error":"participant: HTTP 502"})", kRandom % 501));
+}
+
+// 50416: the lead is already bound in the service; the conversation named in Twilio's message is reused.
+TEST(OutboxStep, AddParticipant50416ReusesBoundConversation) {
+    OutboxJob j = job_of("create_conversation");
+    j.conversation_sid = kConvSid;
+    const std::string msg = "A binding for this participant and proxy address already exists in Conversation ";
+    EXPECT_EQ(run(j, answer(Verdict::Final, 409, 50416, msg + "CHfedcba9876543210fedcba9876543210")),
+              outcome(j, R"({"state":"done","conversation":{"status":"active",
+                             "twilio_sid":"CHfedcba9876543210fedcba9876543210"}})"));
+    // Without a conversation SID in the message there is nothing to reuse: the conversation fails.
+    const json out = run(j, answer(Verdict::Final, 409, 50416, "Binding already exists"));
+    EXPECT_EQ(out["state"], "failed");
+    EXPECT_EQ(out["conversation"]["error_code"], 50416);
+}
+
+// ---- decide: sends ----
+
+// A sent SMS keeps Twilio's status ("accepted" through a Messaging service) and its SID.
+TEST(OutboxStep, SendSuccess) {
+    const OutboxJob j = job_of("send_sms");
+    EXPECT_EQ(run(j, success(kSmsSid, "accepted")),
+              outcome(j, R"({"state":"done","message":{"status":"accepted",
+                             "twilio_sid":"SM11111111111111111111111111111111"}})"));
+    EXPECT_EQ(run(j, success(kSmsSid, ""))["message"]["status"], "sent");
+    // A conversation message is "sent" once Twilio has it (Conversations messages have no status of their own).
+    const OutboxJob c = job_of("send_conversation_message");
+    EXPECT_EQ(run(c, success("IM44444444444444444444444444444444", "active")),
+              outcome(c, R"({"state":"done","message":{"status":"sent",
+                             "twilio_sid":"IM44444444444444444444444444444444"}})"));
+}
+
+// A request Twilio did not process (503, transport failure before it was sent) is retried with jitter.
+TEST(OutboxStep, RetryWithoutRetryAfterUsesJitter) {
+    OutboxJob j = job_of("send_sms");
+    j.attempts = 3;
+    EXPECT_EQ(run(j, answer(Verdict::Retry, 503)),
+              outcome(j, R"({"state":"pending","error":"HTTP 503"})", kRandom % 2001));
+    EXPECT_EQ(run(j, answer(Verdict::Retry, 0, 0, "Connection refused"))["error"], "Connection refused");
+    EXPECT_EQ(run(j, answer(Verdict::Retry, 0))["error"], "no answer");
+}
+
+// Retry-After is a floor on the delay, honoured even above the cap; a smaller one leaves the jitter.
+TEST(OutboxStep, RetryHonoursRetryAfter) {
+    const OutboxJob j = job_of("send_sms");  // attempts 1: jitter kRandom % 501 = 321
+    const auto too_many = [](long after) { return answer(Verdict::Retry, 429, 20429, "Too many requests", after); };
+    EXPECT_EQ(run(j, too_many(30000)), outcome(j, R"({"state":"pending","retry_in_ms":30000,
+                                                      "error":"HTTP 429, Twilio error 20429: Too many requests"})"));
+    EXPECT_EQ(run(j, too_many(90000))["retry_in_ms"], 90000);
+    EXPECT_EQ(run(j, too_many(100))["retry_in_ms"], kRandom % 501);
+}
+
+// After max_attempts the job fails and its message with it (nothing was sent).
+TEST(OutboxStep, GivesUpAfterMaxAttempts) {
+    OutboxJob j = job_of("send_sms");
+    j.attempts = kPolicy.max_attempts;
+    EXPECT_EQ(run(j, answer(Verdict::Retry, 429, 20429, "Too many requests", 1000)),
+              outcome(j, R"j({"state":"failed",
+                  "error":"HTTP 429, Twilio error 20429: Too many requests (gave up after 8 attempts)",
+                  "message":{"status":"failed","error_code":20429,
+                  "error_message":"HTTP 429, Twilio error 20429: Too many requests (gave up after 8 attempts)"}})j"));
+    j.attempts = kPolicy.max_attempts - 1;
+    EXPECT_EQ(run(j, answer(Verdict::Retry, 503))["state"], "pending");
+}
+
+// Giving up on a reconciliation says the message is "unknown" (Twilio may have it); a conversation just fails.
+TEST(OutboxStep, GivingUpAfterAmbiguousIsUnknown) {
+    OutboxJob j = ambiguous(job_of("send_sms"));
+    j.attempts = 9;
+    EXPECT_EQ(run(j, answer(Verdict::Retry, 503)),
+              outcome(j, R"j({"state":"failed",
+                  "error":"reconciliation failed: HTTP 503 (gave up after 9 attempts)",
+                  "message":{"status":"unknown",
+                  "error_message":"reconciliation failed: HTTP 503 (gave up after 9 attempts)"}})j"));
+    OutboxJob c = ambiguous(job_of("create_conversation"));
+    c.attempts = 8;
+    const json out = run(c, answer(Verdict::Ambiguous, 500));
+    EXPECT_EQ(out["state"], "failed");
+    EXPECT_EQ(out["conversation"]["status"], "failed");
+    EXPECT_FALSE(out.contains("message"));
+}
+
+// A refusal fails the message; 21610 (unsubscribed) also records the recipient as opted out.
+TEST(OutboxStep, FinalRefusalFails) {
+    OutboxJob j = job_of("send_sms");
+    j.to_number = "+15550001111";
+    EXPECT_EQ(run(j, answer(Verdict::Final, 400, 21610, "Attempt to send to unsubscribed recipient")),
+              outcome(j, R"({"state":"failed",
+                  "error":"HTTP 400, Twilio error 21610: Attempt to send to unsubscribed recipient",
+                  "message":{"status":"failed","error_code":21610,
+                             "error_message":"Attempt to send to unsubscribed recipient"},
+                  "opt_out":"+15550001111"})"));
+    // On a conversation message the conversation's phone is opted out.
+    OutboxJob c = job_of("send_conversation_message");
+    c.phone = "+15552223333";
+    EXPECT_EQ(run(c, answer(Verdict::Final, 400, 21610, "unsubscribed"))["opt_out"], "+15552223333");
+    // Any other refusal fails the message with Twilio's code and message, and opts nobody out.
+    j = job_of("send_sms");
+    EXPECT_EQ(run(j, answer(Verdict::Final, 400, 21211, "Invalid 'To' Phone Number")),
+              outcome(j, R"({"state":"failed","error":"HTTP 400, Twilio error 21211: Invalid 'To' Phone Number",
+                             "message":{"status":"failed","error_code":21211,
+                                        "error_message":"Invalid 'To' Phone Number"}})"));
+    // Without Twilio's code or message the HTTP status stands in for both.
+    EXPECT_EQ(run(j, answer(Verdict::Final, 302)), outcome(j, R"({"state":"failed","error":"HTTP 302",
+                                                     "message":{"status":"failed","error_message":"HTTP 302"}})"));
+}
+
+// An ambiguous send is reconciled after exactly reconcile_delay, never resent blindly.
+TEST(OutboxStep, AmbiguousSendWaitsToReconcile) {
+    RetryPolicy policy;
+    policy.reconcile_delay = milliseconds(2500);
+    for (const char* kind : {"send_sms", "send_conversation_message"}) {
+        const OutboxJob j = job_of(kind);
+        EXPECT_EQ(run(j, answer(Verdict::Ambiguous, 504)),
+                  outcome(j, R"({"state":"ambiguous","retry_in_ms":10000,"error":"outcome unknown: HTTP 504"})"));
+        EXPECT_EQ(run(j, answer(Verdict::Ambiguous, 0, 0, "timeout"), policy)["retry_in_ms"], 2500);
+    }
+}
+
+// ---- decide: reconciliation ----
+
+// An SMS found in Twilio's list (same to and body, created after the job) is done, with its SID and status.
+TEST(OutboxStep, FindSmsFoundOrResend) {
+    const OutboxJob j = ambiguous(job_of("send_sms"));
+    EXPECT_EQ(run(j, success("", "", sms_list("Your table is ready", "Thu, 26 Nov 2026 00:45:12 +0000"))),
+              outcome(j, R"({"state":"done","message":{"status":"delivered",
+                             "twilio_sid":"SM11111111111111111111111111111111"}})"));
+    // Not found (only an identical SMS from the day before, or another text): Twilio never got it, send it again.
+    EXPECT_EQ(run(j, success("", "", sms_list("Your table is ready", "Wed, 25 Nov 2026 19:02:40 +0000"))),
+              outcome(j, R"({"state":"pending",
+                             "error":"not found at Twilio after an ambiguous attempt; sending again"})"));
+    const json other_text = sms_list("Your table is almost ready", "Thu, 26 Nov 2026 00:45:12 +0000");
+    EXPECT_EQ(run(j, success("", "", other_text))["state"], "pending");
+}
+
+// A conversation message is found by its byo_message_id attribute (a JSON string in Twilio's answer).
+TEST(OutboxStep, FindConversationMessageByAttribute) {
+    const OutboxJob j = ambiguous(job_of("send_conversation_message"));
+    const auto item = [](const char* sid, const std::string& id) {
+        return json{{"sid", sid}, {"body", "Your table is ready"}, {"author", "system"},
+                    {"attributes", json{{"byo_message_id", id}}.dump()}, {"date_created", "2026-11-26T00:45:12Z"}};
+    };
+    const json other = item("IM55555555555555555555555555555555", "00000000-0000-4000-8000-000000000000");
+    const json list = {{"messages", json::array({other, item("IM66666666666666666666666666666666", j.message_id)})},
+                       {"meta", {{"page", 0}, {"page_size", 50}}}};
+    EXPECT_EQ(run(j, success("", "", list)), outcome(j, R"({"state":"done","message":{"status":"sent",
+                                                   "twilio_sid":"IM66666666666666666666666666666666"}})"));
+    EXPECT_EQ(run(j, success("", "", json{{"messages", json::array({other})}}))["state"], "pending");
+}
+
+// A failed lookup keeps the job ambiguous and retries with backoff.
+TEST(OutboxStep, FindSmsLookupFailureRetries) {
+    const OutboxJob j = ambiguous(job_of("send_sms"));
+    EXPECT_EQ(run(j, answer(Verdict::Final, 401, 20003, "Authenticate")),
+              outcome(j, R"({"state":"ambiguous",
+                             "error":"reconciliation failed: HTTP 401, Twilio error 20003: Authenticate"})",
+                      kRandom % 501));
+}
+
+// ---- suspected bugs (skipped; see the comments) ----
+
+// find_sms asks for a not_before "with some margin" (Twilio's clock is not ours), but decide() passes
+// job.created_at as is: an SMS Twilio stamps one second before our enqueue time is "not found" and sent twice.
+TEST(OutboxStep, FindSmsToleratesClockSkew) {
+    GTEST_SKIP() << "suspected bug: decide() gives find_sms no clock margin";
+    const OutboxJob j = ambiguous(job_of("send_sms"));
+    const json list = sms_list("Your table is ready", "Thu, 26 Nov 2026 00:44:59 +0000");
+    EXPECT_EQ(run(j, success("", "", list))["state"], "done");
+}
+
+// Neither an ambiguous send nor a "not found" reconciliation checks max_attempts, so persistent 5xx answers
+// loop send -> ambiguous -> not found -> send forever (every reconcile_delay). Not found after max_attempts
+// should fail the message (nothing was sent).
+TEST(OutboxStep, AmbiguousResendLoopIsBounded) {
+    GTEST_SKIP() << "suspected bug: ambiguous send / not-found reconciliation never give up";
+    OutboxJob j = ambiguous(job_of("send_sms"));
+    j.attempts = kPolicy.max_attempts + 20;
+    const json out = run(j, success("", "", sms_list("Another text", "Thu, 26 Nov 2026 00:45:12 +0000")));
+    EXPECT_EQ(out["state"], "failed");
+    EXPECT_EQ(out["message"]["status"], "failed");
+}
