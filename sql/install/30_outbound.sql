@@ -47,8 +47,9 @@ CREATE TABLE twilio.messages (
     from_number text,
     body text NOT NULL,
     status text NOT NULL DEFAULT 'queued'
-        CHECK (status IN ('queued', 'sending', 'accepted', 'sent', 'delivered', 'read', 'undelivered', 'failed',
-                          'unknown', 'received')),
+        -- Twilio's MessageStatus values, plus 'unknown': sent or not, we could not tell (docs/delivery.md).
+        CHECK (status IN ('queued', 'sending', 'accepted', 'scheduled', 'sent', 'delivered', 'partially_delivered',
+                          'read', 'undelivered', 'failed', 'canceled', 'receiving', 'received', 'unknown')),
     twilio_sid text,
     error_code integer,
     error_message text,

@@ -78,6 +78,12 @@ BEGIN
                    error_message = coalesce(r #>> '{message,error_message}', m.error_message),
                    sent_at = CASE WHEN r ->> 'state' = 'done' THEN coalesce(m.sent_at, now()) ELSE m.sent_at END
              WHERE m.user_id = uid AND m.id = job.message_id;
+            -- A status callback can beat us to it (it arrives before we recorded the SID): apply it now.
+            UPDATE twilio.webhook_events e
+               SET effect = 'applied late: ' || twilio._apply_message_status(uid, e.params ->> 'MessageSid',
+                                                      e.params ->> 'MessageStatus', e.params ->> 'ErrorCode')
+             WHERE e.user_id = uid AND e.kind = 'status' AND e.effect = 'status for an unknown message'
+               AND e.params ->> 'MessageSid' = r #>> '{message,twilio_sid}';
         END IF;
         IF r ? 'conversation' AND job.conversation_id IS NOT NULL THEN
             UPDATE twilio.conversations c

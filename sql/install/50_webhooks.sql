@@ -54,7 +54,8 @@ CREATE FUNCTION twilio._status_rank(status text) RETURNS integer
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE status
         WHEN 'queued' THEN 1 WHEN 'accepted' THEN 1 WHEN 'scheduled' THEN 1 WHEN 'sending' THEN 2 WHEN 'sent' THEN 3
-        WHEN 'delivered' THEN 4 WHEN 'undelivered' THEN 4 WHEN 'failed' THEN 4 WHEN 'canceled' THEN 4
+        WHEN 'delivered' THEN 4 WHEN 'partially_delivered' THEN 4 WHEN 'undelivered' THEN 4 WHEN 'failed' THEN 4
+        WHEN 'canceled' THEN 4
         WHEN 'read' THEN 5 ELSE 0 END
 $$;
 
@@ -68,7 +69,8 @@ BEGIN
     IF NOT FOUND THEN
         RETURN 'status for an unknown message';
     END IF;
-    IF new_status NOT IN ('queued', 'sending', 'accepted', 'sent', 'delivered', 'read', 'undelivered', 'failed') THEN
+    IF new_status NOT IN ('queued', 'sending', 'accepted', 'scheduled', 'sent', 'delivered', 'partially_delivered',
+                          'read', 'undelivered', 'failed', 'canceled') THEN
         RETURN format('status %s recorded only', new_status);
     END IF;
     IF twilio._status_rank(new_status) <= twilio._status_rank(m.status) THEN

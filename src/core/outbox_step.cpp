@@ -166,8 +166,13 @@ json decide(const OutboxJob& job, const PlannedStep& step, const OutboundResult&
                 out["conversation"] = {{"twilio_sid", r.sid}};
                 return out;
             }
-            if (r.verdict == Verdict::Final && r.http_status == 404)  // never created: create it now
-                return base_outcome(job, "pending");
+            if (r.verdict == Verdict::Final && r.http_status == 404) {  // never created: create it (bounded, paced)
+                if (job.attempts >= policy.max_attempts) return fail_job(job, "conversation could not be created");
+                json out = base_outcome(job, "pending");
+                out["retry_in_ms"] = full_jitter_backoff(job.attempts, policy.base, policy.cap, random).count();
+                out["error"] = "conversation not found at Twilio after an ambiguous attempt; creating it";
+                return out;
+            }
             return retry_or_fail(job, r, policy, random, "could not look the conversation up: " + describe(r));
 
         case Step::AddParticipant: {
@@ -212,8 +217,16 @@ json decide(const OutboxJob& job, const PlannedStep& step, const OutboundResult&
             const json* found =
                 step.step == Step::FindConversationMessage
                     ? find_by_attribute(r.body, "messages", "byo_message_id", job.message_id)
-                    : find_sms(r.body, job.to_number, job.body, job.created_at);
-            if (!found) {  // Twilio never got it: send it now
+                    : find_sms(r.body, job.to_number, job.body, job.created_at, policy.clock_slack.count());
+            if (!found) {  // Twilio never got it: send it now, unless we have tried often enough
+                if (job.attempts >= policy.max_attempts) {
+                    const std::string why = "not found at Twilio after " + std::to_string(job.attempts) +
+                                            " attempts with unknown outcomes; giving up (nothing was sent)";
+                    json out = base_outcome(job, "failed");
+                    out["error"] = why;
+                    mark_failed(out, job, 0, why);
+                    return out;
+                }
                 json out = base_outcome(job, "pending");
                 out["error"] = "not found at Twilio after an ambiguous attempt; sending again";
                 return out;

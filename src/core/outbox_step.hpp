@@ -56,6 +56,8 @@ struct RetryPolicy {
     // An ambiguous request is looked up this long after it was sent, so that one Twilio was still working on
     // has landed before "not found" lets us send it again.
     std::chrono::milliseconds reconcile_delay{10000};
+    // Twilio's clock is not ours: an SMS it dates up to this much before our enqueue time can still be ours.
+    std::chrono::seconds clock_slack{300};
 };
 
 // `status_callback_base` is byo_twilio.webhook_base_url ("" for none).

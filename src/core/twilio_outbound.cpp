@@ -279,7 +279,7 @@ const json* find_by_attribute(const json& list_body, const char* list_key, const
 }
 
 const json* find_sms(const json& list_body, const std::string& to, const std::string& body,
-                     const std::string& not_before_iso) {
+                     const std::string& not_before_iso, long clock_slack_seconds) {
     if (!list_body.is_object()) return nullptr;
     auto list = list_body.find("messages");
     if (list == list_body.end() || !list->is_array()) return nullptr;
@@ -288,7 +288,8 @@ const json* find_sms(const json& list_body, const std::string& to, const std::st
     for (const json& item : *list) {
         if (!item.is_object() || string_field(item, "to") != to || string_field(item, "body") != body) continue;
         std::int64_t created = 0;
-        if (check_date && parse_rfc2822(string_field(item, "date_created"), created) && created < not_before)
+        if (check_date && parse_rfc2822(string_field(item, "date_created"), created) &&
+            created < not_before - clock_slack_seconds)
             continue;
         return &item;
     }

@@ -77,8 +77,9 @@ const nlohmann::json* find_by_attribute(const nlohmann::json& list_body, const c
 // The first (newest, as Twilio lists them) item of list_body["messages"] with exactly this "to" and "body" and,
 // when both dates parse, "date_created" (RFC 2822, second precision) not before not_before_iso truncated to the
 // second. not_before_iso: "YYYY-MM-DD[T ]HH:MM:SS[.fff][Z|+HH|+HH:MM|+HHMM]" (no zone: UTC). When either date does
-// not parse the date check is skipped. Twilio's clock is not ours: pass a not_before with some margin.
+// not parse the date check is skipped. Twilio's clock is not ours: items up to `clock_slack_seconds` older than
+// not_before still match.
 const nlohmann::json* find_sms(const nlohmann::json& list_body, const std::string& to, const std::string& body,
-                               const std::string& not_before_iso);
+                               const std::string& not_before_iso, long clock_slack_seconds = 0);
 
 }  // namespace byo
