@@ -85,6 +85,7 @@ CREATE TABLE twilio.outbox (
     PRIMARY KEY (user_id, id)
 );
 CREATE INDEX outbox_due ON twilio.outbox (not_before, id) WHERE state IN ('pending', 'ambiguous');
+CREATE INDEX outbox_open_in_order ON twilio.outbox (id) WHERE state IN ('pending', 'ambiguous');
 CREATE INDEX outbox_open_per_conversation ON twilio.outbox (user_id, conversation_id, id)
     WHERE state IN ('pending', 'in_flight', 'ambiguous');
 CREATE TRIGGER outbox_wake_dispatcher AFTER INSERT ON twilio.outbox

@@ -17,9 +17,11 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
         SELECT o.user_id, o.id, o.state
           FROM twilio.outbox o
          WHERE o.state IN ('pending', 'ambiguous') AND o.not_before <= now()
-           AND NOT EXISTS (SELECT 1 FROM twilio.outbox e
-                            WHERE e.user_id = o.user_id AND e.conversation_id = o.conversation_id AND e.id < o.id
-                              AND e.state IN ('pending', 'in_flight', 'ambiguous'))
+           -- (SMS jobs have no conversation to wait for; skipping the probe for them keeps the plan linear.)
+           AND (o.conversation_id IS NULL
+                OR NOT EXISTS (SELECT 1 FROM twilio.outbox e
+                                WHERE e.user_id = o.user_id AND e.conversation_id = o.conversation_id
+                                  AND e.id < o.id AND e.state IN ('pending', 'in_flight', 'ambiguous')))
          ORDER BY o.id
          LIMIT max_rows
            FOR UPDATE OF o SKIP LOCKED
@@ -119,7 +121,8 @@ $$;
 -- Milliseconds until the next job is due (0 when one is due now), or NULL when nothing waits.
 CREATE FUNCTION twilio._next_due_ms() RETURNS double precision
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT greatest(0, extract(epoch FROM min(not_before) - clock_timestamp()) * 1000)
+    SELECT CASE WHEN min(not_before) IS NOT NULL  -- greatest() would turn "nothing waits" (NULL) into 0
+                THEN greatest(0, extract(epoch FROM min(not_before) - clock_timestamp()) * 1000) END
       FROM twilio.outbox WHERE state IN ('pending', 'ambiguous')
 $$;
 

@@ -98,8 +98,10 @@ private:
         json outcomes = json::array();
         std::vector<PlannedStep> steps(jobs.size());
         std::vector<Secret> tokens(jobs.size());
-        std::vector<std::size_t> runnable;
-        std::vector<HttpRequest> requests;
+        // Requests go out in waves with at most max_concurrent_per_account per account in each, so one busy
+        // account neither trips Twilio's concurrency limit nor makes us give claimed jobs back.
+        std::vector<std::vector<std::size_t>> wave_jobs;
+        std::vector<std::vector<HttpRequest>> wave_requests;
         std::unordered_map<std::string, int> per_account;
         const auto now = RateLimiter::Clock::now();
         const TwilioEndpoints endpoints = twilio_endpoints();
@@ -131,10 +133,6 @@ private:
                                        : unclaim(job, milliseconds(5000), e.what()));
                 continue;
             }
-            if (++per_account[job.account_sid] > settings.max_concurrent_per_account) {
-                outcomes.push_back(unclaim(job, milliseconds(0), "per-account concurrency cap"));
-                continue;
-            }
             if (steps[i].sends_message()) {
                 const double rate = job.max_segments_per_second > 0 ? job.max_segments_per_second
                                                                      : settings.max_segments_per_second;
@@ -146,14 +144,21 @@ private:
                 }
             }
             steps[i].call.auth_token = &tokens[i];
-            requests.push_back(build_outbound_request(endpoints, steps[i].call));
-            runnable.push_back(i);
+            const std::size_t wave = per_account[job.account_sid]++ / settings.max_concurrent_per_account;
+            if (wave_jobs.size() <= wave) {
+                wave_jobs.resize(wave + 1);
+                wave_requests.resize(wave + 1);
+            }
+            wave_requests[wave].push_back(build_outbound_request(endpoints, steps[i].call));
+            wave_jobs[wave].push_back(i);
         }
 
-        std::vector<HttpOutcome> answers = multi_.perform_all(requests, http_options());
-        for (std::size_t k = 0; k < runnable.size(); ++k) {
-            const std::size_t i = runnable[k];
-            outcomes.push_back(decide(jobs[i], steps[i], classify_outbound(answers[k]), policy_, random_()));
+        for (std::size_t w = 0; w < wave_jobs.size(); ++w) {
+            std::vector<HttpOutcome> answers = multi_.perform_all(wave_requests[w], http_options());
+            for (std::size_t k = 0; k < wave_jobs[w].size(); ++k) {
+                const std::size_t i = wave_jobs[w][k];
+                outcomes.push_back(decide(jobs[i], steps[i], classify_outbound(answers[k]), policy_, random_()));
+            }
         }
         finish_outbox(outcomes.dump());
         limiter_.forget_idle(now);
