@@ -1,0 +1,152 @@
+#include "db_pool.hpp"
+
+#include <poll.h>
+
+#include <utility>
+
+#include "json_log.hpp"
+#include "redact.hpp"
+
+namespace byo::relay {
+
+namespace {
+
+// An idle connection has nothing to say: the server only speaks unprompted to say goodbye (shutdown, restart,
+// idle_session_timeout, pg_terminate_backend), often a FATAL message first and the EOF a moment later. So anything
+// readable while idle means the connection is on its way out; reconnecting costs less than a failed webhook.
+bool looks_alive(PGconn* conn) {
+    if (PQstatus(conn) != CONNECTION_OK || PQtransactionStatus(conn) != PQTRANS_IDLE) return false;
+    pollfd p{PQsocket(conn), POLLIN, 0};
+    return p.fd >= 0 && ::poll(&p, 1, 0) == 0;
+}
+
+// libpq's default prints notices on stderr, which would break the one-JSON-object-per-line log.
+void log_notice(void*, const PGresult* r) {
+    const char* severity = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    const char* primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    log_event("db_notice", {{"severity", severity ? severity : "NOTICE"},
+                            {"sqlstate", state ? state : ""},
+                            {"message", redact_db_message(primary ? primary : "")}});
+}
+
+}  // namespace
+
+DbPool::DbPool(std::string conninfo, int size, std::chrono::milliseconds statement_timeout)
+    : conninfo_(std::move(conninfo)), statement_timeout_(statement_timeout), slots_(static_cast<std::size_t>(size)) {}
+
+DbPool::~DbPool() { close_all(); }
+
+DbPool::Lease::Lease(Lease&& other) noexcept : pool_(std::exchange(other.pool_, nullptr)), slot_(other.slot_) {}
+
+DbPool::Lease& DbPool::Lease::operator=(Lease&& other) noexcept {
+    if (this != &other) {
+        release();
+        pool_ = std::exchange(other.pool_, nullptr);
+        slot_ = other.slot_;
+    }
+    return *this;
+}
+
+DbPool::Lease::~Lease() { release(); }
+
+// The lease holder owns its slot exclusively, so its connection pointer is read and written without the lock.
+PGconn* DbPool::Lease::conn() const { return pool_ ? pool_->slots_[slot_].conn : nullptr; }
+
+void DbPool::Lease::discard() {
+    if (!pool_) return;
+    PGconn*& conn = pool_->slots_[slot_].conn;
+    if (conn) PQfinish(conn);
+    conn = nullptr;
+}
+
+void DbPool::Lease::release() noexcept {
+    if (pool_) std::exchange(pool_, nullptr)->give_back(slot_);
+}
+
+void DbPool::give_back(std::size_t slot) noexcept {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        slots_[slot].busy = false;
+        --in_use_;
+    }
+    freed_.notify_one();
+}
+
+int DbPool::in_use() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return in_use_;
+}
+
+DbPool::Lease DbPool::acquire(Clock::time_point deadline, std::string& error) {
+    std::size_t chosen = slots_.size();
+    {
+        std::unique_lock<std::mutex> lock(mutex_);
+        const bool free = freed_.wait_until(lock, deadline, [&] { return in_use_ < size(); });
+        if (!free) {
+            error = "no database connection free within the timeout";
+            return {};
+        }
+        // Prefer a slot that already holds a connection: an empty one costs a connect.
+        for (std::size_t i = 0; i < slots_.size(); ++i) {
+            if (slots_[i].busy) continue;
+            if (chosen == slots_.size() || (slots_[i].conn && !slots_[chosen].conn)) chosen = i;
+        }
+        slots_[chosen].busy = true;
+        ++in_use_;
+    }
+    Lease lease(this, chosen);
+    if (lease.conn() && !looks_alive(lease.conn())) lease.discard();
+    if (!lease.conn()) {
+        PGconn* conn = connect(deadline, error);
+        if (!conn) return {};  // `lease` dies here and frees the slot, still empty
+        slots_[chosen].conn = conn;
+    }
+    return lease;
+}
+
+PGconn* DbPool::connect(Clock::time_point deadline, std::string& error) const {
+    // Entries before "dbname" are defaults the user's conninfo (expanded in place of dbname) may override.
+    const char* const keys[] = {"fallback_application_name", "client_encoding", "dbname", nullptr};
+    const char* const values[] = {"byo-twilio-relay", "UTF8", conninfo_.c_str(), nullptr};
+    PGconn* conn = PQconnectStartParams(keys, values, 1);
+    if (!conn) {
+        error = "out of memory starting a database connection";
+        return nullptr;
+    }
+    auto fail = [&](std::string_view why) -> PGconn* {
+        error = redact_db_message(why);
+        PQfinish(conn);
+        return nullptr;
+    };
+    if (PQstatus(conn) == CONNECTION_BAD) return fail(PQerrorMessage(conn));
+
+    // libpq's documented loop, with our deadline instead of connect_timeout (which only PQconnectdb honours).
+    PostgresPollingStatusType state = PGRES_POLLING_WRITING;
+    while (state != PGRES_POLLING_OK) {
+        if (state == PGRES_POLLING_FAILED) return fail(PQerrorMessage(conn));
+        const int w = wait_socket(PQsocket(conn), state == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
+        if (w == 0) return fail("timed out connecting to the database");
+        if (w < 0) return fail("socket error connecting to the database");
+        state = PQconnectPoll(conn);
+    }
+    if (PQsetnonblocking(conn, 1) != 0) return fail(PQerrorMessage(conn));
+    PQsetNoticeReceiver(conn, log_notice, nullptr);
+
+    // Server-side bound for every call on this session; the client-side deadline is the other half.
+    const std::string set = "SET statement_timeout = " + std::to_string(statement_timeout_.count());
+    PgOutcome o = run_query(conn, set.c_str(), {}, deadline);
+    if (!o.ok()) return fail(o.error);
+    return conn;
+}
+
+void DbPool::close_all() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (Slot& s : slots_) {
+        if (s.busy || !s.conn) continue;
+        PQfinish(s.conn);
+        s.conn = nullptr;
+    }
+}
+
+}  // namespace byo::relay

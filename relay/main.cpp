@@ -1,0 +1,140 @@
+// byo-twilio-relay: Twilio webhooks in, one SQL call each, the function's answer back. Wiring only: settings,
+// the pool, the HTTP server, and a signal watcher that drains on SIGTERM/SIGINT.
+#include <signal.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "config.hpp"
+#include "db_pool.hpp"
+#include "handlers.hpp"
+#include "json_log.hpp"
+#include "metrics.hpp"
+
+namespace {
+
+using byo::relay::log_event;
+using namespace std::chrono_literals;
+
+constexpr auto kDrainLimit = 10s;
+
+// Never runs: the signals are blocked in every thread and taken with sigtimedwait. Installing it makes them
+// deliverable when the relay is PID 1 in a container, where the kernel drops signals left at SIG_DFL.
+extern "C" void ignore_signal(int) {}
+
+sigset_t stop_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    return set;
+}
+
+// Waits up to `timeout` for SIGTERM/SIGINT; returns the signal or 0.
+int next_signal(std::chrono::milliseconds timeout) {
+    const sigset_t set = stop_signals();
+    timespec ts{static_cast<time_t>(timeout.count() / 1000), static_cast<long>(timeout.count() % 1000) * 1000000L};
+    const int sig = sigtimedwait(&set, nullptr, &ts);
+    return sig > 0 ? sig : 0;
+}
+
+// The watcher thread: on the first signal stop accepting and give in-flight requests kDrainLimit to finish; a
+// second signal, or the limit passing, ends the process at once.
+void watch_signals(httplib::Server& server, const std::atomic<bool>& served) {
+    int sig = 0;
+    while (!served && sig == 0) sig = next_signal(200ms);
+    if (sig == 0) return;  // the server ended on its own; main reports it
+    log_event("shutdown_requested", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+
+    // stop() expects a listening socket, so call it once, after listen has really started.
+    while (!served && !server.is_running()) std::this_thread::sleep_for(10ms);
+    if (!served) server.stop();
+
+    const auto give_up = std::chrono::steady_clock::now() + kDrainLimit;
+    while (!served) {
+        if (next_signal(100ms) != 0 || std::chrono::steady_clock::now() >= give_up) {
+            log_event("shutdown", {{"drained", false}});
+            std::_Exit(1);
+        }
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+            std::fputs(byo::relay::help_text().c_str(), stdout);
+            return 0;
+        }
+        std::fprintf(stderr, "byo-twilio-relay: unknown argument \"%s\"; settings come from the environment, "
+                             "see --help\n", argv[i]);
+        return 2;
+    }
+
+    byo::relay::Config config;
+    try {
+        config = byo::relay::load_config([](const char* name) { return std::getenv(name); });
+    } catch (const byo::relay::ConfigError& e) {
+        log_event("config_error", {{"message", e.what()}});
+        return 2;
+    }
+
+    // Before any thread exists, so every thread inherits the mask and only the watcher ever sees the signals.
+    const sigset_t set = stop_signals();
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    signal(SIGTERM, ignore_signal);
+    signal(SIGINT, ignore_signal);
+    signal(SIGPIPE, SIG_IGN);  // a client hanging up mid-response must not kill the process
+
+    byo::relay::DbPool pool(config.database_url, config.pool_size, config.db_timeout);
+    byo::relay::Metrics metrics;
+    const byo::relay::RelayContext ctx{config, pool, metrics};
+
+    httplib::Server server;
+    const int threads = config.threads;
+    server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
+    server.set_read_timeout(config.read_timeout);
+    server.set_write_timeout(config.read_timeout);
+    server.set_payload_max_length(config.body_limit);
+    // One request per connection. cpp-httplib 0.11 keeps a connection open after it stopped reading a body
+    // midway (chunked body over the limit, read timeout), and would parse the rest of that body as the next
+    // request; behind a proxy that reuses upstream connections that is request smuggling. The proxy keeps its
+    // own keep-alive with Twilio; a loopback connect per webhook costs next to nothing.
+    server.set_keep_alive_max_count(1);
+    server.set_keep_alive_timeout(5);  // a connection that sends nothing is dropped after this, also on drain
+    server.set_tcp_nodelay(true);
+    byo::relay::install_routes(server, ctx);
+
+    const bool v6 = config.listen_host.find(':') != std::string::npos;
+    const std::string listen = (v6 ? "[" + config.listen_host + "]" : config.listen_host) + ":" +
+                               std::to_string(config.listen_port);
+    errno = 0;
+    if (!server.bind_to_port(config.listen_host, config.listen_port)) {
+        // errno is meaningful for bind/listen failures; a name that does not resolve leaves it unset.
+        log_event("listen_error", {{"listen", listen}, {"message", errno ? std::strerror(errno) : "cannot resolve"}});
+        return 1;
+    }
+    // Not the database URL: it may hold a password.
+    log_event("start", {{"listen", listen},
+                        {"pool_size", config.pool_size},
+                        {"threads", config.threads},
+                        {"body_limit", config.body_limit},
+                        {"db_timeout_ms", config.db_timeout.count()},
+                        {"read_timeout_ms", config.read_timeout.count()}});
+
+    std::atomic<bool> served{false};
+    std::thread watcher(watch_signals, std::ref(server), std::cref(served));
+    // Returns once stop() was called and every worker finished its request.
+    const bool clean = server.listen_after_bind();
+    served = true;
+    watcher.join();
+    pool.close_all();
+    log_event("shutdown", {{"drained", true}});
+    return clean ? 0 : 1;
+}

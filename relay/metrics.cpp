@@ -1,0 +1,76 @@
+#include "metrics.hpp"
+
+#include <cstdio>
+
+namespace byo::relay {
+
+namespace {
+
+std::string number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.9g", v);
+    return buf;
+}
+
+void header(std::string& out, const char* name, const char* type, const char* help) {
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+}
+
+}  // namespace
+
+void Metrics::record_request(int status, double seconds) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++by_status_[status];
+    ++count_;
+    sum_seconds_ += seconds;
+    for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+        if (seconds <= kBuckets[i]) {
+            ++in_bucket_[i];
+            break;
+        }
+    }
+}
+
+void Metrics::record_db_error() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++db_errors_;
+}
+
+std::string Metrics::render(int pool_in_use, int pool_size) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::string out;
+    out.reserve(2048);
+
+    header(out, "byo_twilio_relay_requests_total", "counter", "Webhook requests (/twilio/...) answered, by HTTP status.");
+    for (const auto& [status, n] : by_status_)
+        out += "byo_twilio_relay_requests_total{status=\"" + std::to_string(status) + "\"} " + std::to_string(n) + '\n';
+
+    const char* hist = "byo_twilio_relay_request_duration_seconds";
+    header(out, hist, "histogram", "Webhook request latency, request headers read to response written.");
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+        cumulative += in_bucket_[i];
+        out += std::string(hist) + "_bucket{le=\"" + number(kBuckets[i]) + "\"} " + std::to_string(cumulative) + '\n';
+    }
+    out += std::string(hist) + "_bucket{le=\"+Inf\"} " + std::to_string(count_) + '\n';
+    out += std::string(hist) + "_sum " + number(sum_seconds_) + '\n';
+    out += std::string(hist) + "_count " + std::to_string(count_) + '\n';
+
+    header(out, "byo_twilio_relay_db_errors_total", "counter", "Database failures (no connection, connect, call).");
+    out += "byo_twilio_relay_db_errors_total " + std::to_string(db_errors_) + '\n';
+    header(out, "byo_twilio_relay_db_pool_in_use", "gauge", "Database connections leased right now.");
+    out += "byo_twilio_relay_db_pool_in_use " + std::to_string(pool_in_use) + '\n';
+    header(out, "byo_twilio_relay_db_pool_size", "gauge", "Database connection slots.");
+    out += "byo_twilio_relay_db_pool_size " + std::to_string(pool_size) + '\n';
+    return out;
+}
+
+}  // namespace byo::relay

@@ -1,0 +1,34 @@
+// Counters for Prometheus: webhook answers by status, webhook latency, database errors. Pool gauges are read
+// from the pool when scraped, so they are never stale.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace byo::relay {
+
+class Metrics {
+public:
+    // One /twilio/ request answered with `status` after `seconds` (headers read to response written).
+    void record_request(int status, double seconds);
+    // A failed acquire, connect or call.
+    void record_db_error();
+
+    // The text exposition format (version 0.0.4).
+    std::string render(int pool_in_use, int pool_size) const;
+
+private:
+    // Twilio gives up after 15 s (5 s for some voice callbacks); the buckets bracket those limits.
+    static constexpr std::array<double, 12> kBuckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15};
+
+    mutable std::mutex mutex_;
+    std::map<int, std::uint64_t> by_status_;
+    std::array<std::uint64_t, kBuckets.size()> in_bucket_{};  // per bucket, not cumulative; summed when rendered
+    double sum_seconds_ = 0;
+    std::uint64_t count_ = 0;
+    std::uint64_t db_errors_ = 0;
+};
+
+}  // namespace byo::relay

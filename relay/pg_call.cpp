@@ -1,0 +1,85 @@
+#include "pg_call.hpp"
+
+#include <poll.h>
+
+#include <cerrno>
+
+#include "redact.hpp"
+
+namespace byo::relay {
+
+int wait_socket(int fd, short events, Clock::time_point deadline) {
+    if (fd < 0) return -1;
+    for (;;) {
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        if (left <= 0) return 0;
+        pollfd p{fd, events, 0};
+        const int r = ::poll(&p, 1, static_cast<int>(left > 60000 ? 60000 : left));
+        if (r > 0) return 1;
+        if (r < 0 && errno != EINTR) return -1;
+    }
+}
+
+namespace {
+
+PgOutcome failure(std::string_view message, bool unusable, std::string sqlstate = {}) {
+    PgOutcome out;
+    out.error = redact_db_message(message);
+    out.sqlstate = std::move(sqlstate);
+    out.connection_unusable = unusable;
+    return out;
+}
+
+bool succeeded(const PGresult* r) {
+    const ExecStatusType s = PQresultStatus(r);
+    return s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK;
+}
+
+bool healthy(PGconn* conn) {
+    return PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE;
+}
+
+}  // namespace
+
+PgOutcome run_query(PGconn* conn, const char* sql, const std::vector<const char*>& params,
+                    Clock::time_point deadline) {
+    if (PQsendQueryParams(conn, sql, static_cast<int>(params.size()), nullptr, params.data(), nullptr, nullptr, 0) == 0)
+        return failure(PQerrorMessage(conn), true);
+
+    // In non-blocking mode a large body may not fit the socket buffer at once; push it out within the deadline.
+    for (;;) {
+        const int flushed = PQflush(conn);
+        if (flushed == 0) break;
+        if (flushed < 0) return failure(PQerrorMessage(conn), true);
+        const int w = wait_socket(PQsocket(conn), POLLIN | POLLOUT, deadline);
+        if (w == 0) return failure("timed out sending the query", true);
+        if (w < 0 || PQconsumeInput(conn) == 0) return failure(PQerrorMessage(conn), true);
+    }
+
+    // Read every result until libpq says the command is done; keep the first error if any, else the first result.
+    PgResult kept;
+    for (;;) {
+        while (PQisBusy(conn)) {
+            const int w = wait_socket(PQsocket(conn), POLLIN, deadline);
+            if (w == 0) return failure("timed out waiting for the database", true);
+            if (w < 0 || PQconsumeInput(conn) == 0) return failure(PQerrorMessage(conn), true);
+        }
+        PgResult r(PQgetResult(conn));
+        if (!r) break;
+        if (!kept || (succeeded(kept.get()) && !succeeded(r.get()))) kept = std::move(r);
+    }
+
+    if (!kept) return failure("no result from the database", true);
+    if (!succeeded(kept.get())) {
+        // Only the primary message: DETAIL and CONTEXT may quote parameter values, i.e. the webhook body.
+        const char* primary = PQresultErrorField(kept.get(), PG_DIAG_MESSAGE_PRIMARY);
+        const char* state = PQresultErrorField(kept.get(), PG_DIAG_SQLSTATE);
+        return failure(primary ? primary : PQresultErrorMessage(kept.get()), !healthy(conn), state ? state : "");
+    }
+    PgOutcome out;
+    out.result = std::move(kept);
+    out.connection_unusable = !healthy(conn);
+    return out;
+}
+
+}  // namespace byo::relay

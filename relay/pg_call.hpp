@@ -1,0 +1,37 @@
+// One SQL statement over libpq with a hard deadline. libpq's blocking calls can wait forever on a dead network;
+// here every wait is a poll() bounded by the caller's deadline, so a webhook is always answered in time.
+#pragma once
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace byo::relay {
+
+using Clock = std::chrono::steady_clock;
+
+struct PgResultFree {
+    void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, PgResultFree>;
+
+struct PgOutcome {
+    PgResult result;                   // set only on success (PGRES_TUPLES_OK or PGRES_COMMAND_OK)
+    std::string error;                 // otherwise a short, redacted message
+    std::string sqlstate;              // when the server reported the error
+    bool connection_unusable = false;  // broken, timed out mid-call or left inside a transaction: discard it
+    bool ok() const { return result != nullptr; }
+};
+
+// Waits for `events` (POLLIN/POLLOUT) on fd until deadline: 1 ready, 0 timed out, -1 error (EINTR retried).
+int wait_socket(int fd, short events, Clock::time_point deadline);
+
+// Runs `sql` with text parameters (nullptr is SQL NULL) on a connection in non-blocking mode and returns once
+// every result has arrived or the deadline passed. A success means the statement completed; in autocommit that
+// means it committed.
+PgOutcome run_query(PGconn* conn, const char* sql, const std::vector<const char*>& params,
+                    Clock::time_point deadline);
+
+}  // namespace byo::relay
