@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Demo, end to end on a throwaway local cluster: two app users each connect their own Twilio account (against
-# the local Twilio stand-in), see their own status, neither can see the other's settings, and each sends an SMS
-# and a Conversations message that the dispatcher delivers with that user's own account.
+# the local Twilio stand-in), see their own status, neither can see the other's settings, each sends an SMS and a
+# Conversations message that the dispatcher delivers with that user's own account, and each receives an inbound
+# message and a delivery receipt through the webhook relay, signed by Twilio's own helper library.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -10,14 +11,20 @@ rm -rf "$WORK" && mkdir -p "$WORK"
 
 bash test/lib/install_deps.sh
 make -s -j2 >"$WORK/make.log" 2>&1 && make -s install >>"$WORK/make.log" 2>&1 || { tail -30 "$WORK/make.log"; exit 1; }
+{ cmake -S . -B build && cmake --build build -j2 --target byo-twilio-relay; } >"$WORK/cmake.log" 2>&1 \
+    || { tail -30 "$WORK/cmake.log"; exit 1; }
 
 export BYO_PGPORT=${BYO_PGPORT:-54339} STANDIN_PORT=${STANDIN_PORT:-4030} STANDIN_TLS_PORT=${STANDIN_TLS_PORT:-4031}
 source test/lib/cluster.sh
 source test/lib/standins.sh
-trap 'cluster_remove; standins_stop' EXIT
+RELAY_PID=
+trap '[ -n "$RELAY_PID" ] && kill "$RELAY_PID" 2>/dev/null; cluster_remove; standins_stop' EXIT
 standins_start "$WORK/standins" no
 STANDIN_URL="http://127.0.0.1:$STANDIN_PORT"
+PUBLIC_URL=https://hooks.demo.test
+RELAY_PORT=${RELAY_PORT:-4032}
 cluster_start "byo_twilio.encryption_key = 'k1:$(openssl rand -hex 32)'
+byo_twilio.webhook_base_url = '$PUBLIC_URL'
 byo_twilio.api_base_url = '$STANDIN_URL'
 byo_twilio.conversations_base_url = '$STANDIN_URL'
 byo_twilio.messaging_base_url = '$STANDIN_URL'"
@@ -95,5 +102,39 @@ as_user "$ALICE" -c "SELECT * FROM twilio.outbox_status"
 
 step "Twilio saw each user's own credentials (Basic auth user per request, from the stand-in's log)"
 STANDIN_URL=$STANDIN_URL node test/lib/standin_requests.js --fields Body
+
+step "The webhook relay starts (its own role may only call twilio.handle_webhook)"
+psql -X -q -d $DB -c "CREATE ROLE byo_twilio_relay LOGIN" -c "GRANT USAGE ON SCHEMA twilio TO byo_twilio_relay" \
+    -c "GRANT EXECUTE ON FUNCTION twilio.handle_webhook(text, text, text, text) TO byo_twilio_relay"
+BYO_TWILIO_DATABASE_URL="host=$PGHOST port=$PGPORT user=byo_twilio_relay dbname=$DB" \
+BYO_TWILIO_LISTEN=127.0.0.1:$RELAY_PORT BYO_TWILIO_PUBLIC_URL=$PUBLIC_URL \
+    ./build/byo-twilio-relay 2>"$WORK/relay.log" &
+RELAY_PID=$!
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$RELAY_PORT/readyz" >/dev/null && break; sleep 0.1; done
+as_user "$ALICE" -c "SELECT key, value FROM twilio.get_settings(), jsonb_each_text(webhook_urls) ORDER BY key"
+
+step "Twilio posts an inbound SMS and a delivery receipt for each user, signed with that user's token"
+relay_post() {  # user uuid, token variable, kind, params JSON
+    local key url
+    key=$(psql -X -q -t -A -d $DB -c "SELECT webhook_key FROM twilio.user_settings WHERE user_id = '$1'")
+    url="$PUBLIC_URL/twilio/$key/$3"
+    printf '%-8s -> ' "$3"
+    node test/lib/post_webhook.js "http://127.0.0.1:$RELAY_PORT" "$url" "$2" "$4" | cut -c1-60
+}
+for who in ALICE:alice:ACa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1:+15005550006 BOB:bob:ACb0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0:+15005550008; do
+    IFS=: read -r var name sid number <<<"$who"
+    uid=$([ "$name" = alice ] && echo "$ALICE" || echo "$BOB")
+    echo "$name:"
+    relay_post "$uid" "${var}_TOKEN" sms "{\"MessageSid\":\"SM$(openssl rand -hex 16)\",\"AccountSid\":\"$sid\",\"From\":\"+15005550777\",\"To\":\"$number\",\"Body\":\"Hello $name, this is a customer\",\"SmsStatus\":\"received\"}"
+    sms_sid=$(psql -X -q -t -A -d $DB -c "SELECT twilio_sid FROM twilio.messages WHERE user_id = '$uid' AND channel = 'sms' AND direction = 'outbound'")
+    relay_post "$uid" "${var}_TOKEN" status "{\"MessageSid\":\"$sms_sid\",\"AccountSid\":\"$sid\",\"MessageStatus\":\"delivered\"}"
+done
+echo "a forged one (alice's URL, bob's token):"
+relay_post "$ALICE" BOB_TOKEN sms '{"MessageSid":"SM00000000000000000000000000000bad","From":"+15005550777","To":"+15005550006","Body":"forged"}'
+
+step "What each user now has (inbound message, delivered SMS)"
+as_user "$ALICE" -c "SELECT 'alice' AS who, direction, channel, from_number, body, status FROM twilio.messages WHERE channel = 'sms' ORDER BY direction"
+as_user "$BOB" -c "SELECT 'bob' AS who, direction, channel, from_number, body, status FROM twilio.messages WHERE channel = 'sms' ORDER BY direction"
+as_user "$ALICE" -c "SELECT 'alice' AS who, kind, event_type, effect FROM twilio.webhook_events ORDER BY id"
 
 step "Done"
