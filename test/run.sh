@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test suite: C++ unit tests (ctest), pg_regress, pgTAP (pg_prove) and the signature oracle against
-# the official `twilio` npm library. Installs what is missing, builds, installs the extension, starts local
-# Twilio stand-ins and a throwaway cluster, and always stops them. Prints one "N passed, N failed" line per
+# Runs every test suite: C++ unit tests (ctest), pg_regress, the relay and crash-recovery end-to-end suites,
+# pgTAP (pg_prove) and the signature oracle against the official `twilio` npm library. Installs what is missing,
+# builds, installs the extension, starts local Twilio stand-ins and a throwaway cluster, and always stops them. Prints one "N passed, N failed" line per
 # suite and exits non-zero if anything failed.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -72,6 +72,17 @@ ok=$(grep -cE '(^ok |\.\.\. ok)' "$WORK/regress.log")
 nok=$(grep -cE '(^not ok |\.\.\. FAILED|failed \(ignored\))' "$WORK/regress.log")
 record regress "$ok" "$nok"
 [ "$nok" = 0 ] || { [ -f "$WORK/regress/regression.diffs" ] && head -150 "$WORK/regress/regression.diffs"; }
+
+echo "== relay (webhooks through byo-twilio-relay, signed by the npm twilio library)"
+RELAY_WORK_DIR="$WORK/relay" bash test/e2e/relay_test.sh >"$WORK/relay.log" 2>&1
+line=$(grep -E '^relay: [0-9]+ passed, [0-9]+ failed' "$WORK/relay.log" | tail -1)
+if [ -n "$line" ]; then
+    set -- $(echo "$line" | sed -E 's/relay: ([0-9]+) passed, ([0-9]+) failed/\1 \2/')
+    record relay "$1" "$2"
+else
+    record relay 0 1
+fi
+[ "${FAILED[relay]}" = 0 ] || cat "$WORK/relay.log"
 
 echo "== crash recovery (dispatcher killed, PostgreSQL restarted mid-run)"
 bash test/e2e/crash_recovery.sh >"$WORK/crash.log" 2>&1

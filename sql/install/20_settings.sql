@@ -14,7 +14,7 @@ CREATE TABLE twilio.user_settings (
     status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
     verified_at timestamptz,
     last_error text,
-    -- Names this user in webhook URLs (status callbacks now, the relay later); not a secret.
+    -- Names this user in webhook URLs (twilio.get_settings().webhook_urls); not a secret.
     webhook_key text NOT NULL UNIQUE DEFAULT replace(gen_random_uuid()::text, '-', ''),
     -- Per-user sending rate in SMS segments per second (NULL: byo_twilio.max_segments_per_second).
     max_segments_per_second real CHECK (max_segments_per_second > 0),

@@ -49,6 +49,23 @@ CREATE POLICY voice_calls_select_own ON twilio.voice_calls FOR SELECT TO authent
 REVOKE ALL ON twilio.webhook_events, twilio.voice_calls FROM PUBLIC;
 GRANT SELECT ON twilio.webhook_events, twilio.voice_calls TO authenticated, service_role;
 
+-- Whether a signature validates with a user's stored token; a token that cannot be decrypted counts as "no"
+-- (and is logged), so one broken row cannot block webhooks for everyone matched with it.
+CREATE FUNCTION twilio._user_signature_ok(uid uuid, signature text, url text, body text, content_type text)
+    RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    s twilio.user_settings;
+BEGIN
+    SELECT * INTO s FROM twilio.user_settings u WHERE u.user_id = uid;
+    RETURN twilio._webhook_signature_ok(uid::text, s.account_sid, s.auth_token_envelope, signature, url, body,
+                                        content_type);
+EXCEPTION WHEN OTHERS THEN
+    RAISE LOG 'byo_twilio webhook: the stored token of user % cannot be used: %', uid, SQLERRM;
+    RETURN false;
+END
+$$;
+
 -- Statuses only move forward: a late "sent" after "delivered" is logged but does not regress the message.
 CREATE FUNCTION twilio._status_rank(status text) RETURNS integer
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -104,7 +121,8 @@ BEGIN
         INSERT INTO twilio.opt_outs (user_id, phone, source) VALUES (uid, phone, 'keyword') ON CONFLICT DO NOTHING;
         RETURN 'opted out';
     ELSIF kind = 'START' THEN
-        DELETE FROM twilio.opt_outs o WHERE o.user_id = uid AND o.phone = _apply_opt_keywords.phone;
+        DELETE FROM twilio.opt_outs o
+         WHERE o.user_id = uid AND o.phone = _apply_opt_keywords.phone AND o.source <> 'manual';
         RETURN 'opted back in';
     ELSIF kind = 'HELP' THEN
         RETURN 'asked for help';
@@ -120,11 +138,25 @@ CREATE FUNCTION twilio._resolve_webhook_tenant(url text, p jsonb, signature text
                                                OUT user_id uuid, OUT outcome text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    key text := substring(url FROM '/twilio/([0-9a-fA-F]{16,64})(?:/|\?|$)');
+    key text := substring(url FROM '/twilio/([0-9a-fA-F]{16,64}|platform)(?:/|\?|$)');
     step record;
     candidates uuid[];
     valid uuid[];
 BEGIN
+    -- Status callbacks of messages sent with the platform account carry the key "platform": checked with the
+    -- platform's token, they belong to whoever the message belongs to.
+    IF key = 'platform' THEN
+        IF EXISTS (SELECT 1 FROM twilio.platform_account pa
+                    WHERE twilio._webhook_signature_ok('platform', pa.account_sid, pa.auth_token_envelope, signature,
+                                                       url, body, content_type)) THEN
+            SELECT m.user_id INTO user_id FROM twilio.messages m
+             WHERE m.twilio_sid = coalesce(p ->> 'MessageSid', p ->> 'SmsSid') LIMIT 1;
+            outcome := CASE WHEN user_id IS NULL THEN 'platform callback for an unknown message' ELSE 'ok' END;
+        ELSE
+            outcome := 'signature does not validate with the platform account';
+        END IF;
+        RETURN;
+    END IF;
     FOR step IN
         SELECT * FROM (VALUES (1, 'webhook key', key, 'webhook_key'),
                               (2, 'ChatServiceSid', p ->> 'ChatServiceSid', 'conversations_service_sid'),
@@ -136,11 +168,9 @@ BEGIN
         EXECUTE format('SELECT array_agg(s.user_id) FROM twilio.user_settings s WHERE s.%I = $1', step.col)
             INTO candidates USING step.value;
         CONTINUE WHEN candidates IS NULL;
-        SELECT array_agg(s.user_id) INTO valid
-          FROM twilio.user_settings s
-         WHERE s.user_id = ANY (candidates)
-           AND twilio._webhook_signature_ok(s.user_id::text, s.account_sid, s.auth_token_envelope, signature, url,
-                                            body, content_type);
+        SELECT array_agg(c) INTO valid
+          FROM unnest(candidates) c
+         WHERE twilio._user_signature_ok(c, signature, url, body, content_type);
         IF cardinality(valid) = 1 THEN
             user_id := valid[1];
             outcome := 'ok';
@@ -186,7 +216,7 @@ BEGIN
         RETURN;
     END IF;
     BEGIN
-        IF lower(split_part(coalesce(content_type, ''), ';', 1)) = 'application/json' THEN
+        IF lower(btrim(split_part(coalesce(content_type, ''), ';', 1))) = 'application/json' THEN
             p := body::jsonb;
         ELSIF lower(btrim(split_part(coalesce(content_type, ''), ';', 1))) = 'application/x-www-form-urlencoded' THEN
             p := twilio._form_to_jsonb(body);
@@ -239,65 +269,72 @@ BEGIN
         RETURN;
     END IF;
 
-    IF kind = 'status' THEN
-        what_happened := twilio._apply_message_status(uid, coalesce(p ->> 'MessageSid', p ->> 'SmsSid'),
-                                               coalesce(p ->> 'MessageStatus', p ->> 'SmsStatus'), p ->> 'ErrorCode');
-    ELSIF kind = 'sms' THEN
-        INSERT INTO twilio.messages (user_id, channel, direction, to_number, from_number, body, status, twilio_sid,
-                                     segments, account_sid)
-        VALUES (uid, 'sms', 'inbound', p ->> 'To', p ->> 'From', coalesce(p ->> 'Body', ''), 'received',
-                coalesce(p ->> 'MessageSid', p ->> 'SmsSid'), coalesce(nullif(p ->> 'NumSegments', '')::integer, 1),
-                p ->> 'AccountSid')
-        ON CONFLICT (user_id, twilio_sid) DO NOTHING;
-        what_happened := coalesce(twilio._apply_opt_keywords(uid, p ->> 'From', p ->> 'Body', p ->> 'OptOutType'),
-                           'inbound message');
-    ELSIF kind = 'voice_status' THEN
-        INSERT INTO twilio.voice_calls AS v (user_id, call_sid, status, from_number, to_number, duration_seconds,
-                                             sequence_number)
-        VALUES (uid, p ->> 'CallSid', p ->> 'CallStatus', p ->> 'From', p ->> 'To',
-                nullif(p ->> 'CallDuration', '')::integer, nullif(p ->> 'SequenceNumber', '')::integer)
-        ON CONFLICT (user_id, call_sid) DO UPDATE
-            SET status = EXCLUDED.status, duration_seconds = coalesce(EXCLUDED.duration_seconds, v.duration_seconds),
-                sequence_number = EXCLUDED.sequence_number, updated_at = now()
-            WHERE coalesce(EXCLUDED.sequence_number, 0) >= coalesce(v.sequence_number, 0);
-        what_happened := 'call ' || (p ->> 'CallStatus');
-    ELSE
-        SELECT * INTO conv FROM twilio.conversations c
-         WHERE c.user_id = uid AND c.twilio_sid = p ->> 'ConversationSid' ORDER BY c.created_at LIMIT 1;
-        IF NOT FOUND AND p ? 'ConversationSid' AND p ->> 'EventType' IN ('onMessageAdded', 'onConversationAdded',
-                                                                          'onParticipantAdded') THEN
-            -- A conversation we did not create (or have not heard back about): keep a skeleton of it.
-            INSERT INTO twilio.conversations (user_id, status, twilio_sid, friendly_name, service_sid, account_sid)
-            VALUES (uid, 'active', p ->> 'ConversationSid', p ->> 'FriendlyName', p ->> 'ChatServiceSid',
+    -- Applied in a block of its own: a signed webhook carrying a value we cannot apply is kept with the reason,
+    -- and acknowledged, rather than failing (503) and being retried by Twilio forever.
+    BEGIN
+        IF kind = 'status' THEN
+            what_happened := twilio._apply_message_status(uid, coalesce(p ->> 'MessageSid', p ->> 'SmsSid'),
+                                                   coalesce(p ->> 'MessageStatus', p ->> 'SmsStatus'), p ->> 'ErrorCode');
+        ELSIF kind = 'sms' THEN
+            INSERT INTO twilio.messages (user_id, channel, direction, to_number, from_number, body, status, twilio_sid,
+                                         segments, account_sid)
+            VALUES (uid, 'sms', 'inbound', p ->> 'To', p ->> 'From', coalesce(p ->> 'Body', ''), 'received',
+                    coalesce(p ->> 'MessageSid', p ->> 'SmsSid'), coalesce(nullif(p ->> 'NumSegments', '')::integer, 1),
                     p ->> 'AccountSid')
-            RETURNING * INTO conv;
-        END IF;
-        CASE p ->> 'EventType'
-            WHEN 'onMessageAdded' THEN
-                IF (p ->> 'Attributes') LIKE '%byo_message_id%' THEN
-                    what_happened := 'our own outbound message';
+            ON CONFLICT (user_id, twilio_sid) DO NOTHING;
+            what_happened := coalesce(twilio._apply_opt_keywords(uid, p ->> 'From', p ->> 'Body', p ->> 'OptOutType'),
+                               'inbound message');
+        ELSIF kind = 'voice_status' THEN
+            INSERT INTO twilio.voice_calls AS v (user_id, call_sid, status, from_number, to_number, duration_seconds,
+                                                 sequence_number)
+            VALUES (uid, p ->> 'CallSid', p ->> 'CallStatus', p ->> 'From', p ->> 'To',
+                    nullif(p ->> 'CallDuration', '')::integer, nullif(p ->> 'SequenceNumber', '')::integer)
+            ON CONFLICT (user_id, call_sid) DO UPDATE
+                SET status = EXCLUDED.status, duration_seconds = coalesce(EXCLUDED.duration_seconds, v.duration_seconds),
+                    sequence_number = EXCLUDED.sequence_number, updated_at = now()
+                WHERE coalesce(EXCLUDED.sequence_number, 0) >= coalesce(v.sequence_number, 0);
+            what_happened := 'call ' || (p ->> 'CallStatus');
+        ELSE
+            SELECT * INTO conv FROM twilio.conversations c
+             WHERE c.user_id = uid AND c.twilio_sid = p ->> 'ConversationSid' ORDER BY c.created_at LIMIT 1;
+            IF NOT FOUND AND p ? 'ConversationSid' AND p ->> 'EventType' IN ('onMessageAdded', 'onConversationAdded',
+                                                                              'onParticipantAdded') THEN
+                -- A conversation we did not create (or have not heard back about): keep a skeleton of it.
+                INSERT INTO twilio.conversations (user_id, status, twilio_sid, friendly_name, service_sid, account_sid)
+                VALUES (uid, 'active', p ->> 'ConversationSid', p ->> 'FriendlyName', p ->> 'ChatServiceSid',
+                        p ->> 'AccountSid')
+                RETURNING * INTO conv;
+            END IF;
+            CASE p ->> 'EventType'
+                WHEN 'onMessageAdded' THEN
+                    IF (p ->> 'Attributes') LIKE '%byo_message_id%' THEN
+                        what_happened := 'our own outbound message';
+                    ELSE
+                        INSERT INTO twilio.messages (user_id, conversation_id, channel, direction, from_number, body,
+                                                     status, twilio_sid, account_sid)
+                        VALUES (uid, conv.id, 'conversation', 'inbound', p ->> 'Author', coalesce(p ->> 'Body', ''),
+                                'received', p ->> 'MessageSid', p ->> 'AccountSid')
+                        ON CONFLICT (user_id, twilio_sid) DO NOTHING;
+                        what_happened := coalesce(twilio._apply_opt_keywords(uid, p ->> 'Author', p ->> 'Body', NULL),
+                                           'inbound conversation message');
+                    END IF;
+                WHEN 'onDeliveryUpdated' THEN
+                    what_happened := twilio._apply_message_status(uid, p ->> 'MessageSid', p ->> 'Status', p ->> 'ErrorCode');
+                WHEN 'onParticipantAdded' THEN
+                    UPDATE twilio.conversations c
+                       SET participant_sid = coalesce(c.participant_sid, p ->> 'ParticipantSid'),
+                           phone = coalesce(c.phone, CASE WHEN p ->> 'MessagingBinding.Address' ~ '^\+[1-9][0-9]{1,14}$'
+                                                          THEN p ->> 'MessagingBinding.Address' END)
+                     WHERE c.user_id = uid AND c.id = conv.id;
+                    what_happened := 'participant added';
                 ELSE
-                    INSERT INTO twilio.messages (user_id, conversation_id, channel, direction, from_number, body,
-                                                 status, twilio_sid, account_sid)
-                    VALUES (uid, conv.id, 'conversation', 'inbound', p ->> 'Author', coalesce(p ->> 'Body', ''),
-                            'received', p ->> 'MessageSid', p ->> 'AccountSid')
-                    ON CONFLICT (user_id, twilio_sid) DO NOTHING;
-                    what_happened := coalesce(twilio._apply_opt_keywords(uid, p ->> 'Author', p ->> 'Body', NULL),
-                                       'inbound conversation message');
-                END IF;
-            WHEN 'onDeliveryUpdated' THEN
-                what_happened := twilio._apply_message_status(uid, p ->> 'MessageSid', p ->> 'Status', p ->> 'ErrorCode');
-            WHEN 'onParticipantAdded' THEN
-                UPDATE twilio.conversations c
-                   SET participant_sid = coalesce(c.participant_sid, p ->> 'ParticipantSid'),
-                       phone = coalesce(c.phone, CASE WHEN p ->> 'MessagingBinding.Address' ~ '^\+[1-9][0-9]{1,14}$'
-                                                      THEN p ->> 'MessagingBinding.Address' END)
-                 WHERE c.user_id = uid AND c.id = conv.id;
-                what_happened := 'participant added';
-            ELSE
-                what_happened := coalesce(p ->> 'EventType', 'event') || ' recorded';
-        END CASE;
-    END IF;
+                    what_happened := coalesce(p ->> 'EventType', 'event') || ' recorded';
+            END CASE;
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        what_happened := 'not applied: ' || SQLERRM;
+        RAISE LOG 'byo_twilio webhook (%) for user % not applied: %', kind, uid, SQLERRM;
+    END;
     UPDATE twilio.webhook_events e SET effect = what_happened WHERE e.user_id = uid AND e.id = event_id;
     RETURN QUERY SELECT 200, CASE WHEN kind = 'sms' THEN 'text/xml' ELSE 'text/plain' END,
                         CASE WHEN kind = 'sms' THEN empty_twiml ELSE '' END;

@@ -81,6 +81,9 @@ RESET ROLE;
 SELECT pg_temp.post(:'sms_url', '{"MessageSid": "SM00000000000000000000000000000005", "From": "+15005550401", "To": "+15005550006", "Body": "START"}');
 SELECT count(*) AS ann_opt_outs_for_401 FROM twilio.opt_outs
  WHERE user_id = '00000000-0000-0000-0000-00000000aa01' AND phone = '+15005550401';
+-- START lifts a recipient's STOP, not an opt-out the user added by hand
+SELECT pg_temp.post(:'sms_url', '{"MessageSid": "SM00000000000000000000000000000009", "From": "+15005550111", "To": "+15005550006", "Body": "start"}');
+SELECT phone, source FROM twilio.opt_outs WHERE user_id = '00000000-0000-0000-0000-00000000aa01' AND phone = '+15005550111';
 
 -- no key in the URL: found by MessagingServiceSid (ben), with fallback when that finds nobody (To: ben's number)
 SELECT pg_temp.post(:'base' || 'sms', '{"MessageSid": "SM00000000000000000000000000000006", "AccountSid": "ACb0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0", "MessagingServiceSid": "MGb0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0", "From": "+15005550402", "To": "+15005550008", "Body": "to ben"}', 'regress.bob_token');
@@ -105,6 +108,9 @@ SELECT c.lead_id IS NULL AS skeleton, m.direction, m.from_number, m.body, m.stat
 SELECT pg_temp.post(:'base' || :'ann_key' || '/voice_status', '{"CallSid": "CA00000000000000000000000000000001", "CallStatus": "completed", "CallDuration": "42", "SequenceNumber": "3", "From": "+15005550006", "To": "+15005550405"}');
 SELECT pg_temp.post(:'base' || :'ann_key' || '/voice_status', '{"CallSid": "CA00000000000000000000000000000001", "CallStatus": "ringing", "SequenceNumber": "1", "From": "+15005550006", "To": "+15005550405"}');
 SELECT call_sid, status, duration_seconds, sequence_number FROM twilio.voice_calls;
+-- a signed webhook carrying a value that cannot be applied is kept and acknowledged, not retried forever
+SELECT pg_temp.post(:'base' || :'ann_key' || '/voice_status', '{"CallSid": "CA00000000000000000000000000000002", "CallStatus": "completed", "CallDuration": "forty", "SequenceNumber": "1"}');
+SELECT event_type, effect FROM twilio.webhook_events WHERE params ->> 'CallSid' = 'CA00000000000000000000000000000002';
 
 -- each user sees only their own events
 SET ROLE authenticated;

@@ -1,0 +1,168 @@
+#!/usr/bin/env node
+// Client side of test/e2e/relay_test.sh: posts webhooks to byo-twilio-relay the way Twilio does (form body,
+// X-Twilio-Signature computed by the official `twilio` helper library, our oracle), and scans the relay's log
+// for anything it must never contain. Tokens are only ever read from environment variables named on the
+// command line; nothing here prints a token or a signature.
+//
+//   node relay_client.js post --relay http://127.0.0.1:4031 --base https://relay.example.test \
+//        --url https://relay.example.test/twilio/<key>/sms --token-env ALICE_TOKEN \
+//        [--tamper Name=value] [--no-signature] [--record FILE] Name=value ...
+//     Signs the params (in the order given) for --url with the token in $ALICE_TOKEN and posts them to the relay
+//     at --url's path (the relay prepends its BYO_TWILIO_PUBLIC_URL, which must equal --base). --tamper changes
+//     one param in the body after signing (a replay with changes). --record appends the signature and the Body
+//     sent, as one JSON line, for the log scan. Prints one line: status TAB content-type TAB retry-after TAB
+//     body (newlines as \n); status 000 if the relay could not be reached.
+//
+//   node relay_client.js scan --log FILE --record FILE --token-env ALICE_TOKEN,BOB_TOKEN \
+//        [--secret-env NAME,...] [--fixtures FILE] [--literal VALUE ...]
+//     Counts how many of the secrets (tokens from the environment and the fixtures file, the recorded
+//     signatures and bodies, values of --secret-env variables, --literal values) appear in the log, in raw or
+//     form/URL-encoded form. Prints counts per kind, never the values; exits 1 if anything leaked.
+'use strict';
+const fs = require('fs');
+const http = require('http');
+const path = require('path');
+const { getExpectedTwilioSignature } = require('twilio');
+
+function parseArgs(argv) {
+    const opts = { params: [], literal: [] };
+    const flags = new Set(['--no-signature']);
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i];
+        if (a.startsWith('--')) {
+            const name = a.slice(2);
+            if (flags.has(a)) {
+                opts[name] = true;
+            } else {
+                if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+                if (name === 'literal') opts.literal.push(argv[++i]);
+                else opts[name] = argv[++i];
+            }
+        } else {
+            opts.params.push(splitPair(a));
+        }
+    }
+    return opts;
+}
+
+function splitPair(s) {
+    const eq = s.indexOf('=');
+    if (eq <= 0) throw new Error(`expected Name=value, got an argument without "="`);
+    return [s.slice(0, eq), s.slice(eq + 1)];
+}
+
+function tokenFrom(envName) {
+    const t = process.env[envName];
+    if (!t) throw new Error(`environment variable ${envName} is not set`);
+    return t;
+}
+
+function post(opts) {
+    for (const k of ['relay', 'base', 'url']) if (!opts[k]) throw new Error(`--${k} is required`);
+    if (!opts.url.startsWith(opts.base + '/')) throw new Error('--url must start with --base');
+    const target = opts.url.slice(opts.base.length);
+
+    const signed = {};
+    for (const [k, v] of opts.params) signed[k] = v;
+    let signature = null;
+    if (!opts['no-signature']) {
+        if (!opts['token-env']) throw new Error('--token-env is required unless --no-signature');
+        signature = getExpectedTwilioSignature(tokenFrom(opts['token-env']), opts.url, signed);
+    }
+    // The body Twilio would send: the same params, form-encoded; --tamper changes one after signing.
+    const sent = opts.params.map(([k, v]) => [k, v]);
+    if (opts.tamper) {
+        const [tk, tv] = splitPair(opts.tamper);
+        const i = sent.findIndex(([k]) => k === tk);
+        if (i < 0) sent.push([tk, tv]); else sent[i][1] = tv;
+    }
+    const body = new URLSearchParams(sent).toString();
+
+    if (opts.record) {
+        const bodyParam = sent.find(([k]) => k === 'Body');
+        fs.appendFileSync(opts.record, JSON.stringify({ signature, body: bodyParam ? bodyParam[1] : null }) + '\n',
+                          { mode: 0o600 });
+    }
+
+    const relay = new URL(opts.relay);
+    const headers = {
+        'Content-Type': 'application/x-www-form-urlencoded',
+        'Content-Length': Buffer.byteLength(body),
+        'User-Agent': 'TwilioProxy/1.1',
+        'Connection': 'close',
+    };
+    if (signature !== null) headers['X-Twilio-Signature'] = signature;
+
+    return new Promise((resolve) => {
+        const req = http.request({
+            host: relay.hostname, port: relay.port, method: 'POST', path: target, headers, agent: false,
+            timeout: 8000,
+        }, (res) => {
+            const chunks = [];
+            res.on('data', (c) => chunks.push(c));
+            res.on('end', () => {
+                const text = Buffer.concat(chunks).toString('utf8').replace(/\r/g, '').replace(/\n/g, '\\n');
+                resolve([String(res.statusCode), res.headers['content-type'] || '-',
+                         res.headers['retry-after'] || '-', text].join('\t'));
+            });
+            res.on('error', () => resolve('000\t-\t-\tresponse error'));
+        });
+        req.on('timeout', () => req.destroy(new Error('timeout')));
+        req.on('error', (e) => resolve(`000\t-\t-\t${e.code || e.message}`));
+        req.end(body);
+    });
+}
+
+// The forms a value could take in a log line: raw, form-encoded, URL-encoded, JSON-escaped.
+function variants(v) {
+    const out = new Set([v, new URLSearchParams([['x', v]]).toString().slice(2), encodeURIComponent(v),
+                         JSON.stringify(v).slice(1, -1)]);
+    return [...out];
+}
+
+function scan(opts) {
+    if (!opts.log) throw new Error('--log is required');
+    const log = fs.readFileSync(opts.log, 'utf8');
+    const kinds = { tokens: new Set(), signatures: new Set(), bodies: new Set(), secrets: new Set() };
+    for (const name of (opts['token-env'] || '').split(',').filter(Boolean)) kinds.tokens.add(tokenFrom(name));
+    if (opts.fixtures) {
+        const f = JSON.parse(fs.readFileSync(path.resolve(opts.fixtures), 'utf8'));
+        for (const a of Object.values(f.accounts || {})) if (a.token) kinds.tokens.add(a.token);
+    }
+    for (const name of (opts['secret-env'] || '').split(',').filter(Boolean)) kinds.secrets.add(tokenFrom(name));
+    for (const v of opts.literal) kinds.secrets.add(v);
+    if (opts.record && fs.existsSync(opts.record)) {
+        for (const line of fs.readFileSync(opts.record, 'utf8').split('\n').filter(Boolean)) {
+            const r = JSON.parse(line);
+            if (r.signature) kinds.signatures.add(r.signature);
+            // Very short bodies ("STOP") could match log vocabulary by chance; every other body is unique.
+            if (r.body && r.body.length >= 8) kinds.bodies.add(r.body);
+        }
+    }
+    let leaked = 0;
+    const report = [];
+    for (const [kind, values] of Object.entries(kinds)) {
+        let hits = 0;
+        for (const v of values) if (v && variants(v).some((form) => log.includes(form))) hits++;
+        leaked += hits;
+        report.push(`${kind}=${values.size} leaked_${kind}=${hits}`);
+    }
+    console.log(report.join(' '));
+    return leaked === 0 ? 0 : 1;
+}
+
+async function main() {
+    const [cmd, ...rest] = process.argv.slice(2);
+    const opts = parseArgs(rest);
+    if (cmd === 'post') {
+        console.log(await post(opts));
+        return 0;
+    }
+    if (cmd === 'scan') return scan(opts);
+    throw new Error('usage: relay_client.js post|scan ... (see the header of this file)');
+}
+
+main().then((code) => process.exit(code), (e) => {
+    console.error(`relay_client: ${e.message}`);
+    process.exit(2);
+});

@@ -1,0 +1,351 @@
+#!/usr/bin/env bash
+# The webhook path end to end: real HTTP into byo-twilio-relay, one SQL call per webhook into the cluster, signed
+# by the official `twilio` helper library (test/e2e/relay_client.js), never by our own SQL. Checks tenant routing
+# by webhook URL, rejections that write nothing (forged, replayed with changes, unsigned), idempotent retries, a
+# delivery receipt, STOP, the relay riding out a PostgreSQL stop/start without a restart, its metrics, a clean
+# SIGTERM, and a log free of tokens, signatures and message bodies.
+#
+# Runs against the cluster test/run.sh started, after the pg_regress suites (60_outbound connected ann and ben and
+# sent messages). Needs PGHOST, PGPORT, BYO_CLUSTER_DIR (the cluster, run as the postgres OS user, so this runs as
+# root); ALICE_TOKEN and BOB_TOKEN (else taken from test/standin/fixtures.json). Optional: RELAY_PORT (4031),
+# RELAY_BIN (build/byo-twilio-relay), RELAY_WORK_DIR (kept; default a temporary directory, kept only on failure),
+# RELAY_TEST_TIMEOUT (55 s: a watchdog ends the suite as failed after that; a normal run takes about 15 s).
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT" || exit 1
+
+RELAY_PORT=${RELAY_PORT:-4031}
+RELAY_BIN=${RELAY_BIN:-$ROOT/build/byo-twilio-relay}
+RELAY=http://127.0.0.1:$RELAY_PORT
+PUBLIC_URL=https://relay.example.test   # = byo_twilio.webhook_base_url in test/run.sh
+CLIENT=$ROOT/test/e2e/relay_client.js
+ROLE=byo_twilio_relay
+ANN=00000000-0000-0000-0000-00000000aa01
+BEN=00000000-0000-0000-0000-00000000bb01
+PG_BIN=$(pg_config --bindir)
+RUN=$(openssl rand -hex 4)   # makes every SID and body of this run unique (the suite can be rerun)
+NUM=$(printf '%04d' $((16#$RUN % 10000)))
+# Phone numbers of this run: texting ann and ben, sending STOP, receiving a message of ann's.
+SENDER=+1415555$NUM SENDER2=+1415554$NUM SENDER3=+1415553$NUM STOPPER=+1415556$NUM RECIPIENT=+1415557$NUM
+
+passed=0 failed=0
+check() {  # $1 description, $2 expected, $3 actual
+    if [ "$2" = "$3" ]; then passed=$((passed + 1)); echo "ok - $1"
+    else failed=$((failed + 1)); echo "not ok - $1: expected $2, got $3"; fi
+}
+fail() { failed=$((failed + 1)); echo "not ok - $1"; }
+finish() { echo "relay: $passed passed, $failed failed"; [ "$failed" = 0 ]; exit $?; }
+q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d postgres "$@"; }
+as_user() {  # $1 user id; SQL on stdin, run as that user the way PostgREST would
+    { echo "SET ROLE authenticated; SET request.jwt.claims = '{\"sub\": \"$1\"}';"; cat; } | psql -X -q -t -A -d postgres 2>/dev/null
+}
+http_status() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$RELAY$1"; }
+sid() { echo "$1$(openssl rand -hex 16)"; }
+
+for v in PGHOST PGPORT BYO_CLUSTER_DIR; do
+    [ -n "${!v:-}" ] || { echo "not ok - $v is not set (run from test/run.sh)"; failed=1; finish; }
+done
+[ -x "$RELAY_BIN" ] || { echo "not ok - no relay binary at $RELAY_BIN (cmake --build build)"; failed=1; finish; }
+if [ -z "${ALICE_TOKEN:-}" ] || [ -z "${BOB_TOKEN:-}" ]; then
+    eval "$(node test/lib/fixture_env.js test/standin/fixtures.json)"
+fi
+if (exec 3<>"/dev/tcp/127.0.0.1/$RELAY_PORT") 2>/dev/null; then
+    echo "not ok - something already listens on 127.0.0.1:$RELAY_PORT (set RELAY_PORT)"; failed=1; finish
+fi
+
+if [ -n "${RELAY_WORK_DIR:-}" ]; then WORK=$RELAY_WORK_DIR KEEP_WORK=yes; mkdir -p "$WORK"
+else WORK=$(mktemp -d /tmp/byo_relay_e2e.XXXXXX) KEEP_WORK=no; fi
+LOG=$WORK/relay.log
+RECORD=$WORK/sent.jsonl
+: >"$RECORD"
+
+RELAY_PID='' PG_STOPPED=no ROLE_BEFORE='' WATCHDOG_PID=''
+pg_ctl_as_postgres() { runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$BYO_CLUSTER_DIR/data" "$@"; }
+cleanup() {
+    [ -n "$WATCHDOG_PID" ] && kill "$WATCHDOG_PID" 2>/dev/null
+    if [ -n "$RELAY_PID" ] && kill -0 "$RELAY_PID" 2>/dev/null; then
+        kill -TERM "$RELAY_PID" 2>/dev/null
+        for _ in $(seq 1 50); do kill -0 "$RELAY_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$RELAY_PID" 2>/dev/null
+        wait "$RELAY_PID" 2>/dev/null
+    fi
+    # The suites after this one need the cluster: never leave it stopped.
+    if [ "$PG_STOPPED" = yes ] && ! pg_ctl_as_postgres status >/dev/null 2>&1; then
+        pg_ctl_as_postgres -l "$BYO_CLUSTER_DIR/server.log" -w -t 60 start >/dev/null 2>&1 \
+            || echo "# could not start PostgreSQL again: see $BYO_CLUSTER_DIR/server.log"
+    fi
+    # Leave the role as found: 80_webhooks.sql's NOLOGIN role, or none.
+    if [ "$ROLE_BEFORE" = none ]; then
+        q -c "REVOKE ALL ON FUNCTION twilio.handle_webhook(text, text, text, text) FROM $ROLE" \
+          -c "REVOKE ALL ON SCHEMA twilio FROM $ROLE" -c "DROP ROLE $ROLE" >/dev/null 2>&1
+    elif [ "$ROLE_BEFORE" = f ]; then
+        q -c "ALTER ROLE $ROLE NOLOGIN PASSWORD NULL" >/dev/null 2>&1
+    fi
+    if [ "$failed" = 0 ] && [ "$KEEP_WORK" = no ]; then rm -rf "$WORK"; else echo "# relay log and records kept in $WORK"; fi
+}
+trap cleanup EXIT
+# Bounded runtime whatever hangs: the watchdog TERMs this script, which reports and exits (cleanup still runs).
+trap 'echo "not ok - stopped by SIGTERM (the watchdog sends it after ${RELAY_TEST_TIMEOUT:-55} s)"; failed=$((failed + 1)); finish' TERM
+( trap 'kill "$s" 2>/dev/null; exit 0' TERM
+  sleep "${RELAY_TEST_TIMEOUT:-55}" & s=$!
+  wait "$s" && kill -TERM $$ ) &
+WATCHDOG_PID=$!
+
+# post URL TOKEN_ENV [client flags and Name=value params...]: sets STATUS, CTYPE, RETRY_AFTER, BODY
+post() {
+    local url=$1 token=$2 out
+    shift 2
+    out=$(node "$CLIENT" post --relay "$RELAY" --base "$PUBLIC_URL" --url "$url" --token-env "$token" \
+          --record "$RECORD" "$@")
+    IFS=$'\t' read -r STATUS CTYPE RETRY_AFTER BODY <<<"$out"
+}
+is_twiml() { [[ "$CTYPE" == text/xml* && "$BODY" == *'<Response>'*'</Response>'* ]] && echo yes || echo no; }
+# rows for a Twilio SID: "<messages> <events>" of one user
+rows_for() {  # $1 user id, $2 MessageSid
+    q -c "SELECT (SELECT count(*) FROM twilio.messages WHERE user_id = '$1' AND twilio_sid = '$2') || ' ' ||
+                 (SELECT count(*) FROM twilio.webhook_events WHERE user_id = '$1' AND params ->> 'MessageSid' = '$2')"
+}
+rows_anywhere() {  # $1 MessageSid: "<messages> <events>" over all users
+    q -c "SELECT (SELECT count(*) FROM twilio.messages WHERE twilio_sid = '$1') || ' ' ||
+                 (SELECT count(*) FROM twilio.webhook_events WHERE params ->> 'MessageSid' = '$1')"
+}
+
+echo "# 1. the relay's role (the documented grants only) and the relay"
+ROLE_BEFORE=$(q -c "SELECT CASE WHEN rolcanlogin THEN 't' ELSE 'f' END FROM pg_roles WHERE rolname = '$ROLE'")
+[ -n "$ROLE_BEFORE" ] || ROLE_BEFORE=none
+# A password the relay must never log (local connections use trust, so it is carried but not checked).
+RELAY_DB_PASSWORD=relay-pw-$(openssl rand -hex 12)
+export RELAY_DB_PASSWORD
+if [ "$ROLE_BEFORE" = none ]; then
+    echo "CREATE ROLE $ROLE LOGIN PASSWORD :'pw'" | q -v pw="$RELAY_DB_PASSWORD" >/dev/null
+else
+    echo "ALTER ROLE $ROLE LOGIN PASSWORD :'pw'" | q -v pw="$RELAY_DB_PASSWORD" >/dev/null
+fi 2>/dev/null
+q -c "GRANT USAGE ON SCHEMA twilio TO $ROLE" \
+  -c "GRANT EXECUTE ON FUNCTION twilio.handle_webhook(text, text, text, text) TO $ROLE" >/dev/null
+check "relay role: login, no superuser/createrole/createdb/bypassrls, member of nothing" "t f f f f 0" \
+    "$(q -c "SELECT concat_ws(' ', rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls,
+                               (SELECT count(*) FROM pg_auth_members WHERE member = r.oid))
+             FROM pg_roles r WHERE rolname = '$ROLE'")"
+check "relay role: may call handle_webhook, nothing else of the API, no table" "t f f f f f" \
+    "$(q -c "SELECT concat_ws(' ', has_function_privilege('$ROLE', 'twilio.handle_webhook(text, text, text, text)', 'EXECUTE'),
+                               has_function_privilege('$ROLE', 'twilio.send_sms(text, text)', 'EXECUTE'),
+                               has_function_privilege('$ROLE', 'twilio.get_settings()', 'EXECUTE'),
+                               has_table_privilege('$ROLE', 'twilio.messages', 'SELECT'),
+                               has_table_privilege('$ROLE', 'twilio.user_settings', 'SELECT'),
+                               has_table_privilege('$ROLE', 'twilio.webhook_events', 'SELECT'))")"
+
+BYO_TWILIO_DATABASE_URL="host=$PGHOST port=$PGPORT user=$ROLE password=$RELAY_DB_PASSWORD dbname=postgres" \
+BYO_TWILIO_PUBLIC_URL=$PUBLIC_URL BYO_TWILIO_LISTEN=127.0.0.1:$RELAY_PORT BYO_TWILIO_POOL_SIZE=4 \
+BYO_TWILIO_DB_TIMEOUT_MS=3000 \
+    "$RELAY_BIN" >"$WORK/relay.stdout" 2>"$LOG" &
+RELAY_PID=$!
+health=000
+for _ in $(seq 1 50); do
+    health=$(http_status /healthz)
+    [ "$health" = 200 ] && break
+    kill -0 "$RELAY_PID" 2>/dev/null || break
+    sleep 0.2
+done
+check "relay started: /healthz" 200 "$health"
+[ "$health" = 200 ] || { tail -5 "$LOG"; finish; }
+ready=000
+for _ in $(seq 1 25); do ready=$(http_status /readyz); [ "$ready" = 200 ] && break; sleep 0.2; done
+check "relay ready: /readyz" 200 "$ready"
+
+echo "# 2. signed inbound SMS for ann and for ben, each to their own webhook URL"
+declare -A SMS_URL STATUS_URL NUMBER ACCOUNT SERVICE TOKEN_ENV
+TOKEN_ENV[$ANN]=ALICE_TOKEN TOKEN_ENV[$BEN]=BOB_TOKEN
+for u in $ANN $BEN; do
+    SMS_URL[$u]=$(echo "SELECT webhook_urls ->> 'sms' FROM twilio.get_settings();" | as_user "$u")
+    STATUS_URL[$u]=$(echo "SELECT webhook_urls ->> 'status' FROM twilio.get_settings();" | as_user "$u")
+    IFS='|' read -r "NUMBER[$u]" "ACCOUNT[$u]" "SERVICE[$u]" <<<"$(q -c \
+        "SELECT sms_number, account_sid, messaging_service_sid FROM twilio.user_settings WHERE user_id = '$u'")"
+done
+check "webhook URLs come from get_settings() under the public base URL" yes \
+    "$([[ ${SMS_URL[$ANN]} == "$PUBLIC_URL"/twilio/*/sms && ${SMS_URL[$BEN]} == "$PUBLIC_URL"/twilio/*/sms &&
+          ${STATUS_URL[$ANN]} == "$PUBLIC_URL"/twilio/*/status && ${SMS_URL[$ANN]} != "${SMS_URL[$BEN]}" ]] \
+        && echo yes || echo no)"
+
+# inbound USER FROM BODY SID [extra Name=value...]: the params of an inbound SMS to USER's number
+inbound_params() {
+    local u=$1 from=$2 body=$3 msid=$4
+    shift 4
+    INBOUND=(ToCountry=US ToState=CA SmsMessageSid="$msid" NumMedia=0 ToCity= FromZip= SmsSid="$msid"
+             FromState=CA SmsStatus=received FromCity= Body="$body" FromCountry=US To="${NUMBER[$u]}"
+             MessagingServiceSid="${SERVICE[$u]}" ToZip= NumSegments=1 MessageSid="$msid"
+             AccountSid="${ACCOUNT[$u]}" From="$from" ApiVersion=2010-04-01 "$@")
+}
+
+declare -A BODY_OF SID_OF
+for u in $ANN $BEN; do
+    name=$([ "$u" = "$ANN" ] && echo ann || echo ben)
+    other=$([ "$u" = "$ANN" ] && echo "$BEN" || echo "$ANN")
+    SID_OF[$u]=$(sid SM)
+    # Characters form encoding must carry: + & = % space, and non-ASCII.
+    BODY_OF[$u]="Hi $name & co: 1+1=2, 100% ✓ Grüße [$RUN]"
+    inbound_params "$u" "$SENDER" "${BODY_OF[$u]}" "${SID_OF[$u]}"
+    post "${SMS_URL[$u]}" "${TOKEN_ENV[$u]}" "${INBOUND[@]}"
+    check "$name's inbound SMS: 200" 200 "$STATUS"
+    check "$name's inbound SMS: answered with TwiML" yes "$(is_twiml)"
+    check "$name's inbound SMS: one inbound message and one event, in $name's rows" "1 1" "$(rows_for "$u" "${SID_OF[$u]}")"
+    check "$name's inbound SMS: nothing in the other user's rows" "0 0" "$(rows_for "$other" "${SID_OF[$u]}")"
+    check "$name's inbound SMS: stored as received, body intact" "inbound|received|sms|t|t" \
+        "$(echo "SELECT concat_ws('|', direction, status, channel, body = :'b', from_number = :'f')
+                   FROM twilio.messages WHERE twilio_sid = '${SID_OF[$u]}'" | q -v b="${BODY_OF[$u]}" -v f="$SENDER")"
+    check "$name's inbound SMS: $name sees it through RLS, the other does not" "1 0" \
+        "$(echo "SELECT count(*) FROM twilio.messages WHERE twilio_sid = '${SID_OF[$u]}';" | as_user "$u") $(
+           echo "SELECT count(*) FROM twilio.messages WHERE twilio_sid = '${SID_OF[$u]}';" | as_user "$other")"
+done
+
+echo "# 3. rejected, nothing written: forged, replayed with changes, sent to another tenant, unsigned"
+forged=$(sid SM)
+inbound_params "$ANN" "$SENDER" "forged by someone holding ben's token [$RUN]" "$forged"
+post "${SMS_URL[$ANN]}" BOB_TOKEN "${INBOUND[@]}"
+check "forged (signed with ben's token, to ann's URL): 403" 403 "$STATUS"
+check "forged: nothing written" "0 0" "$(rows_anywhere "$forged")"
+
+replayed=$(sid SM)
+inbound_params "$ANN" "$SENDER" "original text signed by Twilio [$RUN]" "$replayed"
+post "${SMS_URL[$ANN]}" ALICE_TOKEN --tamper "Body=changed text, old signature [$RUN]" "${INBOUND[@]}"
+check "replayed with a changed Body (same signature): 403" 403 "$STATUS"
+check "replayed with changes: nothing written" "0 0" "$(rows_anywhere "$replayed")"
+post "${SMS_URL[$ANN]}" ALICE_TOKEN --tamper "From=+14155550999" "${INBOUND[@]}"
+check "replayed with a changed From (same signature): 403" 403 "$STATUS"
+check "replayed with a changed From: nothing written" "0 0" "$(rows_anywhere "$replayed")"
+
+cross=$(sid SM)
+inbound_params "$ANN" "$SENDER" "ann's valid request sent to ben's URL [$RUN]" "$cross"
+post "${SMS_URL[$BEN]}" ALICE_TOKEN "${INBOUND[@]}"
+check "ann-signed request to ben's URL: 403" 403 "$STATUS"
+check "ann-signed request to ben's URL: nothing written" "0 0" "$(rows_anywhere "$cross")"
+
+unsigned=$(sid SM)
+inbound_params "$ANN" "$SENDER" "no signature header at all [$RUN]" "$unsigned"
+post "${SMS_URL[$ANN]}" ALICE_TOKEN --no-signature "${INBOUND[@]}"
+check "unsigned: 400" 400 "$STATUS"
+check "unsigned: nothing written" "0 0" "$(rows_anywhere "$unsigned")"
+
+echo "# 4. duplicate delivery (Twilio retried): 200 twice, one effect"
+dup=$(sid SM)
+inbound_params "$BEN" "$SENDER2" "delivered twice by Twilio [$RUN]" "$dup"
+post "${SMS_URL[$BEN]}" BOB_TOKEN "${INBOUND[@]}"
+first=$STATUS first_twiml=$(is_twiml)
+post "${SMS_URL[$BEN]}" BOB_TOKEN "${INBOUND[@]}"
+check "duplicate: 200 both times, TwiML both times" "200 200 yes yes" "$first $STATUS $first_twiml $(is_twiml)"
+check "duplicate: one message, one event" "1 1" "$(rows_for "$BEN" "$dup")"
+
+echo "# 5. a delivery receipt for one of ann's outbound messages"
+sent_by_ann() {
+    q -c "SELECT twilio_sid, coalesce(to_number, ''), status
+            FROM twilio.messages WHERE user_id = '$ANN' AND direction = 'outbound' AND twilio_sid IS NOT NULL
+             AND status IN ('accepted', 'sent') ORDER BY channel <> 'sms', created_at LIMIT 1"
+}
+IFS='|' read -r out_sid out_to out_status <<<"$(sent_by_ann)"
+if [ -z "$out_sid" ]; then
+    # test/sql/60_outbound.sql leaves several; if a rerun used them up, send one (the stand-in accepts it).
+    echo "# no accepted/sent message of ann's left: sending one"
+    echo "SELECT twilio.send_sms('$RECIPIENT', 'receipt test [$RUN]');" | as_user "$ANN" >/dev/null
+    for _ in $(seq 1 50); do
+        IFS='|' read -r out_sid out_to out_status <<<"$(sent_by_ann)"
+        [ -n "$out_sid" ] && break
+        sleep 0.2
+    done
+fi
+if [ -z "$out_sid" ]; then
+    fail "no outbound message of ann's is accepted or sent (did test/sql/60_outbound.sql run?)"
+else
+    post "${STATUS_URL[$ANN]}" ALICE_TOKEN MessageSid="$out_sid" SmsSid="$out_sid" AccountSid="${ACCOUNT[$ANN]}" \
+        MessagingServiceSid="${SERVICE[$ANN]}" From="${NUMBER[$ANN]}" To="$out_to" MessageStatus=delivered \
+        SmsStatus=delivered ApiVersion=2010-04-01
+    check "status callback (delivered): 200" 200 "$STATUS"
+    check "status callback: the message moved $out_status -> delivered" delivered \
+        "$(q -c "SELECT status FROM twilio.messages WHERE user_id = '$ANN' AND twilio_sid = '$out_sid'")"
+    check "status callback: one status event, effect recorded" "1 $out_status -> delivered" \
+        "$(q -c "SELECT count(*) || ' ' || max(effect) FROM twilio.webhook_events
+                  WHERE user_id = '$ANN' AND kind = 'status' AND params ->> 'MessageSid' = '$out_sid'
+                    AND event_type = 'delivered'")"
+fi
+
+echo "# 6. STOP to ann blocks ann's sends to that number, not ben's"
+stop_from=$STOPPER
+try_send() {  # $1 user: the send's result (a uuid) or its SQLSTATE; rolled back, so nothing is sent
+    printf '%s\n' "BEGIN;" "SELECT twilio.send_sms('$stop_from', 'x');" "ROLLBACK;" \
+        '\echo sqlstate=:LAST_ERROR_SQLSTATE' | as_user "$1" | tr '\n' ' '
+}
+uuid_re='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12} sqlstate=00000 $'
+check "before STOP ann can send to $stop_from" yes "$([[ $(try_send "$ANN") =~ $uuid_re ]] && echo yes || echo no)"
+stop_sid=$(sid SM)
+inbound_params "$ANN" "$stop_from" STOP "$stop_sid" OptOutType=STOP
+post "${SMS_URL[$ANN]}" ALICE_TOKEN "${INBOUND[@]}"
+check "STOP: 200 TwiML" "200 yes" "$STATUS $(is_twiml)"
+check "STOP: an opt-out for ann only" "1 0" \
+    "$(q -c "SELECT count(*) FILTER (WHERE user_id = '$ANN') || ' ' || count(*) FILTER (WHERE user_id = '$BEN')
+             FROM twilio.opt_outs WHERE phone = '$stop_from'")"
+check "after STOP ann's send_sms fails with 55000" "sqlstate=55000" "$(try_send "$ANN" | xargs)"
+check "after STOP ben can still send (a uuid)" yes "$([[ $(try_send "$BEN") =~ $uuid_re ]] && echo yes || echo no)"
+
+echo "# 7. PostgreSQL stopped: 503 (Twilio retries); started again: served without restarting the relay"
+down_sid=$(sid SM)
+inbound_params "$ANN" "$SENDER3" "sent while the database is down [$RUN]" "$down_sid"
+PG_STOPPED=yes   # from here on cleanup starts PostgreSQL again if it is not running
+if pg_ctl_as_postgres -m fast -w -t 30 stop >/dev/null 2>&1; then
+    check "PostgreSQL stopped" yes yes
+    post "${SMS_URL[$ANN]}" ALICE_TOKEN "${INBOUND[@]}"
+    check "database down: webhook answered 503 with Retry-After" "503 5" "$STATUS $RETRY_AFTER"
+    check "database down: /readyz 503, /healthz 200" "503 200" "$(http_status /readyz) $(http_status /healthz)"
+    if pg_ctl_as_postgres -l "$BYO_CLUSTER_DIR/server.log" -w -t 60 start >/dev/null 2>&1; then
+        check "PostgreSQL started again" yes yes
+    else
+        fail "PostgreSQL did not start again"
+    fi
+    # Twilio's retry of the same delivery: the pool reconnects on its own.
+    deadline=$((SECONDS + 10))
+    while :; do
+        post "${SMS_URL[$ANN]}" ALICE_TOKEN "${INBOUND[@]}"
+        [ "$STATUS" = 200 ] || [ "$SECONDS" -ge "$deadline" ] && break
+        sleep 0.5
+    done
+    check "database back: the retried webhook is answered 200 by the same relay process" "200 yes" \
+        "$STATUS $(kill -0 "$RELAY_PID" 2>/dev/null && echo yes || echo no)"
+    check "database back: the message stored once" "1 1" "$(rows_for "$ANN" "$down_sid")"
+    check "database back: /readyz 200" 200 "$(http_status /readyz)"
+else
+    fail "pg_ctl stop failed"
+fi
+
+echo "# 8. metrics"
+metrics=$(curl -s --max-time 5 "$RELAY/metrics")
+counter() { echo "$metrics" | sed -n "s/^byo_twilio_relay_requests_total{status=\"$1\"} \([0-9]*\)$/\1/p"; }
+for s in 200 400 403 503; do
+    n=$(counter $s)
+    check "metrics: byo_twilio_relay_requests_total{status=\"$s\"} > 0" yes "$([ "${n:-0}" -gt 0 ] && echo yes || echo no)"
+done
+
+echo "# 9. SIGTERM"
+kill -TERM "$RELAY_PID"
+for _ in $(seq 1 50); do kill -0 "$RELAY_PID" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$RELAY_PID" 2>/dev/null; then
+    fail "the relay still runs 5 s after SIGTERM"   # cleanup kills it
+else
+    wait "$RELAY_PID"
+    check "SIGTERM: the relay exited 0 within 5 s" 0 "$?"
+    RELAY_PID=
+fi
+check "SIGTERM: the log says it drained" yes \
+    "$(grep -q '"event":"shutdown".*"drained":true' "$LOG" && echo yes || echo no)"
+
+echo "# 10. the relay's log"
+webhook_key() { local k=${1#"$PUBLIC_URL"/twilio/}; echo "${k%%/*}"; }
+check "log: one JSON object per line, requests logged" yes \
+    "$(node -e 'const l=require("fs").readFileSync(process.argv[1],"utf8").split("\n").filter(Boolean);
+                let n=0; for (const s of l) { const o=JSON.parse(s); if (o.event==="request") n++; }
+                console.log(n >= 10 ? "yes" : "no")' "$LOG" 2>/dev/null || echo no)"
+scan=$(node "$CLIENT" scan --log "$LOG" --record "$RECORD" --token-env ALICE_TOKEN,BOB_TOKEN \
+       --fixtures test/standin/fixtures.json --secret-env RELAY_DB_PASSWORD \
+       --literal "$(webhook_key "${SMS_URL[$ANN]}")" --literal "$(webhook_key "${SMS_URL[$BEN]}")")
+scan_rc=$?
+echo "# scanned: $scan"
+check "log: no token, signature, message body, webhook key or database password" 0 "$scan_rc"
+
+finish
