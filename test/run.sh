@@ -30,6 +30,18 @@ echo "== build"
 
 declare -A PASSED FAILED
 record() { PASSED[$1]=$2; FAILED[$1]=$3; echo "$1: $2 passed, $3 failed"; }
+# Records a suite that prints its own "<name>: N passed, N failed" line; shows its log when it failed.
+record_from_log() {  # name, log file
+    local line
+    line=$(grep -E "^$1: [0-9]+ passed, [0-9]+ failed" "$2" | tail -1)
+    if [ -n "$line" ]; then
+        set -- "$1" "$2" $(echo "$line" | sed -E 's/^[a-z_]+: ([0-9]+) passed, ([0-9]+) failed/\1 \2/')
+        record "$1" "$3" "$4"
+    else
+        record "$1" 0 1
+    fi
+    [ "${FAILED[$1]}" = 0 ] || tail -60 "$2"
+}
 
 echo "== unit (ctest)"
 (cd build && ctest --output-on-failure) >"$WORK/ctest.log" 2>&1
@@ -75,25 +87,11 @@ record regress "$ok" "$nok"
 
 echo "== relay (webhooks through byo-twilio-relay, signed by the npm twilio library)"
 RELAY_WORK_DIR="$WORK/relay" bash test/e2e/relay_test.sh >"$WORK/relay.log" 2>&1
-line=$(grep -E '^relay: [0-9]+ passed, [0-9]+ failed' "$WORK/relay.log" | tail -1)
-if [ -n "$line" ]; then
-    set -- $(echo "$line" | sed -E 's/relay: ([0-9]+) passed, ([0-9]+) failed/\1 \2/')
-    record relay "$1" "$2"
-else
-    record relay 0 1
-fi
-[ "${FAILED[relay]}" = 0 ] || cat "$WORK/relay.log"
+record_from_log relay "$WORK/relay.log"
 
 echo "== crash recovery (dispatcher killed, PostgreSQL restarted mid-run)"
 bash test/e2e/crash_recovery.sh >"$WORK/crash.log" 2>&1
-line=$(grep -E '^crash: [0-9]+ passed, [0-9]+ failed' "$WORK/crash.log" | tail -1)
-if [ -n "$line" ]; then
-    set -- $(echo "$line" | sed -E 's/crash: ([0-9]+) passed, ([0-9]+) failed/\1 \2/')
-    record crash "$1" "$2"
-else
-    record crash 0 1
-fi
-[ "${FAILED[crash]}" = 0 ] || cat "$WORK/crash.log"
+record_from_log crash "$WORK/crash.log"
 
 echo "== pgTAP (pg_prove)"
 psql -X -q -d postgres -c "CREATE DATABASE tap_byo_twilio" && \
@@ -110,14 +108,7 @@ echo "== signature oracle (npm twilio vs twilio.validate_signature)"
 psql -X -q -d postgres -c "CREATE DATABASE oracle_byo_twilio" && \
 psql -X -q -d oracle_byo_twilio -f sql/byo_twilio_auth_compat.sql -c "CREATE EXTENSION byo_twilio" >/dev/null
 PGDATABASE=oracle_byo_twilio bash test/oracle/run.sh >"$WORK/oracle.log" 2>&1
-line=$(grep -E '^oracle: [0-9]+ passed, [0-9]+ failed' "$WORK/oracle.log" | tail -1)
-if [ -n "$line" ]; then
-    set -- $(echo "$line" | sed -E 's/oracle: ([0-9]+) passed, ([0-9]+) failed/\1 \2/')
-    record oracle "$1" "$2"
-else
-    record oracle 0 1
-fi
-[ "${FAILED[oracle]}" = 0 ] || tail -40 "$WORK/oracle.log"
+record_from_log oracle "$WORK/oracle.log"
 
 # Secrets never reach the server log: no fixture token may appear in it.
 leaks=0
