@@ -10,6 +10,8 @@
 #include <cstring>
 #include <thread>
 
+#include <libpq-fe.h>
+
 #include "config.hpp"
 #include "db_pool.hpp"
 #include "handlers.hpp"
@@ -82,6 +84,16 @@ int main(int argc, char** argv) {
         config = byo::relay::load_config([](const char* name) { return std::getenv(name); });
     } catch (const byo::relay::ConfigError& e) {
         log_event("config_error", {{"message", e.what()}});
+        return 2;
+    }
+    // A malformed connection string would make libpq quote pieces of it (the password among them) in every
+    // connection error we log: refuse it here, without repeating libpq's message.
+    char* parse_error = nullptr;
+    if (PQconninfoOption* parsed = PQconninfoParse(config.database_url.c_str(), &parse_error)) {
+        PQconninfoFree(parsed);
+    } else {
+        PQfreemem(parse_error);
+        log_event("config_error", {{"message", "BYO_TWILIO_DATABASE_URL is not a valid libpq connection string"}});
         return 2;
     }
 

@@ -58,7 +58,7 @@ std::string redact_db_message(std::string_view message) {
     // Keep the marker itself ("password authentication failed" says what went wrong), drop what follows it.
     // libpq quotes the offending token of a bad percent-escape, which may be a piece of the password.
     std::size_t cut = message.size();
-    for (std::string_view marker : {"password", "percent-encoded"})
+    for (std::string_view marker : {"password", "percent-encoded", "missing \"=\" after", "invalid connection option"})
         if (const std::size_t at = find_ci(message, marker); at != std::string_view::npos)
             cut = std::min(cut, at + marker.size());
     for (std::string_view scheme : {"postgresql://", "postgres://"}) cut = std::min(cut, find_ci(message, scheme));

@@ -173,3 +173,11 @@ TEST(RelayRedact, LongMessagesAreCapped) {
     EXPECT_EQ(out, std::string(300, 'z') + "...");
     EXPECT_FALSE(contains(out, "hunter2"));
 }
+
+// libpq quotes words of a malformed conninfo (which may be the password) in these messages: cut them.
+TEST(RelayRedact, MalformedConninfoQuotesAreCut) {
+    const std::string a = redact_db_message("missing \"=\" after \"horse\" in connection info string");
+    const std::string b = redact_db_message("invalid connection option \"horse\"");
+    EXPECT_EQ(a.find("horse"), std::string::npos);
+    EXPECT_EQ(b.find("horse"), std::string::npos);
+}
