@@ -86,8 +86,10 @@ CREATE TABLE twilio.outbox (
 );
 CREATE INDEX outbox_due ON twilio.outbox (not_before, id) WHERE state IN ('pending', 'ambiguous');
 CREATE INDEX outbox_open_in_order ON twilio.outbox (id) WHERE state IN ('pending', 'ambiguous');
+-- Only conversation jobs: an index covering every open job lures the planner into walking all of a user's open
+-- jobs for a single-row update by primary key (seen in docs/benchmarks.md with stale statistics).
 CREATE INDEX outbox_open_per_conversation ON twilio.outbox (user_id, conversation_id, id)
-    WHERE state IN ('pending', 'in_flight', 'ambiguous');
+    WHERE state IN ('pending', 'in_flight', 'ambiguous') AND conversation_id IS NOT NULL;
 CREATE TRIGGER outbox_wake_dispatcher AFTER INSERT ON twilio.outbox
     FOR EACH STATEMENT EXECUTE FUNCTION twilio._wake_dispatcher_on_commit();
 
