@@ -145,6 +145,21 @@ BEGIN
 END
 $$;
 
+-- The sealed token of a setup that passed every check: formats, then the key (sealing), then Twilio, so each
+-- failure comes before any request is sent and nothing is stored unless all of them pass.
+CREATE FUNCTION twilio._verified_envelope(owner text, sid text, token text, conv text, msg text, num text)
+    RETURNS bytea
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    envelope bytea;
+BEGIN
+    PERFORM twilio._check_formats(sid, token, conv, msg, num);
+    envelope := twilio._seal_token(owner, sid, token);
+    PERFORM twilio._raise_unless_ok(twilio._check_credentials(sid, token, conv, msg, num));
+    RETURN envelope;
+END
+$$;
+
 CREATE FUNCTION twilio.save_settings(account_sid text, auth_token text, conversations_service_sid text DEFAULT NULL,
                                      messaging_service_sid text DEFAULT NULL, sms_number text DEFAULT NULL)
     RETURNS twilio.settings_info
@@ -163,10 +178,7 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM auth.users u WHERE u.id = uid) THEN
         RAISE EXCEPTION 'user % does not exist in auth.users', uid USING ERRCODE = 'foreign_key_violation';
     END IF;
-    -- Formats, then the key (sealing), then Twilio: each failure comes before any request is sent.
-    PERFORM twilio._check_formats(sid, token, conv, msg, num);
-    envelope := twilio._seal_token(uid::text, sid, token);
-    PERFORM twilio._raise_unless_ok(twilio._check_credentials(sid, token, conv, msg, num));
+    envelope := twilio._verified_envelope(uid::text, sid, token, conv, msg, num);
     INSERT INTO twilio.user_settings AS s (user_id, account_sid, auth_token_envelope, conversations_service_sid,
                                           messaging_service_sid, sms_number, status, verified_at, last_error)
     VALUES (uid, sid, envelope, conv, msg, num, 'active', now(), NULL)
@@ -290,9 +302,7 @@ DECLARE
     num text := nullif(btrim(sms_number), '');
     envelope bytea;
 BEGIN
-    PERFORM twilio._check_formats(sid, token, conv, msg, num);
-    envelope := twilio._seal_token('platform', sid, token);
-    PERFORM twilio._raise_unless_ok(twilio._check_credentials(sid, token, conv, msg, num));
+    envelope := twilio._verified_envelope('platform', sid, token, conv, msg, num);
     INSERT INTO twilio.platform_account AS p (singleton, account_sid, auth_token_envelope,
                                               conversations_service_sid, messaging_service_sid, sms_number,
                                               fallback_enabled, verified_at)

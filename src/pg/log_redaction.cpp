@@ -21,7 +21,7 @@ emit_log_hook_type previous_hook = nullptr;
 // Functions whose arguments include a plaintext token.
 const char* const kSecretTakingFunctions[] = {
     "save_settings", "set_platform_account", "compute_signature", "validate_signature",
-    "_check_formats", "_check_credentials", "_seal_token",
+    "_check_formats", "_check_credentials", "_seal_token", "_verified_envelope",
 };
 
 bool contains_ci(const char* haystack, const char* needle) noexcept {
