@@ -1,6 +1,7 @@
 // byo-twilio-relay: Twilio webhooks in, one SQL call each, the function's answer back. Wiring only: settings,
 // the pool, the HTTP server, and a signal watcher that drains on SIGTERM/SIGINT.
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <cerrno>
@@ -121,6 +122,13 @@ int main(int argc, char** argv) {
     server.set_keep_alive_max_count(1);
     server.set_keep_alive_timeout(5);  // a connection that sends nothing is dropped after this, also on drain
     server.set_tcp_nodelay(true);
+    // Debian's cpp-httplib is a compiled library that listens with a backlog of 5: with a connection per webhook,
+    // a burst overflows it and clients wait ~1 s for a SYN retry. Keep the listening socket to raise it below.
+    int listen_fd = -1;
+    server.set_socket_options([&listen_fd](int sock) {
+        httplib::default_socket_options(sock);
+        listen_fd = sock;
+    });
     byo::relay::install_routes(server, ctx);
 
     const bool v6 = config.listen_host.find(':') != std::string::npos;
@@ -132,6 +140,7 @@ int main(int argc, char** argv) {
         log_event("listen_error", {{"listen", listen}, {"message", errno ? std::strerror(errno) : "cannot resolve"}});
         return 1;
     }
+    if (listen_fd >= 0) ::listen(listen_fd, SOMAXCONN);  // Linux lets a listening socket change its backlog
     // Not the database URL: it may hold a password.
     log_event("start", {{"listen", listen},
                         {"pool_size", config.pool_size},
