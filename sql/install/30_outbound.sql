@@ -147,10 +147,16 @@ BEGIN
 END
 $$;
 
+-- '+' and 2-15 digits, the first not 0 (the table CHECKs spell the same pattern out).
+CREATE FUNCTION twilio._is_e164(value text) RETURNS boolean
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce(value ~ '^\+[1-9][0-9]{1,14}$', false)
+$$;
+
 CREATE FUNCTION twilio._require_e164(field text, value text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF value IS NULL OR value !~ '^\+[1-9][0-9]{1,14}$' THEN
+    IF NOT twilio._is_e164(value) THEN
         RAISE EXCEPTION '% must be an E.164 phone number: ''+'', country code and number, digits only', field
             USING ERRCODE = 'invalid_parameter_value', HINT = 'For example +14155550123.';
     END IF;

@@ -114,7 +114,7 @@ DECLARE
                         WHEN word IN ('START', 'YES', 'UNSTOP') THEN 'START'
                         WHEN word IN ('HELP', 'INFO') THEN 'HELP' END));
 BEGIN
-    IF phone IS NULL OR phone !~ '^\+[1-9][0-9]{1,14}$' THEN
+    IF NOT twilio._is_e164(phone) THEN
         RETURN NULL;
     END IF;
     IF kind = 'STOP' THEN
@@ -323,7 +323,7 @@ BEGIN
                 WHEN 'onParticipantAdded' THEN
                     UPDATE twilio.conversations c
                        SET participant_sid = coalesce(c.participant_sid, p ->> 'ParticipantSid'),
-                           phone = coalesce(c.phone, CASE WHEN p ->> 'MessagingBinding.Address' ~ '^\+[1-9][0-9]{1,14}$'
+                           phone = coalesce(c.phone, CASE WHEN twilio._is_e164(p ->> 'MessagingBinding.Address')
                                                           THEN p ->> 'MessagingBinding.Address' END)
                      WHERE c.user_id = uid AND c.id = conv.id;
                     what_happened := 'participant added';
