@@ -53,11 +53,16 @@ DbPool::Lease::~Lease() { release(); }
 // The lease holder owns its slot exclusively, so its connection pointer is read and written without the lock.
 PGconn* DbPool::Lease::conn() const { return pool_ ? pool_->slots_[slot_].conn : nullptr; }
 
+bool& DbPool::Lease::prepared() const { return pool_->slots_[slot_].prepared; }
+
 void DbPool::Lease::discard() {
-    if (!pool_) return;
-    PGconn*& conn = pool_->slots_[slot_].conn;
+    if (pool_) pool_->slots_[slot_].close();
+}
+
+void DbPool::Slot::close() {
     if (conn) PQfinish(conn);
     conn = nullptr;
+    prepared = false;  // the server forgets a session's prepared statements with the session
 }
 
 void DbPool::Lease::release() noexcept {
@@ -142,11 +147,8 @@ PGconn* DbPool::connect(Clock::time_point deadline, std::string& error) const {
 
 void DbPool::close_all() {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (Slot& s : slots_) {
-        if (s.busy || !s.conn) continue;
-        PQfinish(s.conn);
-        s.conn = nullptr;
-    }
+    for (Slot& s : slots_)
+        if (!s.busy) s.close();
 }
 
 }  // namespace byo::relay

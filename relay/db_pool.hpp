@@ -33,6 +33,8 @@ public:
 
         explicit operator bool() const { return pool_ != nullptr; }
         PGconn* conn() const;
+        // Whether this connection holds the caller's prepared statement; false on every new connection.
+        bool& prepared() const;
         // The connection is broken or in an unknown state: close it now; the slot reconnects on its next use.
         void discard();
 
@@ -58,7 +60,9 @@ public:
 private:
     struct Slot {
         PGconn* conn = nullptr;
+        bool prepared = false;  // belongs to `conn`: reset whenever it is closed
         bool busy = false;
+        void close();
     };
 
     PGconn* connect(Clock::time_point deadline, std::string& error) const;

@@ -39,13 +39,8 @@ bool healthy(PGconn* conn) {
     return PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE;
 }
 
-}  // namespace
-
-PgOutcome run_query(PGconn* conn, const char* sql, const std::vector<const char*>& params,
-                    Clock::time_point deadline) {
-    if (PQsendQueryParams(conn, sql, static_cast<int>(params.size()), nullptr, params.data(), nullptr, nullptr, 0) == 0)
-        return failure(PQerrorMessage(conn), true);
-
+// Completes what a PQsend* call started: sends it and reads every result, all before the deadline.
+PgOutcome finish(PGconn* conn, Clock::time_point deadline) {
     // In non-blocking mode a large body may not fit the socket buffer at once; push it out within the deadline.
     for (;;) {
         const int flushed = PQflush(conn);
@@ -80,6 +75,47 @@ PgOutcome run_query(PGconn* conn, const char* sql, const std::vector<const char*
     out.result = std::move(kept);
     out.connection_unusable = !healthy(conn);
     return out;
+}
+
+PgOutcome prepare(PGconn* conn, const PreparedStatement& stmt, Clock::time_point deadline) {
+    if (PQsendPrepare(conn, stmt.name, stmt.sql, stmt.param_count, nullptr) == 0)
+        return failure(PQerrorMessage(conn), true);
+    PgOutcome out = finish(conn, deadline);
+    // A preparation is not the call: never let its empty result pass for the call's.
+    if (out.ok() && out.connection_unusable) return failure("connection unusable after preparing", true);
+    return out;
+}
+
+PgOutcome execute(PGconn* conn, const char* name, const std::vector<const char*>& params,
+                  Clock::time_point deadline) {
+    if (PQsendQueryPrepared(conn, name, static_cast<int>(params.size()), params.data(), nullptr, nullptr, 0) == 0)
+        return failure(PQerrorMessage(conn), true);
+    return finish(conn, deadline);
+}
+
+}  // namespace
+
+PgOutcome run_query(PGconn* conn, const char* sql, const std::vector<const char*>& params,
+                    Clock::time_point deadline) {
+    if (PQsendQueryParams(conn, sql, static_cast<int>(params.size()), nullptr, params.data(), nullptr, nullptr, 0) == 0)
+        return failure(PQerrorMessage(conn), true);
+    return finish(conn, deadline);
+}
+
+PgOutcome run_prepared(PGconn* conn, bool& prepared, const PreparedStatement& stmt,
+                       const std::vector<const char*>& params, Clock::time_point deadline) {
+    for (bool retried = false;; retried = true) {
+        if (!prepared) {
+            PgOutcome p = prepare(conn, stmt, deadline);
+            // 42P05: a pooler gave us a server session where another of our connections already prepared it.
+            if (p.connection_unusable || (!p.ok() && p.sqlstate != "42P05")) return p;
+            prepared = true;
+        }
+        PgOutcome out = execute(conn, stmt.name, params, deadline);
+        // A call that failed rolled back, so retrying it once cannot apply a webhook twice.
+        if (retried || out.sqlstate != "26000" || out.connection_unusable) return out;
+        prepared = false;
+    }
 }
 
 }  // namespace byo::relay

@@ -34,4 +34,17 @@ int wait_socket(int fd, short events, Clock::time_point deadline);
 PgOutcome run_query(PGconn* conn, const char* sql, const std::vector<const char*>& params,
                     Clock::time_point deadline);
 
+// A statement the server parses and plans once per session instead of on every call.
+struct PreparedStatement {
+    const char* name;  // fixed: one per session
+    const char* sql;
+    int param_count;
+};
+
+// As run_query, for `stmt`: prepares it first unless `prepared` says this connection already has it (and sets
+// `prepared` once it has). If the server no longer knows it (26000, e.g. after a pooler's DISCARD ALL), prepares
+// it again and retries once. A failed preparation is returned as the call's failure.
+PgOutcome run_prepared(PGconn* conn, bool& prepared, const PreparedStatement& stmt,
+                       const std::vector<const char*>& params, Clock::time_point deadline);
+
 }  // namespace byo::relay

@@ -2,8 +2,9 @@
 # The webhook path end to end: real HTTP into byo-twilio-relay, one SQL call per webhook into the cluster, signed
 # by the official `twilio` helper library (test/e2e/relay_client.js), never by our own SQL. Checks tenant routing
 # by webhook URL, rejections that write nothing (forged, replayed with changes, unsigned), idempotent retries, a
-# delivery receipt, STOP, the relay riding out a PostgreSQL stop/start without a restart, its metrics, a clean
-# SIGTERM, and a log free of tokens, signatures and message bodies.
+# delivery receipt, STOP, permission errors answered 503, the relay riding out a PostgreSQL stop/start without a
+# restart, the call prepared once per session (server log), its metrics, a clean SIGTERM, and a log free of
+# tokens, signatures and message bodies.
 #
 # Runs against the cluster test/run.sh started, after the pg_regress suites (60_outbound connected ann and ben and
 # sent messages). Needs PGHOST, PGPORT, BYO_CLUSTER_DIR (the cluster, run as the postgres OS user, so this runs as
@@ -59,7 +60,7 @@ LOG=$WORK/relay.log
 RECORD=$WORK/sent.jsonl
 : >"$RECORD"
 
-RELAY_PID='' PG_STOPPED=no ROLE_BEFORE='' WATCHDOG_PID=''
+RELAY_PID='' PG_STOPPED=no ROLE_BEFORE='' WATCHDOG_PID='' GRANTS_CHANGED=no
 pg_ctl_as_postgres() { runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$BYO_CLUSTER_DIR/data" "$@"; }
 cleanup() {
     [ -n "$WATCHDOG_PID" ] && kill "$WATCHDOG_PID" 2>/dev/null
@@ -74,7 +75,13 @@ cleanup() {
         pg_ctl_as_postgres -l "$BYO_CLUSTER_DIR/server.log" -w -t 60 start >/dev/null 2>&1 \
             || echo "# could not start PostgreSQL again: see $BYO_CLUSTER_DIR/server.log"
     fi
+    if [ "$GRANTS_CHANGED" = yes ]; then
+        q -c "GRANT USAGE ON SCHEMA twilio TO $ROLE" \
+          -c "GRANT EXECUTE ON FUNCTION twilio.handle_webhook(text, text, text, text) TO $ROLE" >/dev/null 2>&1
+    fi
     # Leave the role as found: 80_webhooks.sql's NOLOGIN role, or none.
+    [ "$ROLE_BEFORE" != none ] && q -c "ALTER ROLE $ROLE RESET log_min_duration_statement" \
+        -c "ALTER ROLE $ROLE RESET log_parameter_max_length" >/dev/null 2>&1
     if [ "$ROLE_BEFORE" = none ]; then
         q -c "REVOKE ALL ON FUNCTION twilio.handle_webhook(text, text, text, text) FROM $ROLE" \
           -c "REVOKE ALL ON SCHEMA twilio FROM $ROLE" -c "DROP ROLE $ROLE" >/dev/null 2>&1
@@ -123,6 +130,11 @@ else
 fi 2>/dev/null
 q -c "GRANT USAGE ON SCHEMA twilio TO $ROLE" \
   -c "GRANT EXECUTE ON FUNCTION twilio.handle_webhook(text, text, text, text) TO $ROLE" >/dev/null
+# Section 10 reads the relay's sessions in the server log: every parse and execute, never a parameter value.
+q -c "ALTER ROLE $ROLE SET log_min_duration_statement = 0" -c "ALTER ROLE $ROLE SET log_parameter_max_length = 0" \
+    >/dev/null
+SERVER_LOG=$BYO_CLUSTER_DIR/server.log
+SERVER_LOG_START=$(stat -c %s "$SERVER_LOG" 2>/dev/null || echo 0)
 check "relay role: login, no superuser/createrole/createdb/bypassrls, member of nothing" "t f f f f 0" \
     "$(q -c "SELECT concat_ws(' ', rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls,
                                (SELECT count(*) FROM pg_auth_members WHERE member = r.oid))
@@ -285,7 +297,39 @@ check "STOP: an opt-out for ann only" "1 0" \
 check "after STOP ann's send_sms fails with 55000" "sqlstate=55000" "$(try_send "$ANN" | xargs)"
 check "after STOP ben can still send (a uuid)" yes "$([[ $(try_send "$BEN") =~ $uuid_re ]] && echo yes || echo no)"
 
-echo "# 7. PostgreSQL stopped: 503 (Twilio retries); started again: served without restarting the relay"
+echo "# 7. permission denied, when preparing (a new session) and when executing (prepared): 503, then served again"
+# the relay's last db_error: "<stage> <sqlstate> <message>"
+last_db_error() {
+    grep '"event":"db_error"' "$LOG" | tail -1 |
+        node -e 'const o=JSON.parse(require("fs").readFileSync(0,"utf8")); console.log(o.stage, o.sqlstate, o.message)' 2>/dev/null
+}
+perm1=$(sid SM) perm2=$(sid SM)
+GRANTS_CHANGED=yes
+# End the relay's sessions so the next webhook prepares on a new one, which may not see the schema.
+q -c "REVOKE USAGE ON SCHEMA twilio FROM $ROLE" \
+  -c "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE usename = '$ROLE'" >/dev/null
+inbound_params "$BEN" "$SENDER2" "sent while the relay may not use the schema [$RUN]" "$perm1"
+post "${SMS_URL[$BEN]}" BOB_TOKEN "${INBOUND[@]}"
+check "no USAGE on the schema (the preparation fails): 503 with Retry-After" "503 5" "$STATUS $RETRY_AFTER"
+check "no USAGE: logged as a failed call" "call 42501 permission denied for schema twilio" "$(last_db_error)"
+q -c "GRANT USAGE ON SCHEMA twilio TO $ROLE" >/dev/null
+post "${SMS_URL[$BEN]}" BOB_TOKEN "${INBOUND[@]}"
+check "USAGE granted again: the retried webhook is answered 200" 200 "$STATUS"
+check "USAGE granted again: stored once" "1 1" "$(rows_for "$BEN" "$perm1")"
+
+q -c "REVOKE EXECUTE ON FUNCTION twilio.handle_webhook(text, text, text, text) FROM $ROLE" >/dev/null
+inbound_params "$BEN" "$SENDER2" "sent while the relay may not call the function [$RUN]" "$perm2"
+post "${SMS_URL[$BEN]}" BOB_TOKEN "${INBOUND[@]}"
+check "no EXECUTE (the prepared statement fails): 503 with Retry-After" "503 5" "$STATUS $RETRY_AFTER"
+check "no EXECUTE: logged as a failed call" "call 42501 permission denied for function handle_webhook" \
+    "$(last_db_error)"
+check "no EXECUTE: nothing written" "0 0" "$(rows_anywhere "$perm2")"
+q -c "GRANT EXECUTE ON FUNCTION twilio.handle_webhook(text, text, text, text) TO $ROLE" >/dev/null
+GRANTS_CHANGED=no
+post "${SMS_URL[$BEN]}" BOB_TOKEN "${INBOUND[@]}"
+check "EXECUTE granted again: 200, stored once" "200 1 1" "$STATUS $(rows_for "$BEN" "$perm2")"
+
+echo "# 8. PostgreSQL stopped: 503 (Twilio retries); started again: served without restarting the relay"
 down_sid=$(sid SM)
 inbound_params "$ANN" "$SENDER3" "sent while the database is down [$RUN]" "$down_sid"
 PG_STOPPED=yes   # from here on cleanup starts PostgreSQL again if it is not running
@@ -314,7 +358,7 @@ else
     fail "pg_ctl stop failed"
 fi
 
-echo "# 8. metrics"
+echo "# 9. metrics"
 metrics=$(curl -s --max-time 5 "$RELAY/metrics")
 counter() { echo "$metrics" | sed -n "s/^byo_twilio_relay_requests_total{status=\"$1\"} \([0-9]*\)$/\1/p"; }
 for s in 200 400 403 503; do
@@ -322,7 +366,22 @@ for s in 200 400 403 503; do
     check "metrics: byo_twilio_relay_requests_total{status=\"$s\"} > 0" yes "$([ "${n:-0}" -gt 0 ] && echo yes || echo no)"
 done
 
-echo "# 9. SIGTERM"
+echo "# 10. the server's log: the call is prepared once per session and reused, never sent as SQL text"
+# Prefix '%m [%p] %q%u@%d ': the relay's sessions since this run began, one "<pid> <step>" per statement logged.
+steps=$(tail -c +$((SERVER_LOG_START + 1)) "$SERVER_LOG" |
+    sed -nE "s/^.* \[([0-9]+)\] $ROLE@postgres LOG:  duration: [0-9.]+ ms  (parse|execute) byo_twilio_handle_webhook: .*/\1 \2/p")
+parses=$(grep -c ' parse$' <<<"$steps") executes=$(grep -c ' execute$' <<<"$steps")
+echo "# relay sessions: $parses parse(s), $executes execution(s) of the webhook call"
+check "server log: the webhook call executed as a prepared statement, more often than prepared" yes \
+    "$([ "$parses" -gt 0 ] && [ "$executes" -gt "$parses" ] && echo yes || echo no)"
+check "server log: prepared at most once per session" 1 \
+    "$(grep ' parse$' <<<"$steps" | sort | uniq -c | awk '{ print $1 }' | sort -n | tail -1)"
+relay_lines=$(tail -c +$((SERVER_LOG_START + 1)) "$SERVER_LOG" | grep -F " $ROLE@postgres ")
+check "server log: no call sent as SQL text (unnamed), no prepared statement missing or duplicated" "0 0" \
+    "$(grep -c '<unnamed>: SELECT status, content_type, body FROM twilio.handle_webhook' <<<"$relay_lines") $(
+       grep -c 'prepared statement "byo_twilio_handle_webhook"' <<<"$relay_lines")"
+
+echo "# 11. SIGTERM"
 kill -TERM "$RELAY_PID"
 for _ in $(seq 1 50); do kill -0 "$RELAY_PID" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$RELAY_PID" 2>/dev/null; then
@@ -335,7 +394,7 @@ fi
 check "SIGTERM: the log says it drained" yes \
     "$(grep -q '"event":"shutdown".*"drained":true' "$LOG" && echo yes || echo no)"
 
-echo "# 10. the relay's log"
+echo "# 12. the relay's log"
 webhook_key() { local k=${1#"$PUBLIC_URL"/twilio/}; echo "${k%%/*}"; }
 check "log: one JSON object per line, requests logged" yes \
     "$(node -e 'const l=require("fs").readFileSync(process.argv[1],"utf8").split("\n").filter(Boolean);
