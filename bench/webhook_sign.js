@@ -9,6 +9,7 @@
 // Usage: node bench/webhook_sign.js --out FILE --n N --phase 0..255 --key WEBHOOK_KEY --public-url URL
 //            --token-env ALICE_TOKEN --account-sid AC... --messaging-service-sid MG... --to +1...
 'use strict';
+const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
 
@@ -48,8 +49,9 @@ const bodies = [
 const fd = fs.openSync(a.out, 'w');
 let chunk = [];
 for (let i = 0; i < n; i++) {
-    // SM + 32 hex digits: 2 for the phase, 30 for the sequence number.
-    const sid = 'SM' + phase.toString(16).padStart(2, '0') + i.toString(16).padStart(30, '0');
+    // SM + 32 hex digits that look random, as Twilio's do (a hash of phase and sequence number: distinct, and
+    // repeatable). Sequential SIDs would send every insert to the same leaf page of the unique indexes.
+    const sid = 'SM' + crypto.createHash('md5').update(`${phase}:${i}`).digest('hex');
     const from = '+1415555' + String(i % 10000).padStart(4, '0');
     // The parameters Twilio posts for an inbound SMS (Messaging webhook), in its usual order.
     const params = {

@@ -154,12 +154,12 @@ SELECT function_privs_are('twilio', f.name, f.args, r.role, '{}'::name[],
                           format('%s cannot execute internal twilio.%s(%s)', r.role, f.name,
                                  array_to_string(f.args, ', ')))
   FROM (VALUES
-        (1, '_form_to_jsonb', '{text}'::name[]),
-        (2, '_webhook_signature_ok', '{text,text,bytea,text,text,text,text}'),
+        (1, '_opt_keyword', '{text,text}'::name[]),
+        (2, '_route_webhook', '{uuid,text,jsonb}'),
         (3, '_status_rank', '{text}'),
         (4, '_apply_message_status', '{uuid,text,text,text}'),
         (5, '_apply_opt_keywords', '{uuid,text,text,text}'),
-        (6, '_resolve_webhook_tenant', '{text,jsonb,text,text,text}'),
+        (6, '_is_e164', '{text}'),
         (7, '_webhook_urls', '{text}')) f(ord, name, args)
  CROSS JOIN (VALUES (1, 'anon'::name), (2, 'authenticated'), (3, 'service_role'), (4, 'tap_byo_twilio_relay')) r(rord, role)
  ORDER BY f.ord, r.rord;
@@ -194,8 +194,8 @@ SELECT is(ARRAY(SELECT p.proname || ' ' || p.prosecdef || ' ' || coalesce(array_
           'handle_webhook is SECURITY DEFINER with a pinned search_path');
 SELECT is(ARRAY(SELECT p.proname::text FROM pg_proc p
                  WHERE p.pronamespace = 'twilio'::regnamespace AND p.prosecdef
-                   AND p.proname IN ('_form_to_jsonb', '_webhook_signature_ok', '_status_rank',
-                                     '_apply_message_status', '_apply_opt_keywords', '_resolve_webhook_tenant',
+                   AND p.proname IN ('_opt_keyword', '_route_webhook', '_status_rank',
+                                     '_apply_message_status', '_apply_opt_keywords', '_is_e164',
                                      '_webhook_urls')
                  ORDER BY 1),
           '{}'::text[], 'no internal webhook function is SECURITY DEFINER');
@@ -224,8 +224,8 @@ SELECT throws_ok(v.stmt, '42501', format('permission denied for function %s', v.
                  format('owner: %s() is denied', v.f))
   FROM (VALUES (1, 'handle_webhook', $$SELECT * FROM twilio.handle_webhook('https://relay.example.test/twilio/sms',
                                         'c2ln', 'application/x-www-form-urlencoded', 'Body=x')$$),
-               (2, '_resolve_webhook_tenant', $$SELECT * FROM twilio._resolve_webhook_tenant(
-                                                 'https://relay.example.test/twilio/sms', '{}', 'c2ln', '', '')$$),
+               (2, '_route_webhook', $$SELECT twilio._route_webhook(
+                                        '00000000-0000-4000-a000-00000000000b', 'status', '{}')$$),
                (3, '_apply_opt_keywords', $$SELECT twilio._apply_opt_keywords(
                                              '00000000-0000-4000-a000-00000000000b', '+15005550299', 'START', NULL)$$),
                (4, '_apply_message_status', $$SELECT twilio._apply_message_status(
@@ -289,8 +289,8 @@ SELECT throws_ok(w.stmt, '42501', format('permission denied for table %s', w.t),
 SELECT throws_ok($$SELECT * FROM twilio.handle_webhook('https://relay.example.test/twilio/sms', 'c2ln',
                                                        'application/x-www-form-urlencoded', 'Body=x')$$,
                  '42501', 'permission denied for function handle_webhook', 'anon: handle_webhook() is denied');
-SELECT throws_ok($$SELECT twilio._form_to_jsonb('a=b')$$, '42501', 'permission denied for function _form_to_jsonb',
-                 'anon: internal _form_to_jsonb() is denied');
+SELECT throws_ok($$SELECT twilio._opt_keyword('STOP', NULL)$$, '42501', 'permission denied for function _opt_keyword',
+                 'anon: internal _opt_keyword() is denied');
 RESET ROLE;
 
 ------------------------------------------------------------------------------------------------------------------
@@ -313,10 +313,9 @@ SELECT throws_ok(w.stmt, '42501', format('permission denied for table %s', w.t),
 SELECT throws_ok($$SELECT * FROM twilio.handle_webhook('https://relay.example.test/twilio/sms', 'c2ln',
                                                        'application/x-www-form-urlencoded', 'Body=x')$$,
                  '42501', 'permission denied for function handle_webhook', 'service_role: handle_webhook() is denied');
-SELECT throws_ok($$SELECT * FROM twilio._resolve_webhook_tenant('https://relay.example.test/twilio/sms', '{}',
-                                                                'c2ln', '', '')$$,
-                 '42501', 'permission denied for function _resolve_webhook_tenant',
-                 'service_role: internal _resolve_webhook_tenant() is denied');
+SELECT throws_ok($$SELECT twilio._route_webhook('00000000-0000-4000-a000-00000000000a', 'status', '{}')$$,
+                 '42501', 'permission denied for function _route_webhook',
+                 'service_role: internal _route_webhook() is denied');
 RESET ROLE;
 
 ------------------------------------------------------------------------------------------------------------------
@@ -333,9 +332,9 @@ SELECT throws_ok(w.stmt, '42501', format('permission denied for table %s', w.t),
   FROM write_attempts w ORDER BY w.ord;
 SELECT throws_ok(v.stmt, '42501', format('permission denied for function %s', v.f),
                  format('relay: %s() is denied', v.f))
-  FROM (VALUES (1, '_form_to_jsonb', $$SELECT twilio._form_to_jsonb('a=b')$$),
-               (2, '_resolve_webhook_tenant', $$SELECT * FROM twilio._resolve_webhook_tenant(
-                                                 'https://relay.example.test/twilio/sms', '{}', 'c2ln', '', '')$$),
+  FROM (VALUES (1, '_opt_keyword', $$SELECT twilio._opt_keyword('STOP', NULL)$$),
+               (2, '_route_webhook', $$SELECT twilio._route_webhook(
+                                        '00000000-0000-4000-a000-00000000000a', 'status', '{}')$$),
                (3, '_apply_message_status', $$SELECT twilio._apply_message_status(
                                               '00000000-0000-4000-a000-00000000000a', 'SMx', 'failed', '21610')$$),
                (4, '_apply_opt_keywords', $$SELECT twilio._apply_opt_keywords(

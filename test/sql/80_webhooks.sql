@@ -81,6 +81,12 @@ RESET ROLE;
 SELECT pg_temp.post(:'sms_url', '{"MessageSid": "SM00000000000000000000000000000005", "From": "+15005550401", "To": "+15005550006", "Body": "START"}');
 SELECT count(*) AS ann_opt_outs_for_401 FROM twilio.opt_outs
  WHERE user_id = '00000000-0000-0000-0000-00000000aa01' AND phone = '+15005550401';
+-- Twilio retrying that old STOP after the START is a repeat: acknowledged, and it does not opt them out again
+SELECT pg_temp.post(:'sms_url', '{"MessageSid": "SM00000000000000000000000000000004", "From": "+15005550401", "To": "+15005550006", "Body": "stop", "OptOutType": "STOP"}') AS stop_retried;
+SELECT count(*) AS ann_opt_outs_for_401_after_retry FROM twilio.opt_outs
+ WHERE user_id = '00000000-0000-0000-0000-00000000aa01' AND phone = '+15005550401';
+SELECT effect, count(*) FROM twilio.webhook_events WHERE dedupe_key LIKE 'sms:SM0000000000000000000000000000000_'
+ GROUP BY effect ORDER BY effect;
 -- START lifts a recipient's STOP, not an opt-out the user added by hand
 SELECT pg_temp.post(:'sms_url', '{"MessageSid": "SM00000000000000000000000000000009", "From": "+15005550111", "To": "+15005550006", "Body": "start"}');
 SELECT phone, source FROM twilio.opt_outs WHERE user_id = '00000000-0000-0000-0000-00000000aa01' AND phone = '+15005550111';

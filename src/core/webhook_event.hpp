@@ -1,0 +1,50 @@
+// What an inbound Twilio webhook is, from its parameters alone: its kind, the key that makes Twilio's retries
+// idempotent, and the opt-out keyword an inbound text carries. No database, no tenant: see pg/fn_webhook.cpp.
+#pragma once
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace byo {
+
+// A webhook's parameters by name (a repeated name keeps its first value: the routing fields are single-valued).
+class WebhookParams {
+public:
+    // A form body, or a JSON object (a non-string value reads as its JSON text). Throws CoreError 22023 when the
+    // body is not of the content type's kind; a type that is neither form nor JSON is also 22023.
+    static WebhookParams parse(std::string_view content_type, std::string_view body);
+
+    const std::string* find(const std::string& name) const;
+    bool has(const std::string& name) const { return find(name) != nullptr; }
+    // The first of these names that is present, else nullptr.
+    const std::string* first_of(std::initializer_list<const char*> names) const;
+    // As JSON (an object of strings), for the event's `params` column.
+    std::string to_json() const;
+    bool is_json() const { return json_; }
+
+private:
+    std::map<std::string, std::string> values_;
+    bool json_ = false;
+};
+
+enum class WebhookKind { Conversations, VoiceStatus, Sms, Status };
+
+// Conversations post-events carry EventType; voice status callbacks CallSid and CallStatus; an inbound text has
+// SmsStatus=received (or a Body and no MessageStatus); a message status callback MessageStatus or SmsStatus.
+std::optional<WebhookKind> webhook_kind(const WebhookParams& p);
+const char* kind_name(WebhookKind kind);  // as stored in webhook_events.kind
+
+// (user, this key) is unique in webhook_events: the same delivery twice maps to the same key.
+std::string webhook_dedupe_key(WebhookKind kind, const WebhookParams& p, std::string_view body);
+
+// webhook_events.event_type: EventType, MessageStatus, SmsStatus or CallStatus, the first present.
+std::optional<std::string> webhook_event_type(const WebhookParams& p);
+
+enum class OptKeyword { Stop, Start, Help };
+
+// Twilio's Advanced Opt-Out type when given (STOP/START/HELP), else the STOP, START and HELP families of words
+// (the whole message, trimmed, any case).
+std::optional<OptKeyword> opt_keyword(std::string_view body, std::string_view opt_out_type);
+
+}  // namespace byo

@@ -1,0 +1,112 @@
+#include "pg/webhook_tenant.hpp"
+
+#include <vector>
+
+#include "core/envelope.hpp"
+#include "core/signature.hpp"
+#include "core/webhook_url.hpp"
+#include "pg/config.hpp"
+#include "pg/spi_plan.hpp"
+
+namespace byo::pg {
+
+namespace {
+
+struct Candidate {
+    std::string owner;  // a user id, or "platform"
+    std::string account_sid;
+    std::string envelope;
+};
+
+// One lookup per step, each an index scan with a kept plan: this runs for every webhook.
+struct Step {
+    const char* label;
+    const char* param;  // nullptr: the URL's key
+    SavedPlan plan;
+};
+
+Step g_steps[] = {
+    {"webhook key", nullptr,
+     {"SELECT user_id::text, account_sid, auth_token_envelope FROM twilio.user_settings WHERE webhook_key = $1", 1}},
+    {"ChatServiceSid", "ChatServiceSid",
+     {"SELECT user_id::text, account_sid, auth_token_envelope FROM twilio.user_settings "
+      "WHERE conversations_service_sid = $1",
+      1}},
+    {"MessagingServiceSid", "MessagingServiceSid",
+     {"SELECT user_id::text, account_sid, auth_token_envelope FROM twilio.user_settings "
+      "WHERE messaging_service_sid = $1",
+      1}},
+    {"To", "To",
+     {"SELECT user_id::text, account_sid, auth_token_envelope FROM twilio.user_settings WHERE sms_number = $1", 1}},
+    {"AccountSid", "AccountSid",
+     {"SELECT user_id::text, account_sid, auth_token_envelope FROM twilio.user_settings WHERE account_sid = $1", 1}},
+};
+
+SavedPlan g_platform_account{"SELECT 'platform', account_sid, auth_token_envelope FROM twilio.platform_account", 0};
+SavedPlan g_message_owner{"SELECT user_id::text FROM twilio.messages WHERE twilio_sid = $1 LIMIT 1", 1};
+
+std::vector<Candidate> candidates_from(const std::vector<SqlRow>& rows) {
+    std::vector<Candidate> out;
+    for (const SqlRow& r : rows) out.push_back({r[0].value_or(""), r[1].value_or(""), r[2].value_or("")});
+    return out;
+}
+
+void log_unusable_token(const std::string& owner, const std::string& problem) {
+    const std::string who = owner == "platform" ? "the platform account" : "user " + owner;
+    pg_call([&] {
+        ereport(LOG, (errmsg("byo_twilio webhook: the stored token of %s cannot be used: %s", who.c_str(),
+                             problem.c_str())));
+    });
+}
+
+// The candidates whose token validates the signature. A token that cannot be decrypted counts as "no" and is
+// logged, so one broken row cannot block webhooks for every tenant matched with it.
+std::vector<std::string> signers(const std::vector<Candidate>& candidates, const SignedRequest& r) {
+    const Keyring ring = current_keyring();
+    std::vector<std::string> valid;
+    for (const Candidate& c : candidates) {
+        std::string problem;
+        try {
+            const Bytes envelope(c.envelope.begin(), c.envelope.end());
+            const Secret token = open_envelope(ring, envelope, envelope_context(c.owner, c.account_sid));
+            if (validate_signature(token.view(), r.signature, r.url, r.body, r.content_type)) valid.push_back(c.owner);
+            continue;
+        } catch (const CoreError& e) {
+            problem = e.what();  // envelope errors name the key id, never key or token material
+        }
+        log_unusable_token(c.owner, problem);
+    }
+    return valid;
+}
+
+WebhookTenant platform_tenant(const SignedRequest& r, const WebhookParams& params) {
+    if (signers(candidates_from(g_platform_account.run({})), r).size() != 1)
+        return {std::nullopt, "signature does not validate with the platform account"};
+    const std::string* sid = params.first_of({"MessageSid", "SmsSid"});
+    const std::vector<SqlRow> owner = sid ? g_message_owner.run({*sid}) : std::vector<SqlRow>{};
+    if (owner.empty() || !owner[0][0]) return {std::nullopt, "platform callback for an unknown message"};
+    return {owner[0][0], "ok"};
+}
+
+}  // namespace
+
+WebhookTenant resolve_webhook_tenant(const SignedRequest& r, const WebhookParams& params) {
+    const std::optional<std::string> key = webhook_key_from_url(r.url);
+    if (key == "platform") return platform_tenant(r, params);
+    for (Step& step : g_steps) {
+        const std::string* value = step.param ? params.find(step.param) : (key ? &*key : nullptr);
+        if (!value) continue;
+        const std::vector<Candidate> candidates = candidates_from(step.plan.run({*value}));
+        if (candidates.empty()) continue;
+        const std::vector<std::string> valid = signers(candidates, r);
+        if (valid.size() == 1) return {valid[0], "ok"};
+        if (valid.size() > 1)
+            return {std::nullopt, std::to_string(valid.size()) + " users match by " + step.label +
+                                      " and their tokens all validate: cannot tell them apart (give each user their "
+                                      "own webhook URL with its key)"};
+        return {std::nullopt, std::string("signature does not validate for the user(s) matched by ") + step.label};
+    }
+    return {std::nullopt, "no tenant matches"};
+}
+
+}  // namespace byo::pg
