@@ -8,7 +8,8 @@ PG_SRCS = $(wildcard src/pg/*.cpp)
 OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA = $(wildcard sql/$(EXTENSION)--*--*.sql) sql/byo_twilio_auth_compat.sql
+# Upgrade scripts, and the full scripts of released versions (frozen: an upgrade test installs them).
+DATA = $(wildcard sql/$(EXTENSION)--*--*.sql) $(wildcard sql/released/$(EXTENSION)--*.sql) sql/byo_twilio_auth_compat.sql
 EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql $(OBJS:.o=.d)
 
 PG_CONFIG ?= pg_config

@@ -20,7 +20,7 @@
 #
 # Environment: WEBHOOK_SECONDS (per measurement, default 20), WEBHOOK_CONNECTIONS (default 16),
 #              WEBHOOK_WRK_THREADS (default 2), WEBHOOK_TUNED_THREADS / WEBHOOK_TUNED_POOL (the tuned relay
-#              setting, default 8 / 4), WEBHOOK_N (pre-signed requests per wrk run, default 40000),
+#              setting, default 8 / 4), WEBHOOK_N (pre-signed requests per wrk run, default 100000),
 #              WEBHOOK_PGBENCH_SCALE (default 10), BYO_PGPORT (default 54393), WEBHOOK_STANDIN_PORT (default 4050),
 #              WEBHOOK_RELAY_PORT (default 4051).
 # Usage: bash bench/webhook_run.sh
@@ -33,7 +33,7 @@ CONNS=${WEBHOOK_CONNECTIONS:-16}
 WRK_THREADS=${WEBHOOK_WRK_THREADS:-2}
 TUNED_THREADS=${WEBHOOK_TUNED_THREADS:-8}
 TUNED_POOL=${WEBHOOK_TUNED_POOL:-4}
-N=${WEBHOOK_N:-40000}
+N=${WEBHOOK_N:-100000}
 SCALE=${WEBHOOK_PGBENCH_SCALE:-10}
 export BYO_PGPORT=${BYO_PGPORT:-54393}
 STANDIN_PORT=${WEBHOOK_STANDIN_PORT:-4050}
