@@ -42,8 +42,7 @@ Answer reject(int status, const std::string& why, const char* body) {
     return {status, "text/plain", body};
 }
 
-// An inbound text without a keyword (nearly all of them): its event and its message in one statement; the
-// message only when the event is new.
+// An inbound text: its event and its message in one statement, the message only when the event is new.
 SavedPlan g_inbound_sms{
     "WITH ev AS ("
     "  INSERT INTO twilio.webhook_events (user_id, kind, event_type, dedupe_key, url, content_type, body, params,"
@@ -88,23 +87,26 @@ std::string segments(const WebhookParams& p) {
     return *v;
 }
 
+std::string text_param(const WebhookParams& p, const char* name) {
+    const std::string* v = p.find(name);
+    return v ? *v : std::string();
+}
+
 bool has_keyword(const WebhookParams& p) {
-    return opt_keyword(p.find("Body") ? *p.find("Body") : "", p.find("OptOutType") ? *p.find("OptOutType") : "")
-        .has_value();
+    return opt_keyword(text_param(p, "Body"), text_param(p, "OptOutType")).has_value();
 }
 
 bool record_inbound_sms(const Event& e, const WebhookParams& p) {
     std::string effect = "inbound message";
-    const std::string body_text = p.find("Body") ? *p.find("Body") : "";
-    const std::string opt_out_type = p.find("OptOutType") ? *p.find("OptOutType") : "";
-    if (opt_keyword(body_text, opt_out_type)) {
-        const auto r = g_opt_keywords.run({e.user_id, param(p, "From"), body_text, opt_out_type});
+    const std::string body_text = text_param(p, "Body");
+    if (has_keyword(p)) {
+        const auto r = g_opt_keywords.run({e.user_id, param(p, "From"), body_text, text_param(p, "OptOutType")});
         if (!r.empty() && r[0][0]) effect = *r[0][0];
     }
+    const std::string* sid = p.first_of({"MessageSid", "SmsSid"});
     const auto rows = g_inbound_sms.run({e.user_id, e.event_type, e.dedupe_key, e.url, e.content_type, e.body,
                                          e.params_json, effect, param(p, "To"), param(p, "From"), body_text,
-                                         p.first_of({"MessageSid", "SmsSid"}) ? SqlValue(*p.first_of({"MessageSid", "SmsSid"})) : SqlValue(),
-                                         segments(p), param(p, "AccountSid")});
+                                         sid ? SqlValue(*sid) : SqlValue(), segments(p), param(p, "AccountSid")});
     return rows.at(0).at(0) == "1";  // not new: a retry, whose keyword effect (if any) is rolled back
 }
 
