@@ -386,7 +386,7 @@ ANALYZE webhook_bench.reqs;
 SQL
 c0=$(db_counts)
 start_waits direct pgbench
-run_pgbench direct "$DIRECT_SECS" -f bench/webhook_pgbench_direct.sql
+run_pgbench direct "$DIRECT_SECS" -M prepared -f bench/webhook_pgbench_direct.sql  # prepared, as the relay calls it
 stop_waits direct
 c1=$(db_counts)
 DIRECT_NEW_EVENTS=$(( ${c1%% *} - ${c0%% *} ))
@@ -475,7 +475,7 @@ echo "| relay 200s / new webhook_events / new inbound messages | $W_default_ok /
 echo
 echo "### Where the time goes"
 echo
-echo "| | relay defaults | relay tuned | pgbench -N | handle_webhook from pgbench (no HTTP, $DIRECT_SECS s) |"
+echo "| | relay defaults | relay tuned | pgbench -N | handle_webhook from pgbench (no HTTP, prepared, $DIRECT_SECS s) |"
 echo "|---|---|---|---|---|"
 echo "| transactions/s | $W_default_rps | $W_tuned_rps | $P_simple_tps | $P_direct_tps |"
 echo "| latency p50 / p99 (ms) | $(ms "$W_default_p50_us") / $(ms "$W_default_p99_us") | $(ms "$W_tuned_p50_us") / $(ms "$W_tuned_p99_us") | $P_simple_p50 / $P_simple_p99 | $P_direct_p50 / $P_direct_p99 |"
