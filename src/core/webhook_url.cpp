@@ -23,11 +23,13 @@ std::optional<std::string> webhook_key_from_url(std::string_view url) {
     const std::size_t path_start = url.find('/', scheme == std::string_view::npos ? 0 : scheme + 3);
     if (path_start == std::string_view::npos) return std::nullopt;
     const std::size_t path_end = url.find_first_of("?#", path_start);
-    const std::string_view path = url.substr(path_start, path_end == std::string_view::npos ? url.size() : path_end - path_start);
+    const std::string_view path =
+        url.substr(path_start, path_end == std::string_view::npos ? url.size() - path_start : path_end - path_start);
     for (std::size_t at = path.find(marker); at != std::string_view::npos; at = path.find(marker, at + 1)) {
         const std::size_t begin = at + marker.size();
         const std::size_t end = path.find('/', begin);
-        const std::string_view segment = path.substr(begin, end == std::string_view::npos ? path.size() - begin : end - begin);
+        const std::string_view segment =
+            path.substr(begin, end == std::string_view::npos ? path.size() - begin : end - begin);
         if (is_key(segment)) return std::string(segment);
     }
     return std::nullopt;

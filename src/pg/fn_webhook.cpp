@@ -59,7 +59,8 @@ SavedPlan g_inbound_sms{
 SavedPlan g_opt_keywords{"SELECT twilio._apply_opt_keywords($1::uuid, $2, $3, $4)", 4};
 SavedPlan g_route{"SELECT twilio._route_webhook($1::uuid, $2, $3::jsonb)", 3};
 SavedPlan g_event{
-    "INSERT INTO twilio.webhook_events (user_id, kind, event_type, dedupe_key, url, content_type, body, params, effect)"
+    "INSERT INTO twilio.webhook_events (user_id, kind, event_type, dedupe_key, url, content_type, body, params,"
+    "                                   effect)"
     " VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)"
     " ON CONFLICT (user_id, dedupe_key) DO NOTHING RETURNING id",
     9};
@@ -147,7 +148,8 @@ std::string params_json(const WebhookParams& params, const std::string& body) {
 }
 
 Answer handle(FunctionCallInfo fcinfo) {
-    if (arg_is_null(fcinfo, 0) || arg_is_null(fcinfo, 3)) return reject(400, "missing url or body", "malformed request");
+    if (arg_is_null(fcinfo, 0) || arg_is_null(fcinfo, 3))
+        return reject(400, "missing url or body", "malformed request");
     const std::string url = arg_text(fcinfo, 0), signature = arg_text(fcinfo, 1), body = arg_text(fcinfo, 3);
     const SqlValue content_type = arg_is_null(fcinfo, 2) ? SqlValue() : SqlValue(arg_text(fcinfo, 2));
     if (signature.empty()) return reject(400, "no X-Twilio-Signature", "missing X-Twilio-Signature");

@@ -39,7 +39,8 @@ std::vector<SqlRow> SavedPlan::run(const std::vector<SqlValue>& args) {
         }
         for (std::size_t i = 0; i < args.size(); ++i) {
             if (args[i])
-                values[i] = PointerGetDatum(cstring_to_text_with_len(args[i]->data(), static_cast<int>(args[i]->size())));
+                values[i] = PointerGetDatum(
+                    cstring_to_text_with_len(args[i]->data(), static_cast<int>(args[i]->size())));
             else
                 nulls[i] = 'n';
         }

@@ -69,7 +69,8 @@ std::vector<std::string> signers(const std::vector<Candidate>& candidates, const
         try {
             const Bytes envelope(c.envelope.begin(), c.envelope.end());
             const Secret token = open_envelope(ring, envelope, envelope_context(c.owner, c.account_sid));
-            if (validate_signature(token.view(), r.signature, r.url, r.body, r.content_type)) valid.push_back(c.owner);
+            if (validate_signature(token.view(), r.signature, r.url, r.body, r.content_type))
+                valid.push_back(c.owner);
             continue;
         } catch (const CoreError& e) {
             problem = e.what();  // envelope errors name the key id, never key or token material
