@@ -112,8 +112,16 @@ PgOutcome run_prepared(PGconn* conn, bool& prepared, const PreparedStatement& st
             prepared = true;
         }
         PgOutcome out = execute(conn, stmt.name, params, deadline);
-        // A call that failed rolled back, so retrying it once cannot apply a webhook twice.
-        if (retried || out.sqlstate != "26000" || out.connection_unusable) return out;
+        // A call that failed rolled back, so retrying it once cannot apply a webhook twice. 26000: the session
+        // lost the statement (a pooler's DISCARD ALL). 0A000: "cached plan must not change result type", after an
+        // upgrade changed what the function returns; the old statement must go before it is prepared again.
+        const bool lost = out.sqlstate == "26000", stale = out.sqlstate == "0A000";
+        if (retried || !(lost || stale) || out.connection_unusable) return out;
+        if (stale) {
+            const std::string deallocate = std::string("DEALLOCATE ") + stmt.name;
+            PgOutcome d = run_query(conn, deallocate.c_str(), {}, deadline);
+            if (!d.ok()) return d;
+        }
         prepared = false;
     }
 }

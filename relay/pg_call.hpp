@@ -43,7 +43,8 @@ struct PreparedStatement {
 
 // As run_query, for `stmt`: prepares it first unless `prepared` says this connection already has it (and sets
 // `prepared` once it has). If the server no longer knows it (26000, e.g. after a pooler's DISCARD ALL), prepares
-// it again and retries once. A failed preparation is returned as the call's failure.
+// it again and retries once; the same when its plan went stale (0A000: an upgrade changed the result columns),
+// after DEALLOCATE. A failed preparation is returned as the call's failure.
 PgOutcome run_prepared(PGconn* conn, bool& prepared, const PreparedStatement& stmt,
                        const std::vector<const char*>& params, Clock::time_point deadline);
 
