@@ -8,6 +8,7 @@
 #       omission, a new connection per request, 3 s client timeout counted as an infinitely slow answer), and,
 #       for the tuned relay, at half the rate that relay itself reached under wrk;
 #   (d) relay RSS during the wrk run (ps -o rss every 0.5 s: peak and steady);
+#   and, with no relay, status callbacks ("delivered" for outbound messages) called by pgbench;
 # for the relay's default BYO_TWILIO_THREADS / BYO_TWILIO_POOL_SIZE and one tuned setting. Also, to show where
 # the time goes: handle_webhook called by pgbench directly (no HTTP; half the duration), CPU per request of the
 # relay and of PostgreSQL, what the backends wait on (pg_stat_activity samples), the relay's own request timer,
@@ -156,10 +157,10 @@ timeout 120 pgbench -i -q -s "$SCALE" postgres >"$WORK/pgbench_init.log" 2>&1 ||
 
 # ---- helpers ------------------------------------------------------------------------------------------------------
 # $1 file, $2 phase number (distinct MessageSids per phase), $3 how many
-sign() {
+sign() {  # $4, optional: --kind status
     timeout 120 node bench/webhook_sign.js --out "$1" --phase "$2" --n "$3" --key "$WEBHOOK_KEY" \
         --public-url "$PUBLIC_URL" --token-env ALICE_TOKEN --account-sid "$ACCOUNT_SID" \
-        --messaging-service-sid "$MG_SID" --to "$SMS_NUMBER"
+        --messaging-service-sid "$MG_SID" --to "$SMS_NUMBER" ${4:+--kind "$4"}
 }
 # CPU ticks: the whole machine busy / total, the relay, and PostgreSQL (postmaster, its live children, and the
 # children it already reaped: a pgbench session's backend exits before we can read it).
@@ -391,6 +392,29 @@ stop_waits direct
 c1=$(db_counts)
 DIRECT_NEW_EVENTS=$(( ${c1%% *} - ${c0%% *} ))
 
+step "status callbacks straight from pgbench: $CONNS clients, $DIRECT_SECS s"
+# "delivered" for outbound messages in state "sent", one each: every call moves a message forward.
+sign "$WORK/req_status.tsv" 4 $((N * 3 / 2)) status
+"${PSQL[@]}" >/dev/null <<SQL
+CREATE TABLE webhook_bench.sstaging (path text, signature text, body text);
+\copy webhook_bench.sstaging FROM '$WORK/req_status.tsv'
+CREATE TABLE webhook_bench.sreqs AS
+    SELECT row_number() OVER () AS id, '$PUBLIC_URL' || path AS url, signature, body,
+           substring(body FROM 'MessageSid=(SM[0-9a-f]{32})') AS sid
+      FROM webhook_bench.sstaging;
+ALTER TABLE webhook_bench.sreqs ADD PRIMARY KEY (id);
+DROP TABLE webhook_bench.sstaging;
+CREATE SEQUENCE webhook_bench.next_sreq;
+INSERT INTO twilio.messages (user_id, channel, direction, to_number, from_number, body, status, twilio_sid,
+                             account_sid)
+SELECT '$BENCH_USER', 'sms', 'outbound', '+14155550100', '$SMS_NUMBER', 'hello', 'sent', sid, '$ACCOUNT_SID'
+  FROM webhook_bench.sreqs;
+ANALYZE webhook_bench.sreqs;
+ANALYZE twilio.messages;
+SQL
+run_pgbench status "$DIRECT_SECS" -M prepared -f bench/webhook_pgbench_status.sql
+STATUS_APPLIED=$("${PSQL[@]}" -At -c "SELECT count(*) FROM twilio.webhook_events WHERE effect = 'sent -> delivered'")
+
 step "fixed rate, half of pgbench -N: $HALF_RATE/s for $SECS s (relay: $RELAY_SETTINGS)"
 sign "$WORK/req_rate_default.tsv" 7 $((HALF_RATE * (SECS + 1) + 10))
 run_rate default "$HALF_RATE" "$WORK/req_rate_default.tsv" default
@@ -488,6 +512,7 @@ echo "| relay's own timer, mean (headers read to response written, ms) | $W_defa
 echo
 echo "- GET /healthz through the relay, $CONNS connections, new connection per request, no database: $HEALTHZ_RPS requests/s, relay CPU $HEALTHZ_CPU_US µs per request; listen-queue overflows / SYN retransmits $HEALTHZ_TCP"
 echo "- handle_webhook from pgbench: $P_direct_xacts transactions, $DIRECT_NEW_EVENTS new webhook_events"
+echo "- status callbacks (\"delivered\" for outbound messages) from pgbench, prepared, $DIRECT_SECS s: $P_status_tps/s, p50 / p99 $P_status_p50 / $P_status_p99 ms, PostgreSQL CPU $P_status_pg_cpu_us µs per callback; $P_status_xacts transactions, $STATUS_APPLIED messages moved sent -> delivered"
 echo
 echo "Mean time per call inside PostgreSQL (pg_stat_user_functions, tuned relay run; total / self, ms):"
 echo

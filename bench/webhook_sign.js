@@ -8,6 +8,7 @@
 //
 // Usage: node bench/webhook_sign.js --out FILE --n N --phase 0..255 --key WEBHOOK_KEY --public-url URL
 //            --token-env ALICE_TOKEN --account-sid AC... --messaging-service-sid MG... --to +1...
+//            [--kind sms|status]   (status: "delivered" callbacks for messages sent from --to)
 'use strict';
 const crypto = require('crypto');
 const fs = require('fs');
@@ -35,7 +36,9 @@ const phase = Number(a.phase);
 if (!Number.isInteger(n) || n < 1 || !Number.isInteger(phase) || phase < 0 || phase > 255) {
     throw new Error('--n must be a positive integer and --phase 0..255');
 }
-const requestPath = `/twilio/${a.key}/sms`;
+const kind = a.kind || 'sms';
+if (kind !== 'sms' && kind !== 'status') throw new Error('--kind must be sms or status');
+const requestPath = `/twilio/${a.key}/${kind}`;
 const signedUrl = a['public-url'].replace(/\/$/, '') + requestPath;
 
 const bodies = [
@@ -53,8 +56,12 @@ for (let i = 0; i < n; i++) {
     // repeatable). Sequential SIDs would send every insert to the same leaf page of the unique indexes.
     const sid = 'SM' + crypto.createHash('md5').update(`${phase}:${i}`).digest('hex');
     const from = '+1415555' + String(i % 10000).padStart(4, '0');
-    // The parameters Twilio posts for an inbound SMS (Messaging webhook), in its usual order.
-    const params = {
+    // The parameters Twilio posts for a delivery status callback, or for an inbound SMS (Messaging webhook), in
+    // its usual order.
+    const params = kind === 'status' ? {
+        SmsSid: sid, SmsStatus: 'delivered', MessageStatus: 'delivered', To: from, MessagingServiceSid:
+        a['messaging-service-sid'], MessageSid: sid, AccountSid: a['account-sid'], From: a.to, ApiVersion: '2010-04-01',
+    } : {
         ToCountry: 'US', ToState: 'CA', SmsMessageSid: sid, NumMedia: '0', ToCity: '', FromZip: '', SmsSid: sid,
         FromState: 'CA', SmsStatus: 'received', FromCity: 'SAN FRANCISCO', Body: `${bodies[i % bodies.length]} #${i}`,
         FromCountry: 'US', To: a.to, MessagingServiceSid: a['messaging-service-sid'], ToZip: '', NumSegments: '1',

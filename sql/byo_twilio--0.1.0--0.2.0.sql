@@ -1,21 +1,21 @@
 -- byo_twilio 0.1.0 -> 0.2.0: handle_webhook moves to C++ (src/pg/fn_webhook.cpp), with kept plans for the tenant
--- lookup, indexes for its fallback steps, and effect and event recorded in one subtransaction.
+-- lookup, indexes for its fallback steps, and effect and event recorded in one subtransaction; message statuses
+-- are applied in C++ (src/pg/message_status.cpp).
 \echo Use "ALTER EXTENSION byo_twilio UPDATE TO '0.2.0'" to load this file. \quit
 
--- SQL-standard bodies: parsed once, no search_path to pin, inlinable.
+-- A SQL-standard body: parsed once, no search_path to pin, inlinable.
 CREATE OR REPLACE FUNCTION twilio._is_e164(value text) RETURNS boolean
 LANGUAGE sql IMMUTABLE
 -- A SQL-standard body is parsed when created (no search_path to pin) and can be inlined by the planner.
 RETURN coalesce(value ~ '^\+[1-9][0-9]{1,14}$', false);
 
+-- C++ now (OR REPLACE keeps each function's grants and its callers' plans valid).
 CREATE OR REPLACE FUNCTION twilio._status_rank(status text) RETURNS integer
-LANGUAGE sql IMMUTABLE
--- A SQL-standard body is parsed when created (no search_path to pin) and can be inlined by the planner.
-RETURN CASE status
-    WHEN 'queued' THEN 1 WHEN 'accepted' THEN 1 WHEN 'scheduled' THEN 1 WHEN 'sending' THEN 2 WHEN 'sent' THEN 3
-    WHEN 'delivered' THEN 4 WHEN 'partially_delivered' THEN 4 WHEN 'undelivered' THEN 4 WHEN 'failed' THEN 4
-    WHEN 'canceled' THEN 4
-    WHEN 'read' THEN 5 ELSE 0 END;
+    AS 'MODULE_PATHNAME', 'byo_status_rank' LANGUAGE C IMMUTABLE STRICT;
+-- Applies a delivery status to one of the user's messages (by Twilio SID); 21610 adds an opt-out; returns what
+-- it did (src/pg/message_status.cpp).
+CREATE OR REPLACE FUNCTION twilio._apply_message_status(uid uuid, sid text, new_status text, new_error_code text) RETURNS text
+    AS 'MODULE_PATHNAME', 'byo_apply_message_status' LANGUAGE C VOLATILE;
 
 -- The keyword classifier is C++ now, shared by handle_webhook and _apply_opt_keywords.
 CREATE FUNCTION twilio._opt_keyword(body text, opt_out_type text) RETURNS text
@@ -53,11 +53,7 @@ DECLARE
     what_happened text;
     conv twilio.conversations;
 BEGIN
-    IF kind = 'status' THEN
-        what_happened := twilio._apply_message_status(uid, coalesce(p ->> 'MessageSid', p ->> 'SmsSid'),
-                                                      coalesce(p ->> 'MessageStatus', p ->> 'SmsStatus'),
-                                                      p ->> 'ErrorCode');
-    ELSIF kind = 'voice_status' THEN
+    IF kind = 'voice_status' THEN
         INSERT INTO twilio.voice_calls AS v (user_id, call_sid, status, from_number, to_number, duration_seconds,
                                              sequence_number)
         VALUES (uid, p ->> 'CallSid', p ->> 'CallStatus', p ->> 'From', p ->> 'To',

@@ -43,43 +43,14 @@ CREATE POLICY voice_calls_select_own ON twilio.voice_calls FOR SELECT TO authent
 REVOKE ALL ON twilio.webhook_events, twilio.voice_calls FROM PUBLIC;
 GRANT SELECT ON twilio.webhook_events, twilio.voice_calls TO authenticated, service_role;
 
--- Statuses only move forward: a late "sent" after "delivered" is logged but does not regress the message.
+-- Statuses only move forward: a late "sent" after "delivered" is logged but does not regress the message
+-- (src/core/message_status.cpp, shared with handle_webhook).
 CREATE FUNCTION twilio._status_rank(status text) RETURNS integer
-LANGUAGE sql IMMUTABLE
--- A SQL-standard body is parsed when created (no search_path to pin) and can be inlined by the planner.
-RETURN CASE status
-    WHEN 'queued' THEN 1 WHEN 'accepted' THEN 1 WHEN 'scheduled' THEN 1 WHEN 'sending' THEN 2 WHEN 'sent' THEN 3
-    WHEN 'delivered' THEN 4 WHEN 'partially_delivered' THEN 4 WHEN 'undelivered' THEN 4 WHEN 'failed' THEN 4
-    WHEN 'canceled' THEN 4
-    WHEN 'read' THEN 5 ELSE 0 END;
-
--- Applies a delivery status to one of the user's messages (by Twilio SID); returns what it did.
+    AS 'MODULE_PATHNAME', 'byo_status_rank' LANGUAGE C IMMUTABLE STRICT;
+-- Applies a delivery status to one of the user's messages (by Twilio SID); 21610 adds an opt-out; returns what
+-- it did (src/pg/message_status.cpp).
 CREATE FUNCTION twilio._apply_message_status(uid uuid, sid text, new_status text, new_error_code text) RETURNS text
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    m twilio.messages;
-BEGIN
-    SELECT * INTO m FROM twilio.messages WHERE user_id = uid AND twilio_sid = sid FOR UPDATE;
-    IF NOT FOUND THEN
-        RETURN 'status for an unknown message';
-    END IF;
-    IF new_status NOT IN ('queued', 'sending', 'accepted', 'scheduled', 'sent', 'delivered', 'partially_delivered',
-                          'read', 'undelivered', 'failed', 'canceled') THEN
-        RETURN format('status %s recorded only', new_status);
-    END IF;
-    IF twilio._status_rank(new_status) <= twilio._status_rank(m.status) THEN
-        RETURN format('late %s after %s: not applied', new_status, m.status);
-    END IF;
-    UPDATE twilio.messages
-       SET status = new_status, error_code = coalesce(nullif(new_error_code, '')::integer, messages.error_code)
-     WHERE user_id = uid AND id = m.id;
-    IF new_error_code = '21610' AND m.to_number IS NOT NULL THEN
-        INSERT INTO twilio.opt_outs (user_id, phone, source) VALUES (uid, m.to_number, 'twilio_21610')
-        ON CONFLICT DO NOTHING;
-    END IF;
-    RETURN format('%s -> %s', m.status, new_status);
-END
-$$;
+    AS 'MODULE_PATHNAME', 'byo_apply_message_status' LANGUAGE C VOLATILE;
 
 -- STOP-family keywords (or Twilio's Advanced Opt-Out) add an opt-out; START-family removes it; HELP is noted.
 CREATE FUNCTION twilio._opt_keyword(body text, opt_out_type text) RETURNS text
@@ -113,19 +84,15 @@ CREATE INDEX user_settings_messaging_service_sid ON twilio.user_settings (messag
 CREATE INDEX user_settings_sms_number ON twilio.user_settings (sms_number);
 CREATE INDEX user_settings_account_sid ON twilio.user_settings (account_sid);
 
--- Applies one accepted webhook (status, voice or Conversations; handle_webhook records inbound texts itself) to
--- the user's tables and says what it did (kept as the event's effect).
+-- Applies one accepted voice or Conversations webhook (handle_webhook records inbound texts and status callbacks
+-- itself) to the user's tables and says what it did (kept as the event's effect).
 CREATE FUNCTION twilio._route_webhook(uid uuid, kind text, p jsonb) RETURNS text
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     what_happened text;
     conv twilio.conversations;
 BEGIN
-    IF kind = 'status' THEN
-        what_happened := twilio._apply_message_status(uid, coalesce(p ->> 'MessageSid', p ->> 'SmsSid'),
-                                                      coalesce(p ->> 'MessageStatus', p ->> 'SmsStatus'),
-                                                      p ->> 'ErrorCode');
-    ELSIF kind = 'voice_status' THEN
+    IF kind = 'voice_status' THEN
         INSERT INTO twilio.voice_calls AS v (user_id, call_sid, status, from_number, to_number, duration_seconds,
                                              sequence_number)
         VALUES (uid, p ->> 'CallSid', p ->> 'CallStatus', p ->> 'From', p ->> 'To',

@@ -1,10 +1,11 @@
 // SQL: twilio.handle_webhook, the one call the relay makes per webhook: parse, tenant and signature, then the
-// event recorded once with its effect. Also twilio._opt_keyword, the STOP/START/HELP classifier PL/pgSQL shares.
+// event recorded once with its effect (inbound texts and status callbacks here, other kinds via _route_webhook). Also twilio._opt_keyword, the STOP/START/HELP classifier PL/pgSQL shares.
 #include <optional>
 #include <string>
 
 #include "core/webhook_event.hpp"
 #include "pg/datum.hpp"
+#include "pg/message_status.hpp"
 #include "pg/spi_plan.hpp"
 #include "pg/webhook_tenant.hpp"
 
@@ -81,6 +82,11 @@ SqlValue param(const WebhookParams& p, const char* name) {
     return v ? SqlValue(*v) : SqlValue();
 }
 
+SqlValue param_of(const WebhookParams& p, std::initializer_list<const char*> names) {
+    const std::string* v = p.first_of(names);
+    return v ? SqlValue(*v) : SqlValue();
+}
+
 // NumSegments as Twilio sends it; anything else counts as one segment.
 std::string segments(const WebhookParams& p) {
     const std::string* v = p.find("NumSegments");
@@ -104,10 +110,10 @@ bool record_inbound_sms(const Event& e, const WebhookParams& p) {
         const auto r = g_opt_keywords.run({e.user_id, param(p, "From"), body_text, text_param(p, "OptOutType")});
         if (!r.empty() && r[0][0]) effect = *r[0][0];
     }
-    const std::string* sid = p.first_of({"MessageSid", "SmsSid"});
     const auto rows = g_inbound_sms.run({e.user_id, e.event_type, e.dedupe_key, e.url, e.content_type, e.body,
                                          e.params_json, effect, param(p, "To"), param(p, "From"), body_text,
-                                         sid ? SqlValue(*sid) : SqlValue(), segments(p), param(p, "AccountSid")});
+                                         param_of(p, {"MessageSid", "SmsSid"}), segments(p),
+                                         param(p, "AccountSid")});
     return rows.at(0).at(0) == "1";  // not new: a retry, whose keyword effect (if any) is rolled back
 }
 
@@ -131,8 +137,14 @@ void record(const Event& e, const WebhookParams& p) {
     }
     const SubtransactionOutcome outcome = in_subtransaction([&] {
         if (e.kind == WebhookKind::Sms) return record_inbound_sms(e, p);
-        const auto effect = g_route.run({e.user_id, std::string(kind_name(e.kind)), e.params_json});
-        return insert_event(e, effect.at(0).at(0).value_or("")).has_value();
+        std::string effect;
+        if (e.kind == WebhookKind::Status) {
+            effect = apply_message_status(e.user_id, param_of(p, {"MessageSid", "SmsSid"}),
+                                          param_of(p, {"MessageStatus", "SmsStatus"}), param(p, "ErrorCode"));
+        } else {
+            effect = g_route.run({e.user_id, std::string(kind_name(e.kind)), e.params_json}).at(0).at(0).value_or("");
+        }
+        return insert_event(e, effect).has_value();
     });
     if (!outcome.error) return;
     if (insert_event(e, "not applied: " + *outcome.error))
