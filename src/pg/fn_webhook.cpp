@@ -103,10 +103,11 @@ bool has_keyword(const WebhookParams& p) {
     return opt_keyword(text_param(p, "Body"), text_param(p, "OptOutType")).has_value();
 }
 
-bool record_inbound_sms(const Event& e, const WebhookParams& p) {
+// `keyword`: has_keyword(p), which the caller already knows.
+bool record_inbound_sms(const Event& e, const WebhookParams& p, bool keyword) {
     std::string effect = "inbound message";
     const std::string body_text = text_param(p, "Body");
-    if (has_keyword(p)) {
+    if (keyword) {
         const auto r = g_opt_keywords.run({e.user_id, param(p, "From"), body_text, text_param(p, "OptOutType")});
         if (!r.empty() && r[0][0]) effect = *r[0][0];
     }
@@ -131,12 +132,13 @@ void record(const Event& e, const WebhookParams& p) {
     // A plain inbound text (nearly every one) is one statement of fixed, checked values: nothing in it can be
     // "a value we cannot apply", and a retry changes nothing, so no subtransaction; an error here is transient
     // (503, Twilio retries). 4-5 % of its cost.
-    if (e.kind == WebhookKind::Sms && !has_keyword(p)) {
-        record_inbound_sms(e, p);
+    const bool keyword = e.kind == WebhookKind::Sms && has_keyword(p);
+    if (e.kind == WebhookKind::Sms && !keyword) {
+        record_inbound_sms(e, p, false);
         return;
     }
     const SubtransactionOutcome outcome = in_subtransaction([&] {
-        if (e.kind == WebhookKind::Sms) return record_inbound_sms(e, p);
+        if (e.kind == WebhookKind::Sms) return record_inbound_sms(e, p, true);
         std::string effect;
         if (e.kind == WebhookKind::Status) {
             effect = apply_message_status(e.user_id, param_of(p, {"MessageSid", "SmsSid"}),
