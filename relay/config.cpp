@@ -92,7 +92,7 @@ All settings come from the environment:
   BYO_TWILIO_READ_TIMEOUT_MS  socket read/write timeout for slow clients               [10000]
   BYO_TWILIO_DB_TIMEOUT_MS    budget for pool wait + connect + SQL call; also the
                               session statement_timeout; exceeded gets 503             [4000]
-  BYO_TWILIO_THREADS          HTTP worker threads                                      [16]
+  BYO_TWILIO_THREADS          HTTP worker threads                                      [8]
 
 Endpoints: POST /twilio/... (webhooks), GET /healthz, GET /readyz, GET /metrics.
 Logs: JSON lines on stderr. SIGTERM/SIGINT: stop accepting, drain (up to 10 s), exit.

@@ -18,7 +18,7 @@ struct Config {
     std::size_t body_limit = 65536;
     std::chrono::milliseconds read_timeout{10000};
     std::chrono::milliseconds db_timeout{4000};
-    int threads = 16;
+    int threads = 8;
 };
 
 class ConfigError : public std::runtime_error {

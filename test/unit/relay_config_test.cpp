@@ -67,7 +67,7 @@ TEST(RelayConfig, DefaultsWithOnlyTheRequiredVariables) {
     EXPECT_EQ(c.body_limit, 65536u);
     EXPECT_EQ(c.read_timeout, std::chrono::milliseconds(10000));
     EXPECT_EQ(c.db_timeout, std::chrono::milliseconds(4000));
-    EXPECT_EQ(c.threads, 16);
+    EXPECT_EQ(c.threads, 8);
 }
 
 TEST(RelayConfig, EmptyOptionalVariablesMeanDefault) {
@@ -82,7 +82,7 @@ TEST(RelayConfig, EmptyOptionalVariablesMeanDefault) {
     EXPECT_EQ(c.body_limit, 65536u);
     EXPECT_EQ(c.read_timeout, std::chrono::milliseconds(10000));
     EXPECT_EQ(c.db_timeout, std::chrono::milliseconds(4000));
-    EXPECT_EQ(c.threads, 16);
+    EXPECT_EQ(c.threads, 8);
 }
 
 TEST(RelayConfig, OnlyItsOwnVariablesAreRead) {
@@ -273,6 +273,6 @@ TEST(RelayConfig, HelpTextListsEveryVariableWithItsDefault) {
                              "BYO_TWILIO_POOL_SIZE", "BYO_TWILIO_BODY_LIMIT", "BYO_TWILIO_READ_TIMEOUT_MS",
                              "BYO_TWILIO_DB_TIMEOUT_MS", "BYO_TWILIO_THREADS"})
         EXPECT_TRUE(contains(help, name)) << name;
-    for (const char* def : {"[127.0.0.1:8080]", "[8]", "[65536]", "[10000]", "[4000]", "[16]"})
+    for (const char* def : {"[127.0.0.1:8080]", "[8]", "[65536]", "[10000]", "[4000]"})
         EXPECT_TRUE(contains(help, def)) << def;
 }
