@@ -46,6 +46,9 @@ CREATE INDEX user_settings_conversations_service_sid ON twilio.user_settings (co
 CREATE INDEX user_settings_messaging_service_sid ON twilio.user_settings (messaging_service_sid);
 CREATE INDEX user_settings_sms_number ON twilio.user_settings (sms_number);
 CREATE INDEX user_settings_account_sid ON twilio.user_settings (account_sid);
+-- Status callbacks of platform-account traffic name no user: their message is found by SID alone (outbound only,
+-- so inbound texts do not pay for this index).
+CREATE INDEX messages_outbound_twilio_sid ON twilio.messages (twilio_sid) WHERE direction = 'outbound';
 
 CREATE FUNCTION twilio._route_webhook(uid uuid, kind text, p jsonb) RETURNS text
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$

@@ -83,6 +83,9 @@ CREATE INDEX user_settings_conversations_service_sid ON twilio.user_settings (co
 CREATE INDEX user_settings_messaging_service_sid ON twilio.user_settings (messaging_service_sid);
 CREATE INDEX user_settings_sms_number ON twilio.user_settings (sms_number);
 CREATE INDEX user_settings_account_sid ON twilio.user_settings (account_sid);
+-- Status callbacks of platform-account traffic name no user: their message is found by SID alone (outbound only,
+-- so inbound texts do not pay for this index).
+CREATE INDEX messages_outbound_twilio_sid ON twilio.messages (twilio_sid) WHERE direction = 'outbound';
 
 -- Applies one accepted voice or Conversations webhook (handle_webhook records inbound texts and status callbacks
 -- itself) to the user's tables and says what it did (kept as the event's effect).

@@ -43,7 +43,8 @@ Step g_steps[] = {
 };
 
 SavedPlan g_platform_account{"SELECT 'platform', account_sid, auth_token_envelope FROM twilio.platform_account", 0};
-SavedPlan g_message_owner{"SELECT user_id::text FROM twilio.messages WHERE twilio_sid = $1 LIMIT 1", 1};
+SavedPlan g_message_owner{
+    "SELECT user_id::text FROM twilio.messages WHERE twilio_sid = $1 AND direction = 'outbound' LIMIT 1", 1};
 
 std::vector<Candidate> candidates_from(const std::vector<SqlRow>& rows) {
     std::vector<Candidate> out;

@@ -118,6 +118,18 @@ SELECT call_sid, status, duration_seconds, sequence_number FROM twilio.voice_cal
 SELECT pg_temp.post(:'base' || :'ann_key' || '/voice_status', '{"CallSid": "CA00000000000000000000000000000002", "CallStatus": "completed", "CallDuration": "forty", "SequenceNumber": "1"}');
 SELECT event_type, effect FROM twilio.webhook_events WHERE params ->> 'CallSid' = 'CA00000000000000000000000000000002';
 
+-- status callbacks of platform-account traffic (key "platform"): checked with the platform account's token (bob's
+-- credentials here, set in 20_settings), filed under the user whose outbound message they name
+INSERT INTO twilio.messages (user_id, channel, direction, to_number, body, status, twilio_sid, account_sid)
+VALUES ('00000000-0000-0000-0000-00000000aa01', 'sms', 'outbound', '+15005550406', 'sent with the platform account',
+        'sent', 'SM0000000000000000000000000000000a', 'ACb0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0');
+SELECT pg_temp.post(:'base' || 'platform/status', '{"MessageSid": "SM0000000000000000000000000000000a", "MessageStatus": "delivered", "AccountSid": "ACb0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"}', 'regress.bob_token') AS platform_callback;
+SELECT pg_temp.post(:'base' || 'platform/status', '{"MessageSid": "SM0000000000000000000000000000000a", "MessageStatus": "read", "AccountSid": "ACb0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"}', 'regress.alice_token') AS platform_forged;
+SELECT pg_temp.post(:'base' || 'platform/status', '{"MessageSid": "SM0000000000000000000000000000000b", "MessageStatus": "delivered", "AccountSid": "ACb0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"}', 'regress.bob_token') AS platform_unknown_message;
+SELECT user_id, status FROM twilio.messages WHERE twilio_sid = 'SM0000000000000000000000000000000a';
+SELECT user_id, effect FROM twilio.webhook_events WHERE dedupe_key LIKE 'status:SM0000000000000000000000000000000_:%'
+ ORDER BY id;
+
 -- each user sees only their own events
 SET ROLE authenticated;
 SET request.jwt.claims = '{"sub": "00000000-0000-0000-0000-00000000bb01"}';
