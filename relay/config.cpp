@@ -73,11 +73,15 @@ Config load_config(const std::function<const char*(const char*)>& getenv) {
         cfg.db_timeout = std::chrono::milliseconds(parse_int(v, "BYO_TWILIO_DB_TIMEOUT_MS", 100, 600000));
     if (auto v = env(getenv, "BYO_TWILIO_THREADS"); !v.empty())
         cfg.threads = static_cast<int>(parse_int(v, "BYO_TWILIO_THREADS", 1, 1024));
+    if (auto v = env(getenv, "BYO_TWILIO_KEEP_ALIVE_REQUESTS"); !v.empty())
+        cfg.keep_alive_requests = static_cast<int>(parse_int(v, "BYO_TWILIO_KEEP_ALIVE_REQUESTS", 1, 100000));
+    if (auto v = env(getenv, "BYO_TWILIO_BATCH_MAX"); !v.empty())
+        cfg.batch_max = static_cast<int>(parse_int(v, "BYO_TWILIO_BATCH_MAX", 1, 1000));
     return cfg;
 }
 
 std::string help_text() {
-    return R"(byo-twilio-relay: forwards Twilio webhooks to twilio.handle_webhook() in PostgreSQL.
+    return R"(byo-twilio-relay: forwards Twilio webhooks to twilio.handle_webhook(s)() in PostgreSQL.
 
 Usage: byo-twilio-relay [--help]
 
@@ -92,7 +96,12 @@ All settings come from the environment:
   BYO_TWILIO_READ_TIMEOUT_MS  socket read/write timeout for slow clients               [10000]
   BYO_TWILIO_DB_TIMEOUT_MS    budget for pool wait + connect + SQL call; also the
                               session statement_timeout; exceeded gets 503             [4000]
-  BYO_TWILIO_THREADS          HTTP worker threads                                      [8]
+  BYO_TWILIO_THREADS          HTTP worker threads: requests in flight at once          [32]
+  BYO_TWILIO_BATCH_MAX        most webhooks per database call when they queue up for a
+                              connection (twilio.handle_webhooks); 1: one per call     [16]
+  BYO_TWILIO_KEEP_ALIVE_REQUESTS  requests one connection may carry; 1 closes it after
+                              each. Each open connection holds a thread: keep THREADS
+                              above the proxy's idle upstream connections               [1]
 
 Endpoints: POST /twilio/... (webhooks), GET /healthz, GET /readyz, GET /metrics.
 Logs: JSON lines on stderr. SIGTERM/SIGINT: stop accepting, drain (up to 10 s), exit.

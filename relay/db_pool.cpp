@@ -54,7 +54,7 @@ DbPool::Lease::~Lease() { release(); }
 // The lease holder owns its slot exclusively, so its connection pointer is read and written without the lock.
 PGconn* DbPool::Lease::conn() const { return pool_ ? pool_->slots_[slot_].conn : nullptr; }
 
-bool& DbPool::Lease::prepared() const { return pool_->slots_[slot_].prepared; }
+bool& DbPool::Lease::prepared(std::size_t index) const { return pool_->slots_[slot_].prepared.at(index); }
 
 void DbPool::Lease::discard() {
     if (pool_) pool_->slots_[slot_].close();
@@ -63,7 +63,7 @@ void DbPool::Lease::discard() {
 void DbPool::Slot::close() {
     if (conn) PQfinish(conn);
     conn = nullptr;
-    prepared = false;  // the server forgets a session's prepared statements with the session
+    prepared.fill(false);  // the server forgets a session's prepared statements with the session
 }
 
 void DbPool::Lease::release() noexcept {

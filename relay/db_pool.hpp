@@ -4,6 +4,7 @@
 #pragma once
 #include <libpq-fe.h>
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -35,8 +36,9 @@ public:
 
         explicit operator bool() const { return pool_ != nullptr; }
         PGconn* conn() const;
-        // Whether this connection holds the caller's prepared statement; false on every new connection.
-        bool& prepared() const;
+        // Whether this connection holds prepared statement number `index` (PreparedStatement::index); false on
+        // every new connection.
+        bool& prepared(std::size_t index) const;
         // The connection is broken or in an unknown state: close it now; the slot reconnects on its next use.
         void discard();
 
@@ -62,7 +64,7 @@ public:
 private:
     struct Slot {
         PGconn* conn = nullptr;
-        bool prepared = false;  // belongs to `conn`: reset whenever it is closed
+        std::array<bool, kMaxPreparedStatements> prepared{};  // belong to `conn`: reset whenever it is closed
         bool busy = false;
         void close();
     };

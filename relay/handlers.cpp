@@ -20,6 +20,37 @@ const char* const kWebhookRoute = R"(/twilio/.*)";
 // (413 on Content-Length) as well as ours.
 thread_local std::optional<Clock::time_point> t_request_start;
 
+// Keep-alive and bodies left unread. cpp-httplib 0.11 keeps a connection open after it stopped reading a body
+// midway (a chunked body over the limit, a read timeout, a body on a GET) and parses the rest of that body as the
+// next request: behind a proxy that reuses connections, request smuggling. A worker thread serves one connection
+// at a time, so it remembers the peer (address and port) that left a body unread, and refuses every later request
+// of that connection until the client closes it. A new connection is a new peer and clears the mark.
+using Peer = std::pair<std::string, int>;
+thread_local std::optional<Peer> t_tainted_peer;
+thread_local bool t_body_read = false;  // this request's body was read to its end (or it had none)
+
+bool declares_body(const httplib::Request& req) {
+    if (req.has_header("Transfer-Encoding")) return true;
+    return req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0";
+}
+
+// After the response went out: could bytes of this request still be waiting on the connection?
+void remember_unread_body(const httplib::Request& req, const httplib::Response& res) {
+    // A request line the library could not parse is answered before it notes the peer: such a request can only
+    // follow a first one on the connection, so a mark that first one left stays.
+    if (req.remote_port < 0) return;
+    const int s = res.status;
+    const bool library_refused = s == 400 || s == 408 || s == 413 || s == 414 || s == 431;
+    if (!t_body_read && (declares_body(req) || library_refused)) t_tainted_peer = Peer{req.remote_addr, req.remote_port};
+}
+
+bool tainted(const httplib::Request& req) {
+    if (!t_tainted_peer) return false;
+    if (*t_tainted_peer == Peer{req.remote_addr, req.remote_port}) return true;
+    t_tainted_peer.reset();
+    return false;
+}
+
 bool is_webhook(const httplib::Request& req) { return req.path.rfind("/twilio/", 0) == 0; }
 
 void reply_text(httplib::Response& res, int status, const char* text) {
@@ -43,7 +74,7 @@ void forward(const RelayContext& ctx, const httplib::Request& req, httplib::Resp
     if (req.has_header("Content-Type")) w.content_type = req.get_header_value("Content-Type");
     w.body = std::move(body);
 
-    const WebhookAnswer a = forward_webhook(ctx.pool, ctx.metrics, w, Clock::now() + ctx.config.db_timeout);
+    const WebhookAnswer a = ctx.batcher.submit(w, Clock::now() + ctx.config.db_timeout);
     res.status = a.status;
     if (a.retry_after) res.set_header("Retry-After", "5");
     res.set_content(a.body, a.content_type.c_str());
@@ -63,9 +94,13 @@ void handle_webhook(const RelayContext& ctx, const httplib::Request& req, httpli
         body.append(data, n);
         return true;
     });
-    // Part of the body may still be unread; that is safe only because connections carry one request (main.cpp).
-    if (too_large || (!read_ok && res.status == 413)) return reply_text(res, 413, "payload too large\n");
-    if (!read_ok) return reply_text(res, 400, "could not read the request body\n");
+    if (too_large || !read_ok) {
+        // Part of the body may still be unread: this connection must carry nothing more (t_tainted_peer).
+        res.set_header("Connection", "close");
+        if (too_large || res.status == 413) return reply_text(res, 413, "payload too large\n");
+        return reply_text(res, 400, "could not read the request body\n");
+    }
+    t_body_read = true;
     forward(ctx, req, res, std::move(body));
 }
 
@@ -78,6 +113,7 @@ httplib::Server::HandlerResponse answer_bodiless(const RelayContext& ctx, const 
     const bool library_reads_body = m == "POST" || m == "PUT" || m == "PATCH" || m == "DELETE" || m == "PRI";
     if (!library_reads_body || req.has_header("Content-Length") || req.has_header("Transfer-Encoding"))
         return httplib::Server::HandlerResponse::Unhandled;
+    t_body_read = true;  // it has none
     if (!is_webhook(req))
         reply_text(res, 404, "not found\n");
     else if (m != "POST")
@@ -103,6 +139,7 @@ void handle_ready(const RelayContext& ctx, httplib::Response& res) {
 }
 
 void log_and_count(const RelayContext& ctx, const httplib::Request& req, const httplib::Response& res) {
+    remember_unread_body(req, res);
     const auto start = std::exchange(t_request_start, std::nullopt);
     if (!is_webhook(req)) return;
     const double seconds = start ? std::chrono::duration<double>(Clock::now() - *start).count() : 0.0;
@@ -133,6 +170,12 @@ const char* default_text(int status) {
 void install_routes(httplib::Server& server, const RelayContext& ctx) {
     server.set_pre_routing_handler([ctx](const httplib::Request& req, httplib::Response& res) {
         t_request_start = Clock::now();
+        t_body_read = false;
+        if (tainted(req)) {
+            res.set_header("Connection", "close");
+            reply_text(res, 400, "connection closed: an earlier request left part of its body unread\n");
+            return httplib::Server::HandlerResponse::Handled;
+        }
         return answer_bodiless(ctx, req, res);
     });
 

@@ -5,6 +5,7 @@
 
 #include "config.hpp"
 #include "db_pool.hpp"
+#include "batcher.hpp"
 #include "metrics.hpp"
 
 namespace byo::relay {
@@ -13,6 +14,7 @@ struct RelayContext {
     const Config& config;
     DbPool& pool;
     Metrics& metrics;
+    WebhookBatcher& batcher;
 };
 
 // Registers POST /twilio/... (webhooks; other methods 405), GET /healthz, /readyz, /metrics, and the logger,

@@ -1,4 +1,4 @@
-// byo-twilio-relay: Twilio webhooks in, one SQL call each, the function's answer back. Wiring only: settings,
+// byo-twilio-relay: Twilio webhooks in, one SQL call each (or one per batch when they queue up), the answers back. Wiring only: settings,
 // the pool, the HTTP server, and a signal watcher that drains on SIGTERM/SIGINT.
 #include <signal.h>
 #include <sys/socket.h>
@@ -107,7 +107,8 @@ int main(int argc, char** argv) {
 
     byo::relay::DbPool pool(config.database_url, config.pool_size, config.db_timeout);
     byo::relay::Metrics metrics;
-    const byo::relay::RelayContext ctx{config, pool, metrics};
+    byo::relay::WebhookBatcher batcher(pool, metrics, config.batch_max);
+    const byo::relay::RelayContext ctx{config, pool, metrics, batcher};
 
     httplib::Server server;
     const int threads = config.threads;
@@ -115,11 +116,10 @@ int main(int argc, char** argv) {
     server.set_read_timeout(config.read_timeout);
     server.set_write_timeout(config.read_timeout);
     server.set_payload_max_length(config.body_limit);
-    // One request per connection. cpp-httplib 0.11 keeps a connection open after it stopped reading a body
-    // midway (chunked body over the limit, read timeout), and would parse the rest of that body as the next
-    // request; behind a proxy that reuses upstream connections that is request smuggling. The proxy keeps its
-    // own keep-alive with Twilio; a loopback connect per webhook costs next to nothing.
-    server.set_keep_alive_max_count(1);
+    // One request per connection unless configured: each open connection holds a worker thread, so idle
+    // keep-alive connections beyond BYO_TWILIO_THREADS would starve new ones. handlers.cpp refuses whatever follows
+    // a body left unread on a kept connection (cpp-httplib 0.11 would parse it as a request: smuggling).
+    server.set_keep_alive_max_count(static_cast<std::size_t>(config.keep_alive_requests));
     server.set_keep_alive_timeout(5);  // a connection that sends nothing is dropped after this, also on drain
     server.set_tcp_nodelay(true);
     // Debian's cpp-httplib is a compiled library that listens with a backlog of 5: with a connection per webhook,
@@ -145,6 +145,8 @@ int main(int argc, char** argv) {
     log_event("start", {{"listen", listen},
                         {"pool_size", config.pool_size},
                         {"threads", config.threads},
+                        {"batch_max", config.batch_max},
+                        {"keep_alive_requests", config.keep_alive_requests},
                         {"body_limit", config.body_limit},
                         {"db_timeout_ms", config.db_timeout.count()},
                         {"read_timeout_ms", config.read_timeout.count()}});

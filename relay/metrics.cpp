@@ -44,6 +44,12 @@ void Metrics::record_db_error() {
     ++db_errors_;
 }
 
+void Metrics::record_db_call(std::size_t webhooks) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++db_calls_;
+    db_call_webhooks_ += webhooks;
+}
+
 std::string Metrics::render(int pool_in_use, int pool_size) const {
     std::lock_guard<std::mutex> lock(mutex_);
     std::string out;
@@ -66,6 +72,12 @@ std::string Metrics::render(int pool_in_use, int pool_size) const {
 
     header(out, "byo_twilio_relay_db_errors_total", "counter", "Database failures (no connection, connect, call).");
     out += "byo_twilio_relay_db_errors_total " + std::to_string(db_errors_) + '\n';
+    header(out, "byo_twilio_relay_db_calls_total", "counter",
+           "Calls of handle_webhook (one webhook) and handle_webhooks (a batch) made.");
+    out += "byo_twilio_relay_db_calls_total " + std::to_string(db_calls_) + '\n';
+    header(out, "byo_twilio_relay_db_call_webhooks_total", "counter",
+           "Webhooks those calls carried; divided by the calls, the mean batch size.");
+    out += "byo_twilio_relay_db_call_webhooks_total " + std::to_string(db_call_webhooks_) + '\n';
     header(out, "byo_twilio_relay_db_pool_in_use", "gauge", "Database connections leased right now.");
     out += "byo_twilio_relay_db_pool_in_use " + std::to_string(pool_in_use) + '\n';
     header(out, "byo_twilio_relay_db_pool_size", "gauge", "Database connection slots.");

@@ -2,6 +2,7 @@
 // from the pool when scraped, so they are never stale.
 #pragma once
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -15,6 +16,8 @@ public:
     void record_request(int status, double seconds);
     // A failed acquire, connect or call.
     void record_db_error();
+    // One call of handle_webhook(s) carrying `webhooks` webhooks (1 for a single call).
+    void record_db_call(std::size_t webhooks);
 
     // The text exposition format (version 0.0.4).
     std::string render(int pool_in_use, int pool_size) const;
@@ -29,6 +32,8 @@ private:
     double sum_seconds_ = 0;
     std::uint64_t count_ = 0;
     std::uint64_t db_errors_ = 0;
+    std::uint64_t db_calls_ = 0;
+    std::uint64_t db_call_webhooks_ = 0;
 };
 
 }  // namespace byo::relay

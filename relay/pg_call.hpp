@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,10 +36,12 @@ PgOutcome run_query(PGconn* conn, const char* sql, const std::vector<const char*
                     Clock::time_point deadline);
 
 // A statement the server parses and plans once per session instead of on every call.
+constexpr std::size_t kMaxPreparedStatements = 2;
 struct PreparedStatement {
-    const char* name;  // fixed: one per session
+    const char* name;   // fixed: one per session
     const char* sql;
     int param_count;
+    std::size_t index;  // which of a connection's "prepared" flags is this statement's: < kMaxPreparedStatements
 };
 
 // As run_query, for `stmt`: prepares it first unless `prepared` says this connection already has it (and sets

@@ -1,8 +1,8 @@
 #include "webhook.hpp"
 
 #include <charconv>
-#include <vector>
 
+#include "core/sql_array.hpp"
 #include "json_log.hpp"
 
 namespace byo::relay {
@@ -11,7 +11,13 @@ namespace {
 
 // Prepared once per connection: a webhook then costs the server no parse and no plan.
 constexpr PreparedStatement kCall{"byo_twilio_handle_webhook",
-                                  "SELECT status, content_type, body FROM twilio.handle_webhook($1, $2, $3, $4)", 4};
+                                  "SELECT status, content_type, body FROM twilio.handle_webhook($1, $2, $3, $4)", 4, 0};
+constexpr PreparedStatement kBatchCall{
+    "byo_twilio_handle_webhooks",
+    "SELECT item, status, content_type, body FROM twilio.handle_webhooks($1::text[], $2::text[], $3::text[], $4::text[])",
+    4, 1};
+
+constexpr auto kGrace = std::chrono::milliseconds(250);
 
 // A header value the function chose goes onto the wire verbatim, so refuse control characters (CR/LF would let a
 // bad row inject headers) rather than trusting every future version of the SQL.
@@ -26,26 +32,40 @@ WebhookAnswer bad_gateway(const char* why) {
     return {502, "text/plain", "bad answer from the database\n", false};
 }
 
+bool parse_int(const PGresult* r, int row, int col, int& out) {
+    if (PQgetisnull(r, row, col)) return false;
+    const char* s = PQgetvalue(r, row, col);
+    const char* end = s + PQgetlength(r, row, col);
+    auto [ptr, ec] = std::from_chars(s, end, out);
+    return ec == std::errc() && ptr == end;
+}
+
+// Row `row` of a committed result, from column `col` on: status, content_type, body. From here on the function's
+// word is final, even if it is an error status.
+WebhookAnswer answer_from(const PGresult* r, int row, int col) {
+    int status = 0;
+    if (!parse_int(r, row, col, status) || status < 100 || status > 599) return bad_gateway("status out of range");
+    WebhookAnswer answer{status, "text/plain", {}, false};
+    if (!PQgetisnull(r, row, col + 1) && PQgetlength(r, row, col + 1) > 0)
+        answer.content_type = PQgetvalue(r, row, col + 1);
+    if (!safe_header_value(answer.content_type)) return bad_gateway("content type with control characters");
+    if (!PQgetisnull(r, row, col + 2))
+        answer.body.assign(PQgetvalue(r, row, col + 2), static_cast<std::size_t>(PQgetlength(r, row, col + 2)));
+    return answer;
+}
+
 }  // namespace
 
 WebhookAnswer unavailable_answer() { return {503, "text/plain", "database unavailable, retry later\n", true}; }
 
-WebhookAnswer forward_webhook(DbPool& pool, Metrics& metrics, const WebhookRequest& request,
-                              Clock::time_point deadline) {
-    std::string error;
-    DbPool::Lease lease = pool.acquire(deadline, error);
-    if (!lease) {
-        metrics.record_db_error();
-        log_event("db_error", {{"stage", "acquire"}, {"message", error}});
-        return unavailable_answer();
-    }
-
+WebhookAnswer call_handle_webhook(DbPool::Lease& lease, Metrics& metrics, const WebhookRequest& request,
+                                  Clock::time_point deadline) {
     const std::vector<const char*> params{
         request.url.c_str(), request.signature ? request.signature->c_str() : nullptr,
         request.content_type ? request.content_type->c_str() : nullptr, request.body.c_str()};
-    const PgOutcome outcome =
-        run_prepared(lease.conn(), lease.prepared(), kCall, params, deadline + std::chrono::milliseconds(250));
+    const PgOutcome outcome = run_prepared(lease.conn(), lease.prepared(kCall.index), kCall, params, deadline + kGrace);
     if (outcome.connection_unusable) lease.discard();
+    metrics.record_db_call(1);
     if (!outcome.ok()) {
         metrics.record_db_error();
         LogFields f{{"stage", "call"}, {"message", outcome.error}};
@@ -53,21 +73,47 @@ WebhookAnswer forward_webhook(DbPool& pool, Metrics& metrics, const WebhookReque
         log_event("db_error", f);
         return unavailable_answer();
     }
-
-    // Committed. From here on the function's word is final, even if it is an error status.
     const PGresult* r = outcome.result.get();
-    if (PQntuples(r) < 1 || PQnfields(r) < 3 || PQgetisnull(r, 0, 0)) return bad_gateway("no status row");
-    const char* s = PQgetvalue(r, 0, 0);
-    const char* s_end = s + PQgetlength(r, 0, 0);
-    int status = 0;
-    auto [ptr, ec] = std::from_chars(s, s_end, status);
-    if (ec != std::errc() || ptr != s_end || status < 100 || status > 599) return bad_gateway("status out of range");
+    if (PQntuples(r) < 1 || PQnfields(r) < 3) return bad_gateway("no status row");
+    return answer_from(r, 0, 0);
+}
 
-    WebhookAnswer answer{status, "text/plain", {}, false};
-    if (!PQgetisnull(r, 0, 1) && PQgetlength(r, 0, 1) > 0) answer.content_type = PQgetvalue(r, 0, 1);
-    if (!safe_header_value(answer.content_type)) return bad_gateway("content type with control characters");
-    if (!PQgetisnull(r, 0, 2)) answer.body.assign(PQgetvalue(r, 0, 2), static_cast<std::size_t>(PQgetlength(r, 0, 2)));
-    return answer;
+std::optional<std::vector<WebhookAnswer>> call_handle_webhooks(DbPool::Lease& lease,
+                                                               const std::vector<const WebhookRequest*>& requests,
+                                                               Clock::time_point deadline, PgOutcome& failure) {
+    std::vector<std::optional<std::string>> urls, signatures, types, bodies;
+    for (const WebhookRequest* r : requests) {
+        urls.emplace_back(r->url);
+        signatures.push_back(r->signature);
+        types.push_back(r->content_type);
+        bodies.emplace_back(r->body);
+    }
+    const std::string arrays[4] = {sql_array_literal(urls), sql_array_literal(signatures), sql_array_literal(types),
+                                   sql_array_literal(bodies)};
+    const std::vector<const char*> params{arrays[0].c_str(), arrays[1].c_str(), arrays[2].c_str(), arrays[3].c_str()};
+    PgOutcome outcome =
+        run_prepared(lease.conn(), lease.prepared(kBatchCall.index), kBatchCall, params, deadline + kGrace);
+    if (outcome.connection_unusable) lease.discard();
+    if (!outcome.ok()) {
+        failure = std::move(outcome);
+        return std::nullopt;
+    }
+    // Committed: every answer below is final. A row missing for a webhook would be the function's bug; that
+    // webhook gets 502 (its effect, if any, stays: a retry by Twilio is deduplicated).
+    std::vector<WebhookAnswer> answers(requests.size());
+    std::vector<bool> seen(requests.size(), false);
+    const PGresult* r = outcome.result.get();
+    if (PQnfields(r) >= 4) {
+        for (int row = 0; row < PQntuples(r); ++row) {
+            int item = 0;
+            if (!parse_int(r, row, 0, item) || item < 1 || static_cast<std::size_t>(item) > requests.size()) continue;
+            answers[item - 1] = answer_from(r, row, 1);
+            seen[item - 1] = true;
+        }
+    }
+    for (std::size_t i = 0; i < answers.size(); ++i)
+        if (!seen[i]) answers[i] = bad_gateway("no row for a webhook of the batch");
+    return answers;
 }
 
 }  // namespace byo::relay

@@ -1,9 +1,11 @@
-// The relay's one job, without HTTP: hand a webhook to twilio.handle_webhook() and turn its row into an answer.
-// A 2xx only ever comes from a call that returned rows, which in autocommit means it committed; every database
-// failure becomes 503 + Retry-After so Twilio tries again (the SQL side deduplicates retries).
+// The relay's one job, without HTTP: hand webhooks to twilio.handle_webhook() (one) or twilio.handle_webhooks()
+// (several, one transaction) and turn the rows into answers. A 2xx only ever comes from a call that returned
+// rows, which in autocommit means it committed; a database failure becomes 503 + Retry-After so Twilio tries
+// again (the SQL side deduplicates retries). Who calls which, and when, is batcher.cpp's business.
 #pragma once
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "db_pool.hpp"
 #include "metrics.hpp"
@@ -27,9 +29,16 @@ struct WebhookAnswer {
 // Database trouble: Twilio should come back later.
 WebhookAnswer unavailable_answer();
 
-// One SQL call, bounded by `deadline` for pool wait + connect; the call itself gets `deadline` + a short grace so
-// the server's statement_timeout (same budget) normally reports first. Never throws for database failures.
-WebhookAnswer forward_webhook(DbPool& pool, Metrics& metrics, const WebhookRequest& request,
-                              Clock::time_point deadline);
+// One webhook, one call on `lease`'s connection. The call gets `deadline` + a short grace so the server's
+// statement_timeout (same budget) normally reports first. Never throws for database failures: they are logged,
+// counted, and answered 503.
+WebhookAnswer call_handle_webhook(DbPool::Lease& lease, Metrics& metrics, const WebhookRequest& request,
+                                  Clock::time_point deadline);
+
+// Several webhooks in one call (one transaction), answers in the requests' order. On failure nothing of the call
+// stayed in the database; nullopt, and `failure` says why (connection_unusable, sqlstate, error). Not logged here.
+std::optional<std::vector<WebhookAnswer>> call_handle_webhooks(DbPool::Lease& lease,
+                                                               const std::vector<const WebhookRequest*>& requests,
+                                                               Clock::time_point deadline, PgOutcome& failure);
 
 }  // namespace byo::relay

@@ -157,3 +157,14 @@ CREATE FUNCTION twilio.handle_webhook(url text, signature text, request_content_
     LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION twilio.handle_webhook(text, text, text, text) IS
     'One Twilio webhook, as the relay received it: tenant, signature, idempotent record, routing; returns the answer';
+
+-- The relay's call when webhooks queue up (src/pg/fn_webhook.cpp): each one checked and recorded as handle_webhook
+-- would, the plain inbound texts among them in one INSERT, all in one transaction; a row per webhook, `item` its
+-- 1-based position in the arrays. If the call fails, none of them stays: the relay sends each again on its own.
+CREATE FUNCTION twilio.handle_webhooks(urls text[], signatures text[], request_content_types text[],
+                                       request_bodies text[])
+    RETURNS TABLE (item integer, status integer, content_type text, body text)
+    AS 'MODULE_PATHNAME', 'byo_handle_webhooks'
+    LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION twilio.handle_webhooks(text[], text[], text[], text[]) IS
+    'Many Twilio webhooks in one transaction, as handle_webhook would take each; one answer row per webhook';

@@ -15,7 +15,8 @@ GRANT EXECUTE ON FUNCTION twilio.set_platform_account(text, text, text, text, te
                           twilio.clear_platform_account(), twilio.rotate_encryption_keys(),
                           twilio.encryption_status(), twilio.dispatcher_pid()
     TO service_role;
--- The webhook entry point is for the relay's own role only (see relay/README.md):
+-- The webhook entry points are for the relay's own role only (see relay/README.md):
 --   CREATE ROLE byo_twilio_relay LOGIN PASSWORD '...';
 --   GRANT USAGE ON SCHEMA twilio TO byo_twilio_relay;
---   GRANT EXECUTE ON FUNCTION twilio.handle_webhook(text, text, text, text) TO byo_twilio_relay;
+--   GRANT EXECUTE ON FUNCTION twilio.handle_webhook(text, text, text, text),
+--                             twilio.handle_webhooks(text[], text[], text[], text[]) TO byo_twilio_relay;

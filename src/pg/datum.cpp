@@ -60,6 +60,25 @@ std::string arg_jsonb_text(FunctionCallInfo fcinfo, int n) {
     return out;
 }
 
+std::vector<std::optional<std::string>> arg_text_array(FunctionCallInfo fcinfo, int n) {
+    Datum* elems = nullptr;
+    bool* nulls = nullptr;
+    int count = 0, ndim = 0;
+    pg_call([&] {
+        ArrayType* a = PG_GETARG_ARRAYTYPE_P(n);
+        ndim = ARR_NDIM(a);
+        if (ndim <= 1) deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count);
+    });
+    if (ndim > 1) throw CoreError("22023", "argument " + std::to_string(n + 1) + " must be a one-dimensional array");
+    std::vector<std::optional<std::string>> out(static_cast<std::size_t>(count));
+    for (int i = 0; i < count; ++i) {
+        if (nulls[i]) continue;
+        const text* t = reinterpret_cast<const text*>(elems[i]);
+        out[static_cast<std::size_t>(i)].emplace(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+    }
+    return out;
+}
+
 Datum text_datum(const std::string& value) {
     Datum d = 0;
     pg_call([&] { d = PointerGetDatum(cstring_to_text_with_len(value.data(), static_cast<int>(value.size()))); });

@@ -1,6 +1,7 @@
 // Conversions between PostgreSQL Datums and C++ values, each through pg_call so a PostgreSQL error becomes a
 // C++ exception at the call.
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,8 @@ std::string arg_text_or(FunctionCallInfo fcinfo, int n, const std::string& if_nu
 Secret arg_secret(FunctionCallInfo fcinfo, int n);           // text argument holding a token
 Bytes arg_bytea(FunctionCallInfo fcinfo, int n);
 std::string arg_jsonb_text(FunctionCallInfo fcinfo, int n);  // the jsonb rendered as JSON text
+// A text[] argument's elements in order (nullopt: a NULL element); 22023 unless it has at most one dimension.
+std::vector<std::optional<std::string>> arg_text_array(FunctionCallInfo fcinfo, int n);
 
 Datum text_datum(const std::string& value);
 Datum bytea_datum(const Bytes& value);

@@ -1,5 +1,6 @@
 #include "pg/webhook_tenant.hpp"
 
+#include <iterator>
 #include <vector>
 
 #include "core/envelope.hpp"
@@ -81,8 +82,20 @@ std::vector<std::string> signers(const std::vector<Candidate>& candidates, const
     return valid;
 }
 
-WebhookTenant platform_tenant(const SignedRequest& r, const WebhookParams& params) {
-    if (signers(candidates_from(g_platform_account.run({})), r).size() != 1)
+constexpr int kPlatformStep = -1;
+
+std::vector<SqlRow> lookup(int step, SavedPlan& plan, const std::string* value, TenantLookups* lookups) {
+    auto run = [&] { return value ? plan.run({*value}) : plan.run({}); };
+    if (!lookups) return run();
+    auto key = std::make_pair(step, value ? *value : std::string());
+    auto found = lookups->rows.find(key);
+    if (found == lookups->rows.end()) found = lookups->rows.emplace(std::move(key), run()).first;
+    return found->second;
+}
+
+WebhookTenant platform_tenant(const SignedRequest& r, const WebhookParams& params, TenantLookups* lookups) {
+    const auto account = lookup(kPlatformStep, g_platform_account, nullptr, lookups);
+    if (signers(candidates_from(account), r).size() != 1)
         return {std::nullopt, "signature does not validate with the platform account"};
     const std::string* sid = params.first_of({"MessageSid", "SmsSid"});
     const std::vector<SqlRow> owner = sid ? g_message_owner.run({*sid}) : std::vector<SqlRow>{};
@@ -92,13 +105,14 @@ WebhookTenant platform_tenant(const SignedRequest& r, const WebhookParams& param
 
 }  // namespace
 
-WebhookTenant resolve_webhook_tenant(const SignedRequest& r, const WebhookParams& params) {
+WebhookTenant resolve_webhook_tenant(const SignedRequest& r, const WebhookParams& params, TenantLookups* lookups) {
     const std::optional<std::string> key = webhook_key_from_url(r.url);
-    if (key == "platform") return platform_tenant(r, params);
-    for (Step& step : g_steps) {
+    if (key == "platform") return platform_tenant(r, params, lookups);
+    for (int i = 0; i < static_cast<int>(std::size(g_steps)); ++i) {
+        Step& step = g_steps[i];
         const std::string* value = step.param ? params.find(step.param) : (key ? &*key : nullptr);
         if (!value) continue;
-        const std::vector<Candidate> candidates = candidates_from(step.plan.run({*value}));
+        const std::vector<Candidate> candidates = candidates_from(lookup(i, step.plan, value, lookups));
         if (candidates.empty()) continue;
         const std::vector<std::string> valid = signers(candidates, r);
         if (valid.size() == 1) return {valid[0], "ok"};

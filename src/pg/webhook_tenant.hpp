@@ -4,10 +4,14 @@
 // AccountSid share its token: refused). "platform" in the path: the platform account's token, and the user whose
 // message the callback is about. Needs an open SpiConnection.
 #pragma once
+#include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/webhook_event.hpp"
+#include "pg/spi_plan.hpp"
 
 namespace byo::pg {
 
@@ -23,6 +27,14 @@ struct SignedRequest {
     const std::string& body;
 };
 
-WebhookTenant resolve_webhook_tenant(const SignedRequest& request, const WebhookParams& params);
+// The settings rows each lookup step found during one handle_webhooks call, so a batch from one tenant looks it up
+// once. Lives no longer than the call: a later call sees rotated tokens and changed settings.
+struct TenantLookups {
+    std::map<std::pair<int, std::string>, std::vector<SqlRow>> rows;  // (step, value) -> rows
+};
+
+// `lookups`: reuse and remember lookups (nullptr: look everything up).
+WebhookTenant resolve_webhook_tenant(const SignedRequest& request, const WebhookParams& params,
+                                     TenantLookups* lookups = nullptr);
 
 }  // namespace byo::pg

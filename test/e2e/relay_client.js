@@ -13,6 +13,16 @@
 //     sent, as one JSON line, for the log scan. Prints one line: status TAB content-type TAB retry-after TAB
 //     body (newlines as \n); status 000 if the relay could not be reached.
 //
+//   node relay_client.js burst --count N --sid-prefix SMx... (other flags and params as post)
+//     Posts N copies of the webhook at once, each on its own connection, copy i with MessageSid, SmsSid and
+//     SmsMessageSid set to the prefix followed by i (zero-padded to 34 characters). Prints "<status>:<count>" per
+//     status seen, sorted, space-separated.
+//
+//   node relay_client.js smuggle --relay http://127.0.0.1:4031 --body-limit BYTES
+//     Raw requests on kept-alive connections, each scenario's responses printed as "<name>=<status>,<status>...":
+//     two GETs on one connection; a GET whose body is a request; a webhook whose chunked body goes over the
+//     limit and is followed by a request. Only the first may see a second 200.
+//
 //   node relay_client.js scan --log FILE --record FILE --token-env ALICE_TOKEN,BOB_TOKEN \
 //        [--secret-env NAME,...] [--fixtures FILE] [--literal VALUE ...]
 //     Counts how many of the secrets (tokens from the environment and the fixtures file, the recorded
@@ -21,6 +31,7 @@
 'use strict';
 const fs = require('fs');
 const http = require('http');
+const net = require('net');
 const path = require('path');
 const { getExpectedTwilioSignature } = require('twilio');
 
@@ -113,6 +124,64 @@ function post(opts) {
     });
 }
 
+async function burst(opts) {
+    const count = Number(opts.count);
+    const prefix = opts['sid-prefix'] || '';
+    if (!(count > 0) || !/^SM[0-9a-f]*$/.test(prefix) || prefix.length > 30) throw new Error('--count and --sid-prefix SM<hex>');
+    const sidParams = new Set(['MessageSid', 'SmsSid', 'SmsMessageSid']);
+    const posts = [];
+    for (let i = 0; i < count; i++) {
+        const sid = prefix + String(i).padStart(34 - prefix.length, '0');
+        const params = opts.params.map(([k, v]) => [k, sidParams.has(k) ? sid : v]);
+        posts.push(post({ ...opts, params }));
+    }
+    const seen = {};
+    for (const line of await Promise.all(posts)) {
+        const status = line.split('\t')[0];
+        seen[status] = (seen[status] || 0) + 1;
+    }
+    return Object.keys(seen).sort().map((s) => `${s}:${seen[s]}`).join(' ');
+}
+
+// Sends `parts` on one connection, a pause after each, and returns the statuses of every response read.
+function rawExchange(relay, parts) {
+    return new Promise((resolve) => {
+        const socket = net.connect({ host: relay.hostname, port: Number(relay.port) });
+        let received = '';
+        socket.on('data', (d) => { received += d.toString('latin1'); });
+        socket.on('error', () => {});
+        const done = () => {
+            socket.destroy();
+            resolve((received.match(/HTTP\/1\.1 (\d{3})/g) || []).map((s) => s.slice(9)).join(',') || 'none');
+        };
+        socket.on('connect', async () => {
+            for (const p of parts) {
+                if (!socket.destroyed) socket.write(p);
+                await new Promise((r) => setTimeout(r, 300));
+            }
+            setTimeout(done, 300);
+        });
+        socket.on('close', () => setTimeout(done, 0));
+    });
+}
+
+async function smuggle(opts) {
+    const relay = new URL(opts.relay);
+    const limit = Number(opts['body-limit']);
+    const inner = 'GET /healthz HTTP/1.1\r\nHost: relay\r\n\r\n';
+    const results = [];
+    results.push(`keepalive=${await rawExchange(relay, [inner, inner])}`);
+    results.push(`get_body=${await rawExchange(relay, [
+        `GET /healthz HTTP/1.1\r\nHost: relay\r\nContent-Length: ${inner.length}\r\n\r\n`, inner])}`);
+    const size = limit + 500;
+    results.push(`chunked=${await rawExchange(relay, [
+        `POST /twilio/0123456789abcdef0123456789abcdef/sms HTTP/1.1\r\nHost: relay\r\n` +
+        `Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n` +
+        `${size.toString(16)}\r\n${'y'.repeat(limit + 100)}`,
+        `${'y'.repeat(400)}\r\n0\r\n\r\n`, inner])}`);
+    return results.join(' ');
+}
+
 // The forms a value could take in a log line: raw, form-encoded, URL-encoded, JSON-escaped.
 function variants(v) {
     const out = new Set([v, new URLSearchParams([['x', v]]).toString().slice(2), encodeURIComponent(v),
@@ -158,8 +227,16 @@ async function main() {
         console.log(await post(opts));
         return 0;
     }
+    if (cmd === 'burst') {
+        console.log(await burst(opts));
+        return 0;
+    }
+    if (cmd === 'smuggle') {
+        console.log(await smuggle(opts));
+        return 0;
+    }
     if (cmd === 'scan') return scan(opts);
-    throw new Error('usage: relay_client.js post|scan ... (see the header of this file)');
+    throw new Error('usage: relay_client.js post|burst|smuggle|scan ... (see the header of this file)');
 }
 
 main().then((code) => process.exit(code), (e) => {

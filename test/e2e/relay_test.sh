@@ -130,7 +130,8 @@ else
     echo "ALTER ROLE $ROLE LOGIN PASSWORD :'pw'" | q -v pw="$RELAY_DB_PASSWORD" >/dev/null
 fi 2>/dev/null
 q -c "GRANT USAGE ON SCHEMA twilio TO $ROLE" \
-  -c "GRANT EXECUTE ON FUNCTION twilio.handle_webhook(text, text, text, text) TO $ROLE" >/dev/null
+  -c "GRANT EXECUTE ON FUNCTION twilio.handle_webhook(text, text, text, text),
+                               twilio.handle_webhooks(text[], text[], text[], text[]) TO $ROLE" >/dev/null
 # Section 10 reads the relay's sessions in the server log: every parse and execute, never a parameter value.
 q -c "ALTER ROLE $ROLE SET log_min_duration_statement = 0" -c "ALTER ROLE $ROLE SET log_parameter_max_length = 0" \
     >/dev/null
@@ -140,8 +141,9 @@ check "relay role: login, no superuser/createrole/createdb/bypassrls, member of 
     "$(q -c "SELECT concat_ws(' ', rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls,
                                (SELECT count(*) FROM pg_auth_members WHERE member = r.oid))
              FROM pg_roles r WHERE rolname = '$ROLE'")"
-check "relay role: may call handle_webhook, nothing else of the API, no table" "t f f f f f" \
+check "relay role: may call handle_webhook(s), nothing else of the API, no table" "t t f f f f f" \
     "$(q -c "SELECT concat_ws(' ', has_function_privilege('$ROLE', 'twilio.handle_webhook(text, text, text, text)', 'EXECUTE'),
+                               has_function_privilege('$ROLE', 'twilio.handle_webhooks(text[], text[], text[], text[])', 'EXECUTE'),
                                has_function_privilege('$ROLE', 'twilio.send_sms(text, text)', 'EXECUTE'),
                                has_function_privilege('$ROLE', 'twilio.get_settings()', 'EXECUTE'),
                                has_table_privilege('$ROLE', 'twilio.messages', 'SELECT'),
@@ -150,7 +152,7 @@ check "relay role: may call handle_webhook, nothing else of the API, no table" "
 
 BYO_TWILIO_DATABASE_URL="host=$PGHOST port=$PGPORT user=$ROLE password=$RELAY_DB_PASSWORD dbname=postgres" \
 BYO_TWILIO_PUBLIC_URL=$PUBLIC_URL BYO_TWILIO_LISTEN=127.0.0.1:$RELAY_PORT BYO_TWILIO_POOL_SIZE=4 \
-BYO_TWILIO_DB_TIMEOUT_MS=3000 \
+BYO_TWILIO_DB_TIMEOUT_MS=3000 BYO_TWILIO_KEEP_ALIVE_REQUESTS=100 \
     "$RELAY_BIN" >"$WORK/relay.stdout" 2>"$LOG" &
 RELAY_PID=$!
 health=000
@@ -297,6 +299,33 @@ check "STOP: an opt-out for ann only" "1 0" \
              FROM twilio.opt_outs WHERE phone = '$stop_from'")"
 check "after STOP ann's send_sms fails with 55000" "sqlstate=55000" "$(try_send "$ANN" | xargs)"
 check "after STOP ben can still send (a uuid)" yes "$([[ $(try_send "$BEN") =~ $uuid_re ]] && echo yes || echo no)"
+
+echo "# 4b. forty at once: they queue for the relay's 4 connections and go in batches (handle_webhooks), each once"
+calls_before=$(curl -s --max-time 5 "$RELAY/metrics" | sed -n 's/^byo_twilio_relay_db_calls_total \([0-9]*\)$/\1/p')
+carried_before=$(curl -s --max-time 5 "$RELAY/metrics" | sed -n 's/^byo_twilio_relay_db_call_webhooks_total \([0-9]*\)$/\1/p')
+burst_prefix=SM$(openssl rand -hex 6)
+inbound_params "$ANN" "$SENDER" "one of a burst [$RUN]" "${burst_prefix}0"
+check "burst: 40 answered 200" "200:40" "$(node "$CLIENT" burst --count 40 --sid-prefix "$burst_prefix" --relay "$RELAY" \
+    --base "$PUBLIC_URL" --url "${SMS_URL[$ANN]}" --token-env ALICE_TOKEN --record "$RECORD" "${INBOUND[@]}")"
+check "burst: 40 messages and 40 events, all ann's" "40 40 40" \
+    "$(q -c "SELECT count(*) || ' ' || (SELECT count(*) FROM twilio.webhook_events WHERE params ->> 'MessageSid' LIKE '$burst_prefix%')
+                    || ' ' || count(*) FILTER (WHERE user_id = '$ANN')
+             FROM twilio.messages WHERE twilio_sid LIKE '$burst_prefix%'")"
+metrics=$(curl -s --max-time 5 "$RELAY/metrics")
+calls=$(( $(echo "$metrics" | sed -n 's/^byo_twilio_relay_db_calls_total \([0-9]*\)$/\1/p') - calls_before ))
+carried=$(( $(echo "$metrics" | sed -n 's/^byo_twilio_relay_db_call_webhooks_total \([0-9]*\)$/\1/p') - carried_before ))
+echo "# burst: $carried webhooks in $calls database calls"
+check "burst: 40 webhooks carried, by fewer calls (some batched)" "40 yes" "$carried $([ "$calls" -lt 40 ] && echo yes || echo no)"
+
+echo "# 4c. kept-alive connections: a second request is served; after a body left unread, nothing more is"
+smuggle=$(node "$CLIENT" smuggle --relay "$RELAY" --body-limit 65536)
+echo "# $smuggle"
+check "keep-alive: two requests on one connection, both 200" "keepalive=200,200" "$(echo "$smuggle" | tr ' ' '\n' | grep '^keepalive=')"
+check "a GET carrying a request as its body: that request is refused" "no" \
+    "$(echo "$smuggle" | tr ' ' '\n' | grep '^get_body=' | grep -qE '=[0-9]+,(.*,)?200' && echo yes || echo no)"
+check "a chunked body over the limit, then a request: 413, and that request is refused" "413 no" \
+    "$(echo "$smuggle" | tr ' ' '\n' | sed -n 's/^chunked=\([0-9]*\).*/\1/p') $(echo "$smuggle" | tr ' ' '\n' |
+       grep '^chunked=' | grep -qE '=[0-9]+,(.*,)?200' && echo yes || echo no)"
 
 echo "# 7. permission denied, when preparing (a new session) and when executing (prepared): 503, then served again"
 # the relay's last db_error: "<stage> <sqlstate> <message>"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Upgrade path: a database created at the last released version (the frozen sql/released/ script) and updated
+# Upgrade path: a database created at each released version (the frozen sql/released/ scripts) and updated
 # with ALTER EXTENSION ... UPDATE must end up with exactly the catalog of a fresh install of the current version:
 # functions (language, body, volatility, SECURITY DEFINER, settings, ACL), tables and columns, constraints, indexes,
-# policies, triggers, views, comments; and a grant the operator gave (the relay's EXECUTE) must survive.
+# policies, triggers, views, comments; and the grant the operator gave the relay (EXECUTE on handle_webhook) must
+# survive and reach handle_webhooks.
 # Runs against the cluster run.sh started (PGHOST/PGPORT); prints "upgrade: N passed, M failed".
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -13,25 +14,20 @@ check() {  # $1 description, $2 expected, $3 actual
 }
 PSQL=(psql -X -q -v ON_ERROR_STOP=1)
 CURRENT=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" byo_twilio.control)
-OLDEST=$(ls sql/released/ | sed -n 's/^byo_twilio--\([0-9.]*\)\.sql$/\1/p' | sort -V | head -1)
+RELEASED=$(ls sql/released/ | sed -n 's/^byo_twilio--\([0-9.]*\)\.sql$/\1/p' | sort -V)
+HANDLE_ONE='twilio.handle_webhook(text, text, text, text)'
+HANDLE_MANY='twilio.handle_webhooks(text[], text[], text[], text[])'
 
-for db in upgraded fresh; do
-    "${PSQL[@]}" -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS byo_upgrade_$db" \
-        -c "CREATE DATABASE byo_upgrade_$db"
-    "${PSQL[@]}" -d "byo_upgrade_$db" -f sql/byo_twilio_auth_compat.sql >/dev/null
-done
 "${PSQL[@]}" -d postgres -c "DO \$\$BEGIN CREATE ROLE byo_upgrade_relay NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END\$\$"
-"${PSQL[@]}" -d byo_upgrade_upgraded -c "CREATE EXTENSION byo_twilio VERSION '$OLDEST'" \
-    -c "GRANT USAGE ON SCHEMA twilio TO byo_upgrade_relay" \
-    -c "GRANT EXECUTE ON FUNCTION twilio.handle_webhook(text, text, text, text) TO byo_upgrade_relay"
-check "the oldest released version ($OLDEST) installs" "$OLDEST" \
-    "$("${PSQL[@]}" -At -d byo_upgrade_upgraded -c "SELECT extversion FROM pg_extension WHERE extname = 'byo_twilio'")"
-"${PSQL[@]}" -d byo_upgrade_upgraded -c "ALTER EXTENSION byo_twilio UPDATE"
-check "ALTER EXTENSION UPDATE reaches $CURRENT" "$CURRENT" \
-    "$("${PSQL[@]}" -At -d byo_upgrade_upgraded -c "SELECT extversion FROM pg_extension WHERE extname = 'byo_twilio'")"
+new_db() {  # $1 name: a database with auth.* (the compat script)
+    "${PSQL[@]}" -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1"
+    "${PSQL[@]}" -d "$1" -f sql/byo_twilio_auth_compat.sql >/dev/null
+}
+# A fresh install with the grants relay/README.md documents for this version.
+new_db byo_upgrade_fresh
 "${PSQL[@]}" -d byo_upgrade_fresh -c "CREATE EXTENSION byo_twilio" \
     -c "GRANT USAGE ON SCHEMA twilio TO byo_upgrade_relay" \
-    -c "GRANT EXECUTE ON FUNCTION twilio.handle_webhook(text, text, text, text) TO byo_upgrade_relay"
+    -c "GRANT EXECUTE ON FUNCTION $HANDLE_ONE, $HANDLE_MANY TO byo_upgrade_relay"
 
 # One query per part of the catalog; each row describes one object completely.
 declare -A parts=(
@@ -60,26 +56,42 @@ declare -A parts=(
             WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
               AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'byo_twilio')"
 )
+# Every released version updates to exactly the current one.
+for OLD in $RELEASED; do
+echo "# from $OLD"
+# Installed at OLD with the grant its documentation gave (handle_webhook only), then updated.
+new_db byo_upgrade_upgraded
+"${PSQL[@]}" -d byo_upgrade_upgraded -c "CREATE EXTENSION byo_twilio VERSION '$OLD'" \
+    -c "GRANT USAGE ON SCHEMA twilio TO byo_upgrade_relay" \
+    -c "GRANT EXECUTE ON FUNCTION $HANDLE_ONE TO byo_upgrade_relay"
+check "$OLD installs" "$OLD" \
+    "$("${PSQL[@]}" -At -d byo_upgrade_upgraded -c "SELECT extversion FROM pg_extension WHERE extname = 'byo_twilio'")"
+"${PSQL[@]}" -d byo_upgrade_upgraded -c "ALTER EXTENSION byo_twilio UPDATE"
+check "$OLD: ALTER EXTENSION UPDATE reaches $CURRENT" "$CURRENT" \
+    "$("${PSQL[@]}" -At -d byo_upgrade_upgraded -c "SELECT extversion FROM pg_extension WHERE extname = 'byo_twilio'")"
+
 for part in functions columns constraints indexes policies triggers views members; do
     q="SELECT x FROM (${parts[$part]}) AS t(x) ORDER BY 1"
     if ! "${PSQL[@]}" -At -d byo_upgrade_upgraded -c "$q" >"/tmp/byo_upgrade_$part.upgraded" ||
        ! "${PSQL[@]}" -At -d byo_upgrade_fresh -c "$q" >"/tmp/byo_upgrade_$part.fresh"; then
-        check "$part: catalog query runs" 0 1
+        check "$OLD: $part: catalog query runs" 0 1
     elif [ ! -s "/tmp/byo_upgrade_$part.fresh" ]; then
-        check "$part: a fresh install has some" "rows" "none"
+        check "$OLD: $part: a fresh install has some" "rows" "none"
     elif diff -u "/tmp/byo_upgrade_$part.fresh" "/tmp/byo_upgrade_$part.upgraded" >"/tmp/byo_upgrade_$part.diff"; then
-        check "$part: upgraded = fresh ($(wc -l <"/tmp/byo_upgrade_$part.fresh") rows)" same same
+        check "$OLD: $part: upgraded = fresh ($(wc -l <"/tmp/byo_upgrade_$part.fresh") rows)" same same
     else
-        check "$part: upgraded = fresh" same "different (diff fresh -> upgraded below)"
+        check "$OLD: $part: upgraded = fresh" same "different (diff fresh -> upgraded below)"
         head -40 "/tmp/byo_upgrade_$part.diff"
     fi
     rm -f "/tmp/byo_upgrade_$part".*
 done
-check "the relay's EXECUTE grant survives the update" t \
-    "$("${PSQL[@]}" -At -d byo_upgrade_upgraded -c "SELECT has_function_privilege('byo_upgrade_relay',
-        'twilio.handle_webhook(text, text, text, text)', 'EXECUTE')")"
+check "$OLD: the relay's EXECUTE grants survive the update, and reach handle_webhooks" "t t" \
+    "$("${PSQL[@]}" -At -d byo_upgrade_upgraded -c "SELECT has_function_privilege('byo_upgrade_relay', '$HANDLE_ONE', 'EXECUTE')
+        || ' ' || has_function_privilege('byo_upgrade_relay', '$HANDLE_MANY', 'EXECUTE')")"
+"${PSQL[@]}" -d postgres -c "DROP DATABASE byo_upgrade_upgraded"
+done
 
-for db in upgraded fresh; do "${PSQL[@]}" -d postgres -c "DROP DATABASE byo_upgrade_$db"; done
+"${PSQL[@]}" -d postgres -c "DROP DATABASE byo_upgrade_fresh"
 "${PSQL[@]}" -d postgres -c "DROP ROLE byo_upgrade_relay"
 echo "upgrade: $passed passed, $failed failed"
 [ "$failed" = 0 ]

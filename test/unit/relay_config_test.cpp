@@ -67,13 +67,16 @@ TEST(RelayConfig, DefaultsWithOnlyTheRequiredVariables) {
     EXPECT_EQ(c.body_limit, 65536u);
     EXPECT_EQ(c.read_timeout, std::chrono::milliseconds(10000));
     EXPECT_EQ(c.db_timeout, std::chrono::milliseconds(4000));
-    EXPECT_EQ(c.threads, 8);
+    EXPECT_EQ(c.threads, 32);
+    EXPECT_EQ(c.batch_max, 16);
+    EXPECT_EQ(c.keep_alive_requests, 1);
 }
 
 TEST(RelayConfig, EmptyOptionalVariablesMeanDefault) {
     Env env = base_env();
     for (const char* name : {"BYO_TWILIO_LISTEN", "BYO_TWILIO_POOL_SIZE", "BYO_TWILIO_BODY_LIMIT",
-                             "BYO_TWILIO_READ_TIMEOUT_MS", "BYO_TWILIO_DB_TIMEOUT_MS", "BYO_TWILIO_THREADS"})
+                             "BYO_TWILIO_READ_TIMEOUT_MS", "BYO_TWILIO_DB_TIMEOUT_MS", "BYO_TWILIO_THREADS",
+                             "BYO_TWILIO_BATCH_MAX", "BYO_TWILIO_KEEP_ALIVE_REQUESTS"})
         env[name] = "";
     const Config c = load(env);
     EXPECT_EQ(c.listen_host, "127.0.0.1");
@@ -82,7 +85,9 @@ TEST(RelayConfig, EmptyOptionalVariablesMeanDefault) {
     EXPECT_EQ(c.body_limit, 65536u);
     EXPECT_EQ(c.read_timeout, std::chrono::milliseconds(10000));
     EXPECT_EQ(c.db_timeout, std::chrono::milliseconds(4000));
-    EXPECT_EQ(c.threads, 8);
+    EXPECT_EQ(c.threads, 32);
+    EXPECT_EQ(c.batch_max, 16);
+    EXPECT_EQ(c.keep_alive_requests, 1);
 }
 
 TEST(RelayConfig, OnlyItsOwnVariablesAreRead) {
@@ -218,7 +223,9 @@ TEST(RelayConfig, IntegerVariablesAcceptTheirRangeExactly) {
                            {"BYO_TWILIO_BODY_LIMIT", 1, 64 * 1024 * 1024},
                            {"BYO_TWILIO_READ_TIMEOUT_MS", 100, 600000},
                            {"BYO_TWILIO_DB_TIMEOUT_MS", 100, 600000},
-                           {"BYO_TWILIO_THREADS", 1, 1024}};
+                           {"BYO_TWILIO_THREADS", 1, 1024},
+                           {"BYO_TWILIO_BATCH_MAX", 1, 1000},
+                           {"BYO_TWILIO_KEEP_ALIVE_REQUESTS", 1, 100000}};
     for (const IntVar& v : vars) {
         SCOPED_TRACE(v.name);
         EXPECT_NO_THROW(load_with(v.name, std::to_string(v.lo)));
@@ -243,6 +250,8 @@ TEST(RelayConfig, EachIntegerVariableLandsInItsField) {
     EXPECT_EQ(load_with("BYO_TWILIO_READ_TIMEOUT_MS", "2500").read_timeout, std::chrono::milliseconds(2500));
     EXPECT_EQ(load_with("BYO_TWILIO_DB_TIMEOUT_MS", "3000").db_timeout, std::chrono::milliseconds(3000));
     EXPECT_EQ(load_with("BYO_TWILIO_THREADS", "4").threads, 4);
+    EXPECT_EQ(load_with("BYO_TWILIO_BATCH_MAX", "1").batch_max, 1);
+    EXPECT_EQ(load_with("BYO_TWILIO_KEEP_ALIVE_REQUESTS", "100").keep_alive_requests, 100);
     // Leading zeros are still a whole decimal number.
     EXPECT_EQ(load_with("BYO_TWILIO_THREADS", "007").threads, 7);
 }
@@ -271,8 +280,9 @@ TEST(RelayConfig, HelpTextListsEveryVariableWithItsDefault) {
     const std::string help = byo::relay::help_text();
     for (const char* name : {"BYO_TWILIO_DATABASE_URL", "BYO_TWILIO_PUBLIC_URL", "BYO_TWILIO_LISTEN",
                              "BYO_TWILIO_POOL_SIZE", "BYO_TWILIO_BODY_LIMIT", "BYO_TWILIO_READ_TIMEOUT_MS",
-                             "BYO_TWILIO_DB_TIMEOUT_MS", "BYO_TWILIO_THREADS"})
+                             "BYO_TWILIO_DB_TIMEOUT_MS", "BYO_TWILIO_THREADS", "BYO_TWILIO_BATCH_MAX",
+                             "BYO_TWILIO_KEEP_ALIVE_REQUESTS"})
         EXPECT_TRUE(contains(help, name)) << name;
-    for (const char* def : {"[127.0.0.1:8080]", "[8]", "[65536]", "[10000]", "[4000]"})
+    for (const char* def : {"[127.0.0.1:8080]", "[8]", "[65536]", "[10000]", "[4000]", "[32]", "[16]", "[1]"})
         EXPECT_TRUE(contains(help, def)) << def;
 }
