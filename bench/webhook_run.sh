@@ -20,8 +20,9 @@
 # even on failure. Needs root (the cluster runs as the postgres OS user). 3.5 minutes on 2 cores.
 #
 # Environment: WEBHOOK_SECONDS (per measurement, default 20), WEBHOOK_CONNECTIONS (default 16),
-#              WEBHOOK_WRK_THREADS (default 2), WEBHOOK_TUNED_THREADS / WEBHOOK_TUNED_POOL (the tuned relay
-#              setting, default 8 / 4), WEBHOOK_N (pre-signed requests per wrk run, default 100000),
+#              WEBHOOK_WRK_THREADS (default 2), WEBHOOK_TUNED_THREADS / WEBHOOK_TUNED_POOL /
+#              WEBHOOK_TUNED_KEEP_ALIVE (the tuned relay: default 32 / 2, the machine's cores / 100, with wrk
+#              reusing connections as a proxy with upstream keep-alive would), WEBHOOK_N (pre-signed requests per wrk run, default 100000),
 #              WEBHOOK_PGBENCH_SCALE (default 10), BYO_PGPORT (default 54393), WEBHOOK_STANDIN_PORT (default 4050),
 #              WEBHOOK_RELAY_PORT (default 4051).
 # Usage: bash bench/webhook_run.sh
@@ -32,14 +33,15 @@ cd "$ROOT"
 SECS=${WEBHOOK_SECONDS:-20}
 CONNS=${WEBHOOK_CONNECTIONS:-16}
 WRK_THREADS=${WEBHOOK_WRK_THREADS:-2}
-TUNED_THREADS=${WEBHOOK_TUNED_THREADS:-8}
-TUNED_POOL=${WEBHOOK_TUNED_POOL:-4}
+TUNED_THREADS=${WEBHOOK_TUNED_THREADS:-32}
+TUNED_POOL=${WEBHOOK_TUNED_POOL:-2}
+TUNED_KEEP_ALIVE=${WEBHOOK_TUNED_KEEP_ALIVE:-100}
 N=${WEBHOOK_N:-100000}
 SCALE=${WEBHOOK_PGBENCH_SCALE:-10}
 export BYO_PGPORT=${BYO_PGPORT:-54393}
 STANDIN_PORT=${WEBHOOK_STANDIN_PORT:-4050}
 RELAY_PORT=${WEBHOOK_RELAY_PORT:-4051}
-for v in "$SECS" "$CONNS" "$WRK_THREADS" "$TUNED_THREADS" "$TUNED_POOL" "$N" "$SCALE"; do
+for v in "$SECS" "$CONNS" "$WRK_THREADS" "$TUNED_THREADS" "$TUNED_POOL" "$TUNED_KEEP_ALIVE" "$N" "$SCALE"; do
     [[ $v =~ ^[1-9][0-9]*$ ]] || { echo "WEBHOOK_* settings must be positive integers" >&2; exit 2; }
 done
 WARMUP_SECS=2
@@ -203,7 +205,9 @@ start_relay() {  # $1 label, then NAME=VALUE settings (none: the defaults)
     RELAY_PID=$!
     for _ in $(seq 100); do curl -sf --max-time 1 "$RELAY_URL/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
     curl -sf --max-time 1 "$RELAY_URL/readyz" >/dev/null || { echo "the relay did not become ready" >&2; exit 1; }
-    RELAY_SETTINGS=$(head -1 "$WORK/relay_$label.log" | jq -r '"threads \(.threads), pool \(.pool_size)"')
+    RELAY_SETTINGS=$(head -1 "$WORK/relay_$label.log" |
+        jq -r '"threads \(.threads), pool \(.pool_size), batch \(.batch_max), keep-alive \(.keep_alive_requests)"')
+    WRK_MODE=$(head -1 "$WORK/relay_$label.log" | jq -r 'if .keep_alive_requests > 1 then "keep-alive" else "close" end')
 }
 # SIGTERM: the relay stops accepting and finishes what it has accepted, for up to 10 s; after an overload it may
 # still hold a queue of accepted connections whose clients gave up, then it exits 1 ("drained": false).
@@ -255,7 +259,7 @@ run_wrk() {
         SAMPLER_PID=$!
     fi
     timeout $((secs + 60)) wrk -t "$WRK_THREADS" -c "$CONNS" -d "${secs}s" --timeout 10s -s bench/webhook_wrk.lua \
-        "$RELAY_URL" -- "$file" "$WRK_THREADS" >"$out" 2>&1 || { cat "$out" >&2; exit 1; }
+        "$RELAY_URL" -- "$file" "$WRK_THREADS" "$WRK_MODE" >"$out" 2>&1 || { cat "$out" >&2; exit 1; }
     [ "$mode" = measure ] || return 0
     kill "$SAMPLER_PID" 2>/dev/null; wait "$SAMPLER_PID" 2>/dev/null || true; SAMPLER_PID=''
     local tcp0_var=W_${label}_tcp0
@@ -421,8 +425,9 @@ run_rate default "$HALF_RATE" "$WORK/req_rate_default.tsv" default
 stop_relay default
 R_default_drained=$RELAY_DRAINED R_default_log2=$LOG_AT_STOP R_default_stop=$STOP_SECONDS
 
-step "relay tuned: BYO_TWILIO_THREADS=$TUNED_THREADS BYO_TWILIO_POOL_SIZE=$TUNED_POOL"
-start_relay tuned BYO_TWILIO_THREADS="$TUNED_THREADS" BYO_TWILIO_POOL_SIZE="$TUNED_POOL"
+step "relay tuned: BYO_TWILIO_THREADS=$TUNED_THREADS BYO_TWILIO_POOL_SIZE=$TUNED_POOL BYO_TWILIO_KEEP_ALIVE_REQUESTS=$TUNED_KEEP_ALIVE"
+start_relay tuned BYO_TWILIO_THREADS="$TUNED_THREADS" BYO_TWILIO_POOL_SIZE="$TUNED_POOL" \
+    BYO_TWILIO_KEEP_ALIVE_REQUESTS="$TUNED_KEEP_ALIVE"
 SETTINGS_tuned=$RELAY_SETTINGS
 RSS_IDLE_tuned=$(rss_kb)
 step "warm-up ($WARMUP_SECS s), then wrk: $CONNS connections, $WRK_THREADS threads, $SECS s (relay: $RELAY_SETTINGS)"

@@ -3,7 +3,9 @@
 -- Thread k of T takes lines k, k+T, k+2T, ... so no two threads send the same MessageSid; a thread that runs out
 -- starts over (those repeats are deduplicated retries, counted as "wraps" and reported).
 --
--- Usage: wrk -t T -c C -d 20s --timeout 10s -s bench/webhook_wrk.lua http://127.0.0.1:4051 -- FILE T
+-- Usage: wrk -t T -c C -d 20s --timeout 10s -s bench/webhook_wrk.lua http://127.0.0.1:4051 -- FILE T [MODE]
+-- MODE "close" (default: a connection per request, as the relay does unless BYO_TWILIO_KEEP_ALIVE_REQUESTS is
+-- set) or "keep-alive" (connections reused, as a proxy with upstream keep-alive does).
 -- Prints one machine-readable line at the end: "webhook_wrk key=value ...", latencies in microseconds.
 
 local threads = {}
@@ -14,7 +16,7 @@ function setup(thread)
 end
 
 function init(args)
-    local file, nthreads = args[1], tonumber(args[2])
+    local file, nthreads, mode = args[1], tonumber(args[2]), args[3] or "close"
     if file == nil or nthreads == nil then
         error("usage: ... -- FILE THREADS")
     end
@@ -23,13 +25,14 @@ function init(args)
     for line in io.lines(file) do
         if line_no % nthreads == thread_index then
             local path, signature, body = line:match("^([^\t]+)\t([^\t]+)\t(.*)$")
-            -- Connection: close says what the relay does anyway (one request per connection), so wrk reconnects.
-            requests_[#requests_ + 1] = wrk.format("POST", path, {
+            -- Connection: close says what the relay does anyway without keep-alive, so wrk reconnects.
+            local headers = {
                 ["Content-Type"] = "application/x-www-form-urlencoded",
                 ["X-Twilio-Signature"] = signature,
                 ["User-Agent"] = "TwilioProxy/1.1",
-                ["Connection"] = "close",
-            }, body)
+            }
+            if mode == "close" then headers["Connection"] = "close" end
+            requests_[#requests_ + 1] = wrk.format("POST", path, headers, body)
         end
         line_no = line_no + 1
     end

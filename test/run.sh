@@ -85,7 +85,7 @@ nok=$(grep -cE '(^not ok |\.\.\. FAILED|failed \(ignored\))' "$WORK/regress.log"
 record regress "$ok" "$nok"
 [ "$nok" = 0 ] || { [ -f "$WORK/regress/regression.diffs" ] && head -150 "$WORK/regress/regression.diffs"; }
 
-echo "== upgrade (the last released version, updated, against a fresh install)"
+echo "== upgrade (every released version, updated, against a fresh install)"
 bash test/e2e/upgrade_test.sh >"$WORK/upgrade.log" 2>&1
 record_from_log upgrade "$WORK/upgrade.log"
 grep -q '^not ok' "$WORK/upgrade.log" && grep -A40 '^not ok' "$WORK/upgrade.log" | head -60

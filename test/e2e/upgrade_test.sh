@@ -85,7 +85,7 @@ for part in functions columns constraints indexes policies triggers views member
     fi
     rm -f "/tmp/byo_upgrade_$part".*
 done
-check "$OLD: the relay's EXECUTE grants survive the update, and reach handle_webhooks" "t t" \
+check "$OLD: the relay's EXECUTE grants survive the update, and reach handle_webhooks" "true true" \
     "$("${PSQL[@]}" -At -d byo_upgrade_upgraded -c "SELECT has_function_privilege('byo_upgrade_relay', '$HANDLE_ONE', 'EXECUTE')
         || ' ' || has_function_privilege('byo_upgrade_relay', '$HANDLE_MANY', 'EXECUTE')")"
 "${PSQL[@]}" -d postgres -c "DROP DATABASE byo_upgrade_upgraded"
