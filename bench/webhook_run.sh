@@ -149,7 +149,8 @@ WEBHOOK_KEY=$("${PSQL[@]}" -At -c "SELECT webhook_key FROM twilio.user_settings 
 "${PSQL[@]}" <<'SQL'
 CREATE ROLE byo_twilio_relay LOGIN;
 GRANT USAGE ON SCHEMA twilio TO byo_twilio_relay;
-GRANT EXECUTE ON FUNCTION twilio.handle_webhook(text, text, text, text) TO byo_twilio_relay;
+GRANT EXECUTE ON FUNCTION twilio.handle_webhook(text, text, text, text),
+                          twilio.handle_webhooks(text[], text[], text[], text[]) TO byo_twilio_relay;
 SQL
 kill "$STANDIN_PID"; wait "$STANDIN_PID" 2>/dev/null || true; STANDIN_PID=''  # not needed any more
 

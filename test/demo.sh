@@ -105,7 +105,7 @@ STANDIN_URL=$STANDIN_URL node test/lib/standin_requests.js --fields Body
 
 step "The webhook relay starts (its own role may only call twilio.handle_webhook)"
 psql -X -q -d $DB -c "CREATE ROLE byo_twilio_relay LOGIN" -c "GRANT USAGE ON SCHEMA twilio TO byo_twilio_relay" \
-    -c "GRANT EXECUTE ON FUNCTION twilio.handle_webhook(text, text, text, text) TO byo_twilio_relay"
+    -c "GRANT EXECUTE ON FUNCTION twilio.handle_webhook(text, text, text, text), twilio.handle_webhooks(text[], text[], text[], text[]) TO byo_twilio_relay"
 BYO_TWILIO_DATABASE_URL="host=$PGHOST port=$PGPORT user=byo_twilio_relay dbname=$DB" \
 BYO_TWILIO_LISTEN=127.0.0.1:$RELAY_PORT BYO_TWILIO_PUBLIC_URL=$PUBLIC_URL \
     ./build/byo-twilio-relay 2>"$WORK/relay.log" &

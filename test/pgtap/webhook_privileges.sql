@@ -13,11 +13,12 @@
 --   other B = 00000000-0000-4000-a000-00000000000b   account ACbbbb...   token fedc...3210   number +15005550007
 --   A: event status:SMaaaa...:delivered, call CAaaaa...; B: event voice:CAbbbb...:completed:1, call CAbbbb...
 BEGIN;
-SELECT plan(155);
+SELECT plan(164);
 
 CREATE ROLE tap_byo_twilio_relay NOLOGIN;
 GRANT USAGE ON SCHEMA twilio TO tap_byo_twilio_relay;
-GRANT EXECUTE ON FUNCTION twilio.handle_webhook(text, text, text, text) TO tap_byo_twilio_relay;
+GRANT EXECUTE ON FUNCTION twilio.handle_webhook(text, text, text, text),
+                          twilio.handle_webhooks(text[], text[], text[], text[]) TO tap_byo_twilio_relay;
 
 ------------------------------------------------------------------------------------------------------------------
 -- Fixtures (superuser)
@@ -150,6 +151,13 @@ SELECT function_privs_are('twilio', 'handle_webhook', '{text,text,text,text}'::n
   FROM (VALUES (1, 'anon'::name), (2, 'authenticated'), (3, 'service_role'), (4, 'tap_byo_twilio_relay')) r(rord, role)
  ORDER BY r.rord;
 
+SELECT function_privs_are('twilio', 'handle_webhooks', '{text[],text[],text[],text[]}'::name[], r.role,
+                          CASE WHEN r.role = 'tap_byo_twilio_relay' THEN '{EXECUTE}'::name[] ELSE '{}'::name[] END,
+                          format('%s %s execute twilio.handle_webhooks(text[], text[], text[], text[])', r.role,
+                                 CASE WHEN r.role = 'tap_byo_twilio_relay' THEN 'can' ELSE 'cannot' END))
+  FROM (VALUES (1, 'anon'::name), (2, 'authenticated'), (3, 'service_role'), (4, 'tap_byo_twilio_relay')) r(rord, role)
+ ORDER BY r.rord;
+
 SELECT function_privs_are('twilio', f.name, f.args, r.role, '{}'::name[],
                           format('%s cannot execute internal twilio.%s(%s)', r.role, f.name,
                                  array_to_string(f.args, ', ')))
@@ -185,8 +193,8 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace = 'twilio'::regnamespace
                    AND has_function_privilege('tap_byo_twilio_relay', p.oid, 'EXECUTE')
                  ORDER BY 1),
-          ARRAY['twilio.handle_webhook(text,text,text,text)'],
-          'the relay role can execute exactly twilio.handle_webhook and no other function of schema twilio');
+          ARRAY['twilio.handle_webhook(text,text,text,text)', 'twilio.handle_webhooks(text[],text[],text[],text[])'],
+          'the relay role can execute exactly twilio.handle_webhook(s) and no other function of schema twilio');
 SELECT is(ARRAY(SELECT p.proname || ' ' || p.prosecdef || ' ' || coalesce(array_to_string(p.proconfig, ';'), '-')
                   FROM pg_proc p
                  WHERE p.oid = 'twilio.handle_webhook(text, text, text, text)'::regprocedure),
@@ -445,6 +453,35 @@ SELECT is((SELECT format('%s/%s/%s/%s', (SELECT count(*) FROM twilio.webhook_eve
 SELECT is((SELECT count(*)::int FROM twilio.webhook_events WHERE params ->> 'MessageSid' = 'SM00000000000000000000000000000a02')
           + (SELECT count(*)::int FROM twilio.messages WHERE twilio_sid = 'SM00000000000000000000000000000a02'),
           0, 'superuser: no trace of the forged SMS');
+
+-- The batch call: each webhook answered as handle_webhook would, in order; the refused ones write nothing, and a
+-- retry (twice in one batch) changes nothing.
+SET LOCAL ROLE tap_byo_twilio_relay;
+SELECT results_eq(
+    $$SELECT item, status, content_type FROM twilio.handle_webhooks(
+          ARRAY[current_setting('tap.sms_url'), current_setting('tap.sms_url'), current_setting('tap.sms_url'),
+                current_setting('tap.sms_url')],
+          ARRAY[current_setting('tap.sms_sig'), current_setting('tap.forged_sig'), NULL, current_setting('tap.sms_sig')],
+          ARRAY['application/x-www-form-urlencoded', 'application/x-www-form-urlencoded',
+                'application/x-www-form-urlencoded', 'application/x-www-form-urlencoded'],
+          ARRAY[current_setting('tap.sms_body'), current_setting('tap.forged_body'), current_setting('tap.sms_body'),
+                current_setting('tap.sms_body')])$$,
+    $$VALUES (1, 200, 'text/xml'::text), (2, 403, 'text/plain'), (3, 400, 'text/plain'), (4, 200, 'text/xml')$$,
+    'relay: handle_webhooks answers a retry, a forgery, an unsigned one and the retry again: 200, 403, 400, 200');
+SELECT throws_ok(
+    $$SELECT * FROM twilio.handle_webhooks(ARRAY['a', 'b'], ARRAY['s'], ARRAY['t'], ARRAY['b'])$$,
+    '22023', 'handle_webhooks: the four arrays must have the same length (one element per webhook)',
+    'relay: handle_webhooks refuses arrays of different lengths (22023)');
+SELECT throws_ok(
+    $$SELECT * FROM twilio.handle_webhooks(NULL, ARRAY['s'], ARRAY['t'], ARRAY['b'])$$,
+    '22004', NULL, 'relay: handle_webhooks refuses a NULL array (22004)');
+SELECT is((SELECT count(*)::int FROM twilio.handle_webhooks('{}', '{}', '{}', '{}')), 0,
+          'relay: an empty batch answers nothing and fails nothing');
+RESET ROLE;
+SELECT is((SELECT format('%s/%s/%s/%s', (SELECT count(*) FROM twilio.webhook_events),
+                         (SELECT count(*) FROM twilio.messages), (SELECT count(*) FROM twilio.opt_outs),
+                         (SELECT count(*) FROM twilio.voice_calls))),
+          current_setting('tap.counts'), 'superuser: the batch wrote nothing (a retry, and refused webhooks)');
 
 ------------------------------------------------------------------------------------------------------------------
 -- Who sees what the relay wrote
