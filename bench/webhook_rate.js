@@ -1,6 +1,8 @@
 // Fixed-rate (open-loop) client for the webhook benchmark (bench/webhook_run.sh): sends the pre-signed requests of
 // a bench/webhook_sign.js file at --rate requests per second for --seconds, each on a new connection (the relay
-// serves one request per connection anyway), and prints latency percentiles as one JSON line.
+// serves one request per connection unless told otherwise), or with --keep-alive N over at most N reused
+// connections, as a proxy with upstream keep-alive does (a request finding them all busy waits for one, and that
+// wait counts in its latency); prints latency percentiles as one JSON line.
 //
 // Request i is due at start + i/rate whatever happened to the earlier ones, so a slow answer does not delay the
 // next request (no coordinated omission). Two latencies per request:
@@ -14,7 +16,7 @@
 // closed are not sent at all and count the same way ("unsent"), so an overloaded run ends on time.
 //
 // Usage: node bench/webhook_rate.js --file FILE --rate R --seconds S [--host 127.0.0.1] [--port 4051]
-//            [--offset K] [--warmup-seconds W] [--timeout-ms MS]
+//            [--offset K] [--warmup-seconds W] [--timeout-ms MS] [--keep-alive N]
 // --offset skips the first K lines of FILE (so phases sharing a file never send the same MessageSid);
 // requests in the first W seconds are sent but not counted.
 'use strict';
@@ -39,6 +41,8 @@ const host = a.host || '127.0.0.1';
 const port = Number(a.port || 4051);
 const timeoutMs = Number(a['timeout-ms'] || 5000);
 if (!(rate > 0) || !(seconds > 0) || !a.file) throw new Error('--file, --rate and --seconds are required');
+const keepAlive = Number(a['keep-alive'] || 0);
+const agent = keepAlive > 0 ? new http.Agent({ keepAlive: true, maxSockets: keepAlive }) : false;
 
 const lines = fs.readFileSync(a.file, 'utf8').split('\n').filter(Boolean).slice(offset);
 const total = Math.round(rate * (seconds + warmup));
@@ -69,13 +73,13 @@ function fire(i) {
     inFlight++;
     if (inFlight > maxInFlight) maxInFlight = inFlight;
     const req = http.request({
-        host, port, method: 'POST', path: r.path, agent: false, timeout: timeoutMs,
+        host, port, method: 'POST', path: r.path, agent, timeout: timeoutMs,
         headers: {
             'Content-Type': 'application/x-www-form-urlencoded',
             'Content-Length': r.body.length,
             'X-Twilio-Signature': r.signature,
             'User-Agent': 'TwilioProxy/1.1',
-            Connection: 'close',
+            ...(agent ? {} : { Connection: 'close' }),
         },
     });
     req.setNoDelay(true);

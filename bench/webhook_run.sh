@@ -5,7 +5,8 @@
 #       requests (a new MessageSid each: every one is a real insert, never a dedupe) cycling in bench/webhook_wrk.lua;
 #   (b) pgbench -N (simple-update) at the same concurrency and duration; ratio relay / pgbench;
 #   (c) p99 latency at a fixed rate of half pgbench's TPS (bench/webhook_rate.js, open loop, no coordinated
-#       omission, a new connection per request, 3 s client timeout counted as an infinitely slow answer), and,
+#       omission, a new connection per request, or for a relay with keep-alive at most as many reused connections
+#       as wrk had, 3 s client timeout counted as an infinitely slow answer), and,
 #       for the tuned relay, at half the rate that relay itself reached under wrk;
 #   (d) relay RSS during the wrk run (ps -o rss every 0.5 s: peak and steady);
 #   and, with no relay, status callbacks ("delivered" for outbound messages) called by pgbench;
@@ -209,6 +210,9 @@ start_relay() {  # $1 label, then NAME=VALUE settings (none: the defaults)
     RELAY_SETTINGS=$(head -1 "$WORK/relay_$label.log" |
         jq -r '"threads \(.threads), pool \(.pool_size), batch \(.batch_max), keep-alive \(.keep_alive_requests)"')
     WRK_MODE=$(head -1 "$WORK/relay_$label.log" | jq -r 'if .keep_alive_requests > 1 then "keep-alive" else "close" end')
+    # The fixed-rate client reuses at most as many connections as wrk keeps open, when the relay keeps them.
+    RATE_KEEP_ALIVE=''
+    [ "$WRK_MODE" = close ] || RATE_KEEP_ALIVE="--keep-alive $CONNS"
 }
 # SIGTERM: the relay stops accepting and finishes what it has accepted, for up to 10 s; after an overload it may
 # still hold a queue of accepted connections whose clients gave up, then it exits 1 ("drained": false).
@@ -334,7 +338,7 @@ run_rate() {
     local tcp0
     tcp0=$(tcp_counters)
     timeout $((SECS + 60)) node bench/webhook_rate.js --file "$file" --rate "$rate" --seconds "$SECS" \
-        --warmup-seconds 1 --timeout-ms 3000 --port "$RELAY_PORT" >"$out" || { cat "$out" >&2; exit 1; }
+        --warmup-seconds 1 --timeout-ms 3000 --port "$RELAY_PORT" $RATE_KEEP_ALIVE >"$out" || { cat "$out" >&2; exit 1; }
     printf -v "R_${label}_log1" '%s' "$(log_requests "$4")"
     printf -v "R_${label}_tcp" '%s' "$(tcp_delta "$tcp0" "$(tcp_counters)")"
     printf -v "R_${label}_send_p50" '%s' "$(jq -r '.from_send_ms.p50' "$out")"
