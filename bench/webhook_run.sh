@@ -4,7 +4,7 @@
 #   (a) webhooks/s and p50/p99 latency through the relay, wrk at a fixed concurrency, pre-signed distinct
 #       requests (a new MessageSid each: every one is a real insert, never a dedupe) cycling in bench/webhook_wrk.lua;
 #   (b) pgbench -N (simple-update) at the same concurrency and duration; ratio relay / pgbench;
-#   (c) p99 latency at a fixed rate of half pgbench's TPS (bench/webhook_rate.js, open loop, no coordinated
+#   (c) p99 latency at a fixed rate of half pgbench's TPS (bench/rate_client.cpp, open loop, no coordinated
 #       omission, a new connection per request, or for a relay with keep-alive at most as many reused connections
 #       as wrk had, 3 s client timeout counted as an infinitely slow answer), and,
 #       for the tuned relay, at half the rate that relay itself reached under wrk;
@@ -97,6 +97,8 @@ if ! { cmake -S . -B build && cmake --build build -j2 --target byo-twilio-relay;
     tail -40 "$WORK/cmake.log" >&2; echo "relay build failed" >&2; exit 1
 fi
 RELAY_BIN=$ROOT/build/byo-twilio-relay
+RATE_CLIENT=$WORK/rate_client
+g++ -O2 -std=c++17 -o "$RATE_CLIENT" bench/rate_client.cpp || { echo "bench/rate_client.cpp does not build" >&2; exit 1; }
 BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' build/CMakeCache.txt)
 
 # ---- stand-in, cluster, tenant, relay role ------------------------------------------------------------------------
@@ -337,7 +339,7 @@ run_rate() {
     printf -v "R_${label}_log0" '%s' "$(log_requests "$4")"
     local tcp0
     tcp0=$(tcp_counters)
-    timeout $((SECS + 60)) node bench/webhook_rate.js --file "$file" --rate "$rate" --seconds "$SECS" \
+    timeout $((SECS + 60)) "$RATE_CLIENT" --file "$file" --rate "$rate" --seconds "$SECS" \
         --warmup-seconds 1 --timeout-ms 3000 --port "$RELAY_PORT" $RATE_KEEP_ALIVE >"$out" || { cat "$out" >&2; exit 1; }
     printf -v "R_${label}_log1" '%s' "$(log_requests "$4")"
     printf -v "R_${label}_tcp" '%s' "$(tcp_delta "$tcp0" "$(tcp_counters)")"
@@ -501,7 +503,7 @@ echo "| (b) ratio relay / pgbench -N (target >= 0.8) | **$(ratio "$W_default_rps
 echo "| (c) p99 at $HALF_RATE/s = half of pgbench -N (target <= 25 ms) | **$R_default_p99 ms** (p50 $R_default_p50, max $R_default_max) | **$R_tuned_p99 ms** (p50 $R_tuned_p50, max $R_tuned_max) |"
 echo "| (c) sent (+ not sent: client behind schedule); answered non-200; unanswered within 3 s; most in flight | $R_default_sent (+$R_default_unsent); $R_default_non200; $((R_default_errors - R_default_unsent)); $R_default_inflight | $R_tuned_sent (+$R_tuned_unsent); $R_tuned_non200; $((R_tuned_errors - R_tuned_unsent)); $R_tuned_inflight |"
 echo "| (c) relay answered during the run / afterwards to nobody; SIGTERM to exit | $((R_default_log1 - R_default_log0)) / $((R_default_log2 - R_default_log1)); $R_default_stop s (drained: $R_default_drained) | $((R_tuned_log1 - R_tuned_log0)) / $((R_tuned_log2 - R_tuned_log1)); $R_tuned_stop s (drained: $R_tuned_drained) |"
-echo "| (c') p99 at $HALF_RELAY/s = half of the tuned relay's own wrk rate | - | $R_relayhalf_p99 ms (p50 $R_relayhalf_p50, max $R_relayhalf_max; from connect: p50 $R_relayhalf_send_p50, p99 $R_relayhalf_send_p99; $R_relayhalf_sent sent, non-200 $R_relayhalf_non200, unanswered $R_relayhalf_errors; listen-queue overflows / SYN retransmits $R_relayhalf_tcp) |"
+echo "| (c') p99 at $HALF_RELAY/s = half of the tuned relay's own wrk rate | - | $R_relayhalf_p99 ms (p50 $R_relayhalf_p50, max $R_relayhalf_max; from send: p50 $R_relayhalf_send_p50, p99 $R_relayhalf_send_p99; $R_relayhalf_sent sent, non-200 $R_relayhalf_non200, unanswered $R_relayhalf_errors; listen-queue overflows / SYN retransmits $R_relayhalf_tcp) |"
 echo "| (d) relay RSS idle / steady under load / peak | $(mb "$RSS_IDLE_default") / $(mb "$W_default_rss_steady") / $(mb "$W_default_rss_peak") MB (VmHWM $(mb "$W_default_rss_hwm")) | $(mb "$RSS_IDLE_tuned") / $(mb "$W_tuned_rss_steady") / $(mb "$W_tuned_rss_peak") MB (VmHWM $(mb "$W_tuned_rss_hwm")) |"
 echo "| TCP listen-queue overflows / SYN retransmits, machine-wide: wrk run; (c) run | $W_default_tcp; $R_default_tcp | $W_tuned_tcp; $R_tuned_tcp |"
 echo "| wrk requests; non-2xx; socket errors; wraps (repeats) | $W_default_requests; $W_default_err_status; $((W_default_err_connect + W_default_err_read + W_default_err_write + W_default_err_timeout)); $W_default_wraps | $W_tuned_requests; $W_tuned_err_status; $((W_tuned_err_connect + W_tuned_err_read + W_tuned_err_write + W_tuned_err_timeout)); $W_tuned_wraps |"
