@@ -131,11 +131,14 @@ public:
             if (now > send_deadline) abandon_unsent();
             dispatch();
             expire(now);
-            int wait_ms = 1;
-            if (next_ < total_ && waiting_.empty())
-                wait_ms = static_cast<int>(std::clamp<long>(
-                    std::chrono::duration_cast<std::chrono::milliseconds>(due(next_) - now).count(), 0, 5));
-            const int n = epoll_wait(epoll_, events, 256, wait_ms);
+            // Sleep until the next request is due (to the microsecond: a millisecond timer would either spin or
+            // send late), or 10 ms for the timeout checks; answers wake us earlier. Due times are fixed, so a
+            // request queued behind busy connections loses nothing by waiting for an answer here.
+            auto wait = std::chrono::nanoseconds(std::chrono::milliseconds(10));
+            if (next_ < total_) wait = std::min(wait, std::chrono::nanoseconds(due(next_) - Clock::now()));
+            const long wait_ns = std::max<long>(0, wait.count());
+            const timespec ts{wait_ns / 1000000000L, wait_ns % 1000000000L};
+            const int n = epoll_pwait2(epoll_, events, 256, &ts, nullptr);
             for (int i = 0; i < n; ++i) on_event(*static_cast<Conn*>(events[i].data.ptr), events[i].events);
         }
         for (long k = done_; k < total_; ++k) fail_uncounted();
@@ -176,7 +179,7 @@ private:
             return false;
         }
         epoll_event ev{};
-        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP;
+        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;  // edge-triggered: a connected socket is always writable
         ev.data.ptr = &c;
         epoll_ctl(epoll_, EPOLL_CTL_ADD, c.fd, &ev);
         return true;

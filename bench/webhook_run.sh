@@ -23,7 +23,7 @@
 # Environment: WEBHOOK_SECONDS (per measurement, default 20), WEBHOOK_CONNECTIONS (default 16),
 #              WEBHOOK_WRK_THREADS (default 2), WEBHOOK_TUNED_THREADS / WEBHOOK_TUNED_POOL /
 #              WEBHOOK_TUNED_KEEP_ALIVE (the tuned relay: default 32 / 2, the machine's cores / 100, with wrk
-#              reusing connections as a proxy with upstream keep-alive would), WEBHOOK_N (pre-signed requests per wrk run, default 100000),
+#              reusing connections as a proxy with upstream keep-alive would), WEBHOOK_N (pre-signed requests per wrk run, default 200000),
 #              WEBHOOK_PGBENCH_SCALE (default 10), BYO_PGPORT (default 54393), WEBHOOK_STANDIN_PORT (default 4050),
 #              WEBHOOK_RELAY_PORT (default 4051).
 # Usage: bash bench/webhook_run.sh
@@ -37,7 +37,7 @@ WRK_THREADS=${WEBHOOK_WRK_THREADS:-2}
 TUNED_THREADS=${WEBHOOK_TUNED_THREADS:-32}
 TUNED_POOL=${WEBHOOK_TUNED_POOL:-2}
 TUNED_KEEP_ALIVE=${WEBHOOK_TUNED_KEEP_ALIVE:-100}
-N=${WEBHOOK_N:-100000}
+N=${WEBHOOK_N:-200000}
 SCALE=${WEBHOOK_PGBENCH_SCALE:-10}
 export BYO_PGPORT=${BYO_PGPORT:-54393}
 STANDIN_PORT=${WEBHOOK_STANDIN_PORT:-4050}

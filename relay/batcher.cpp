@@ -29,7 +29,12 @@ WebhookAnswer WebhookBatcher::submit(const WebhookRequest& request, Clock::time_
             ++leaders_;
             const std::vector<Pending*> batch = take_batch();
             lock.unlock();
-            run(batch);
+            try {
+                run(batch);
+            } catch (const std::exception& e) {  // out of memory, say: the batch's requests must still be answered
+                log_event("handler_exception", {{"message", e.what()}});
+                for (Pending* p : batch) p->answer = unavailable_answer();
+            }
             lock.lock();
             for (Pending* p : batch) {
                 p->done = true;

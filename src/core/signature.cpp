@@ -138,15 +138,22 @@ std::string sha256_hex(std::string_view data) {
     return lower(out);
 }
 
-std::string compute_signature(std::string_view auth_token, std::string_view url, const FormParams& params) {
+namespace {
+
+// The params as signed: names in UTF-16 order, each name's distinct values in that order, name + value each.
+std::string sorted_params(const FormParams& params) {
     std::map<std::string, std::set<std::string, Utf16Less>, Utf16Less> sorted;
     for (const auto& [name, value] : params) sorted[name].insert(value);
-    std::string data(url);
+    std::string data;
     for (const auto& [name, values] : sorted)
         for (const auto& value : values) {
             data += name;
             data += value;
         }
+    return data;
+}
+
+std::string hmac_sha1_base64(std::string_view auth_token, std::string_view data) {
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int mac_len = 0;
     if (!HMAC(EVP_sha1(), auth_token.data(), static_cast<int>(auth_token.size()),
@@ -155,6 +162,12 @@ std::string compute_signature(std::string_view auth_token, std::string_view url,
     std::string sig = base64(mac, mac_len);
     OPENSSL_cleanse(mac, sizeof mac);
     return sig;
+}
+
+}  // namespace
+
+std::string compute_signature(std::string_view auth_token, std::string_view url, const FormParams& params) {
+    return hmac_sha1_base64(auth_token, std::string(url) + sorted_params(params));
 }
 
 std::vector<std::string> signature_url_variants(std::string_view url) {
@@ -177,9 +190,8 @@ BodyKind body_kind(std::string_view content_type) {
                     "Twilio signs application/x-www-form-urlencoded and application/json bodies.");
 }
 
-bool validate_signature(std::string_view auth_token, std::string_view signature, std::string_view url,
-                        std::string_view body, std::string_view content_type) {
-    FormParams params;
+SignatureCheck::SignatureCheck(std::string_view url, std::string_view body, std::string_view content_type) {
+    std::string params;
     if (body_kind(content_type) == BodyKind::Json) {
         std::string claimed;
         for (const auto& [name, value] : parse_form(url_query(url)))
@@ -187,14 +199,24 @@ bool validate_signature(std::string_view auth_token, std::string_view signature,
                 claimed = value;
                 break;
             }
-        if (claimed.empty() || !constant_time_equal(sha256_hex(body), claimed)) return false;
+        body_hash_ok_ = !claimed.empty() && constant_time_equal(sha256_hex(body), claimed);
     } else {
-        params = parse_form(body);
+        params = sorted_params(parse_form(body));
     }
+    for (std::string& variant : signature_url_variants(url)) signed_data_.push_back(std::move(variant) + params);
+}
+
+bool SignatureCheck::matches(std::string_view auth_token, std::string_view signature) const {
+    if (!body_hash_ok_) return false;
     bool ok = false;
-    for (const auto& candidate : signature_url_variants(url))  // check all: no early exit on a match
-        ok |= constant_time_equal(compute_signature(auth_token, candidate, params), signature);
+    for (const std::string& data : signed_data_)  // check all: no early exit on a match
+        ok |= constant_time_equal(hmac_sha1_base64(auth_token, data), signature);
     return ok;
+}
+
+bool validate_signature(std::string_view auth_token, std::string_view signature, std::string_view url,
+                        std::string_view body, std::string_view content_type) {
+    return SignatureCheck(url, body, content_type).matches(auth_token, signature);
 }
 
 }  // namespace byo

@@ -23,24 +23,26 @@ SavedPlan g_inbound_sms{
     14};
 // The same for many texts, one array per column: a statement's fixed costs (executor start-up, constraint
 // set-up, foreign-key plans) are paid once per batch instead of once per text. Two copies of one delivery in a
-// batch insert one event (ON CONFLICT sees its own command's rows) and one message.
+// batch insert one event (ON CONFLICT sees its own command's rows) and one message. The messages take the clock
+// time, not the transaction's, so texts of one batch keep their order of arrival in created_at.
 SavedPlan g_inbound_sms_batch{
     "WITH input AS ("
     "  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[],"
     "                       $8::text[], $9::text[], $10::text[], $11::text[], $12::integer[], $13::text[])"
-    "    AS t(user_id, event_type, dedupe_key, url, content_type, body, params, to_number, from_number, text, sid,"
-    "         segments, account_sid)),"
+    "    WITH ORDINALITY AS t(user_id, event_type, dedupe_key, url, content_type, body, params, to_number,"
+    "                         from_number, text, sid, segments, account_sid, n)),"
     " ev AS ("
     "  INSERT INTO twilio.webhook_events (user_id, kind, event_type, dedupe_key, url, content_type, body, params,"
     "                                     effect)"
     "  SELECT user_id, 'sms', event_type, dedupe_key, url, content_type, body, params, 'inbound message' FROM input"
+    "  ORDER BY n"
     "  ON CONFLICT (user_id, dedupe_key) DO NOTHING RETURNING user_id, dedupe_key),"
     " msg AS ("
     "  INSERT INTO twilio.messages (user_id, channel, direction, to_number, from_number, body, status, twilio_sid,"
-    "                              segments, account_sid)"
+    "                              segments, account_sid, created_at, updated_at)"
     "  SELECT i.user_id, 'sms', 'inbound', i.to_number, i.from_number, i.text, 'received', i.sid, i.segments,"
-    "         i.account_sid"
-    "    FROM input i JOIN ev ON ev.user_id = i.user_id AND ev.dedupe_key = i.dedupe_key"
+    "         i.account_sid, clock_timestamp(), clock_timestamp()"
+    "    FROM input i JOIN ev ON ev.user_id = i.user_id AND ev.dedupe_key = i.dedupe_key ORDER BY i.n"
     "  ON CONFLICT (user_id, twilio_sid) DO NOTHING)"
     " SELECT count(*)::text FROM ev",
     13};

@@ -65,14 +65,14 @@ void log_unusable_token(const std::string& owner, const std::string& problem) {
 // logged, so one broken row cannot block webhooks for every tenant matched with it.
 std::vector<std::string> signers(const std::vector<Candidate>& candidates, const SignedRequest& r) {
     const Keyring ring = current_keyring();
+    const SignatureCheck check(r.url, r.body, r.content_type);  // parsed and sorted once for all candidates
     std::vector<std::string> valid;
     for (const Candidate& c : candidates) {
         std::string problem;
         try {
             const Bytes envelope(c.envelope.begin(), c.envelope.end());
             const Secret token = open_envelope(ring, envelope, envelope_context(c.owner, c.account_sid));
-            if (validate_signature(token.view(), r.signature, r.url, r.body, r.content_type))
-                valid.push_back(c.owner);
+            if (check.matches(token.view(), r.signature)) valid.push_back(c.owner);
             continue;
         } catch (const CoreError& e) {
             problem = e.what();  // envelope errors name the key id, never key or token material

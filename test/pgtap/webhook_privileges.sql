@@ -13,7 +13,7 @@
 --   other B = 00000000-0000-4000-a000-00000000000b   account ACbbbb...   token fedc...3210   number +15005550007
 --   A: event status:SMaaaa...:delivered, call CAaaaa...; B: event voice:CAbbbb...:completed:1, call CAbbbb...
 BEGIN;
-SELECT plan(164);
+SELECT plan(167);
 
 CREATE ROLE tap_byo_twilio_relay NOLOGIN;
 GRANT USAGE ON SCHEMA twilio TO tap_byo_twilio_relay;
@@ -521,6 +521,46 @@ SELECT results_eq('SELECT user_id, kind FROM twilio.webhook_events ORDER BY user
                            ('00000000-0000-4000-a000-00000000000b'::uuid, 'voice_status'::text)$$,
                   'service_role: sees every event, the relay''s included');
 RESET ROLE;
+
+-- A batch of new texts (one sent twice): each stored once, A's, in the order they arrived.
+DO $$
+DECLARE
+    texts text[] := '{a03,a04,a03,a05}';
+    words text[] := '{first,second,first,third}';
+    bodies text[] := '{}';
+    sigs text[] := '{}';
+BEGIN
+    FOR i IN 1 .. 4 LOOP
+        bodies := bodies || format('MessageSid=SM00000000000000000000000000000%s&AccountSid=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'
+                                   '&From=%%2B15005550400&To=%%2B15005550006&Body=%s&SmsStatus=received', texts[i], words[i]);
+        sigs := sigs || twilio.compute_signature('0123456789abcdef0123456789abcdef', current_setting('tap.sms_url'),
+            jsonb_build_object('MessageSid', 'SM00000000000000000000000000000' || texts[i],
+                               'AccountSid', 'ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'From', '+15005550400',
+                               'To', '+15005550006', 'Body', words[i], 'SmsStatus', 'received'));
+    END LOOP;
+    PERFORM set_config('tap.batch_bodies', bodies::text, true);
+    PERFORM set_config('tap.batch_sigs', sigs::text, true);
+END
+$$;
+SET LOCAL ROLE tap_byo_twilio_relay;
+SELECT results_eq(
+    $$SELECT item, status FROM twilio.handle_webhooks(array_fill(current_setting('tap.sms_url'), ARRAY[4]),
+          current_setting('tap.batch_sigs')::text[], array_fill('application/x-www-form-urlencoded'::text, ARRAY[4]),
+          current_setting('tap.batch_bodies')::text[])$$,
+    $$VALUES (1, 200), (2, 200), (3, 200), (4, 200)$$,
+    'relay: a batch of three new texts, one of them twice, is accepted (200 each)');
+RESET ROLE;
+SELECT results_eq(
+    $$SELECT user_id, body FROM twilio.messages WHERE twilio_sid IN ('SM00000000000000000000000000000a03',
+          'SM00000000000000000000000000000a04', 'SM00000000000000000000000000000a05') ORDER BY created_at$$,
+    $$VALUES ('00000000-0000-4000-a000-00000000000a'::uuid, 'first'::text),
+             ('00000000-0000-4000-a000-00000000000a'::uuid, 'second'),
+             ('00000000-0000-4000-a000-00000000000a'::uuid, 'third')$$,
+    'superuser: the batch stored each text once, for A, in order of arrival');
+SELECT is((SELECT count(*)::int FROM twilio.webhook_events
+            WHERE dedupe_key IN ('sms:SM00000000000000000000000000000a03', 'sms:SM00000000000000000000000000000a04',
+                                 'sms:SM00000000000000000000000000000a05')), 3,
+          'superuser: one event per text of the batch, the repeated one included once');
 
 SELECT * FROM finish();
 ROLLBACK;
