@@ -19,7 +19,7 @@ WebhookBatcher::WebhookBatcher(DbPool& pool, Metrics& metrics, int batch_max)
     : pool_(pool), metrics_(metrics), batch_max_(static_cast<std::size_t>(std::max(1, batch_max))) {}
 
 WebhookAnswer WebhookBatcher::submit(const WebhookRequest& request, Clock::time_point deadline) {
-    Pending me{&request, deadline};
+    Pending me(&request, deadline);
     std::unique_lock<std::mutex> lock(mutex_);
     queue_.push_back(&me);
     for (;;) {

@@ -31,6 +31,7 @@ public:
 
 private:
     struct Pending {
+        Pending(const WebhookRequest* r, Clock::time_point d) : request(r), deadline(d) {}
         const WebhookRequest* request;
         Clock::time_point deadline;
         WebhookAnswer answer;

@@ -86,9 +86,10 @@ PgOutcome prepare(PGconn* conn, const PreparedStatement& stmt, Clock::time_point
     return out;
 }
 
-PgOutcome execute(PGconn* conn, const char* name, const std::vector<const char*>& params,
-                  Clock::time_point deadline) {
-    if (PQsendQueryPrepared(conn, name, static_cast<int>(params.size()), params.data(), nullptr, nullptr, 0) == 0)
+PgOutcome execute(PGconn* conn, const char* name, const ParamValues& params, Clock::time_point deadline) {
+    if (PQsendQueryPrepared(conn, name, static_cast<int>(params.values.size()), params.values.data(),
+                            params.lengths.empty() ? nullptr : params.lengths.data(),
+                            params.formats.empty() ? nullptr : params.formats.data(), 0) == 0)
         return failure(PQerrorMessage(conn), true);
     return finish(conn, deadline);
 }
@@ -104,6 +105,21 @@ PgOutcome run_query(PGconn* conn, const char* sql, const std::vector<const char*
 
 PgOutcome run_prepared(PGconn* conn, bool& prepared, const PreparedStatement& stmt,
                        const std::vector<const char*>& params, Clock::time_point deadline) {
+    return run_prepared(conn, prepared, stmt, ParamValues{params, {}, {}}, deadline);
+}
+
+ParamValues binary_params(const std::vector<std::string>& values) {
+    ParamValues p;
+    for (const std::string& v : values) {
+        p.values.push_back(v.data());
+        p.lengths.push_back(static_cast<int>(v.size()));
+        p.formats.push_back(1);
+    }
+    return p;
+}
+
+PgOutcome run_prepared(PGconn* conn, bool& prepared, const PreparedStatement& stmt, const ParamValues& params,
+                       Clock::time_point deadline) {
     for (bool retried = false;; retried = true) {
         if (!prepared) {
             PgOutcome p = prepare(conn, stmt, deadline);

@@ -44,11 +44,25 @@ struct PreparedStatement {
     std::size_t index;  // which of a connection's "prepared" flags is this statement's: < kMaxPreparedStatements
 };
 
+// Parameters of one call: text (lengths and formats empty, values NUL-terminated) or binary (format 1, with
+// lengths). The pointers must stay valid for the call.
+struct ParamValues {
+    std::vector<const char*> values;  // nullptr is SQL NULL
+    std::vector<int> lengths;
+    std::vector<int> formats;
+};
+
+// Every value in PostgreSQL's binary form, as built by the caller (e.g. pg_array.hpp); `values` must outlive the
+// call.
+ParamValues binary_params(const std::vector<std::string>& values);
+
 // As run_query, for `stmt`: prepares it first unless `prepared` says this connection already has it (and sets
 // `prepared` once it has). If the server no longer knows it (26000, e.g. after a pooler's DISCARD ALL), prepares
 // it again and retries once; the same when its plan went stale (0A000: an upgrade changed the result columns),
 // after DEALLOCATE. A failed preparation is returned as the call's failure.
 PgOutcome run_prepared(PGconn* conn, bool& prepared, const PreparedStatement& stmt,
                        const std::vector<const char*>& params, Clock::time_point deadline);
+PgOutcome run_prepared(PGconn* conn, bool& prepared, const PreparedStatement& stmt, const ParamValues& params,
+                       Clock::time_point deadline);
 
 }  // namespace byo::relay

@@ -2,8 +2,8 @@
 
 #include <charconv>
 
-#include "core/sql_array.hpp"
 #include "json_log.hpp"
+#include "pg_array.hpp"
 
 namespace byo::relay {
 
@@ -88,11 +88,10 @@ std::optional<std::vector<WebhookAnswer>> call_handle_webhooks(DbPool::Lease& le
         types.push_back(r->content_type);
         bodies.emplace_back(r->body);
     }
-    const std::string arrays[4] = {sql_array_literal(urls), sql_array_literal(signatures), sql_array_literal(types),
-                                   sql_array_literal(bodies)};
-    const std::vector<const char*> params{arrays[0].c_str(), arrays[1].c_str(), arrays[2].c_str(), arrays[3].c_str()};
-    PgOutcome outcome =
-        run_prepared(lease.conn(), lease.prepared(kBatchCall.index), kBatchCall, params, deadline + kGrace);
+    const std::vector<std::string> arrays{text_array_binary(urls), text_array_binary(signatures),
+                                          text_array_binary(types), text_array_binary(bodies)};
+    PgOutcome outcome = run_prepared(lease.conn(), lease.prepared(kBatchCall.index), kBatchCall,
+                                     binary_params(arrays), deadline + kGrace);
     if (outcome.connection_unusable) lease.discard();
     if (!outcome.ok()) {
         failure = std::move(outcome);

@@ -1,5 +1,8 @@
 #include "pg/spi_plan.hpp"
 
+#include <algorithm>
+#include <memory>
+
 extern "C" {
 #include "access/xact.h"
 #include "catalog/pg_type_d.h"
@@ -18,11 +21,53 @@ SpiConnection::SpiConnection() {
 SpiConnection::~SpiConnection() { SPI_finish(); }
 
 std::vector<SqlRow> SavedPlan::run(const std::vector<SqlValue>& args) {
-    if (static_cast<int>(args.size()) != nargs_) throw CoreError("XX000", "wrong number of SQL arguments");
+    if (static_cast<int>(args.size()) != nargs_ || kind_ != Args::Text)
+        throw CoreError("XX000", "wrong SQL arguments for \"" + std::string(sql_) + "\"");
     // C++ allocations happen outside pg_call (a C++ exception must never cross PG_TRY); PostgreSQL's inside.
-    std::vector<Oid> types(static_cast<std::size_t>(nargs_), TEXTOID);
     std::vector<Datum> values(args.size());
     std::string nulls(args.size(), ' ');
+    pg_call([&] {
+        for (std::size_t i = 0; i < args.size(); ++i) {
+            if (args[i])
+                values[i] = PointerGetDatum(
+                    cstring_to_text_with_len(args[i]->data(), static_cast<int>(args[i]->size())));
+            else
+                nulls[i] = 'n';
+        }
+    });
+    return execute(values, nulls);
+}
+
+std::vector<SqlRow> SavedPlan::run_arrays(const std::vector<std::vector<SqlValue>>& columns) {
+    if (static_cast<int>(columns.size()) != nargs_ || kind_ != Args::TextArrays)
+        throw CoreError("XX000", "wrong SQL arguments for \"" + std::string(sql_) + "\"");
+    std::vector<Datum> values(columns.size());
+    std::size_t longest = 0;
+    for (const auto& c : columns) longest = std::max(longest, c.size());
+    std::vector<Datum> elems(longest + 1);
+    std::unique_ptr<bool[]> is_null(new bool[longest + 1]);
+    pg_call([&] {
+        for (std::size_t i = 0; i < columns.size(); ++i) {
+            const auto& column = columns[i];
+            for (std::size_t j = 0; j < column.size(); ++j) {
+                is_null[j] = !column[j];
+                elems[j] = column[j] ? PointerGetDatum(cstring_to_text_with_len(
+                                           column[j]->data(), static_cast<int>(column[j]->size())))
+                                     : Datum(0);
+            }
+            int dims[1] = {static_cast<int>(column.size())};
+            int lbs[1] = {1};
+            values[i] = PointerGetDatum(column.empty() ? construct_empty_array(TEXTOID)
+                                                       : construct_md_array(elems.data(), is_null.get(), 1, dims,
+                                                                            lbs, TEXTOID, -1, false, TYPALIGN_INT));
+        }
+    });
+    return execute(values, std::string(columns.size(), ' '));
+}
+
+std::vector<SqlRow> SavedPlan::execute(std::vector<Datum>& values, const std::string& nulls) {
+    const Oid type = kind_ == Args::Text ? TEXTOID : TEXTARRAYOID;
+    std::vector<Oid> types(static_cast<std::size_t>(nargs_), type);
     struct Cell {
         const char* data;
         int len;  // -1: NULL
@@ -36,13 +81,6 @@ std::vector<SqlRow> SavedPlan::run(const std::vector<SqlValue>& args) {
             if (!p) elog(ERROR, "byo_twilio: could not prepare \"%s\": %s", sql_, SPI_result_code_string(SPI_result));
             SPI_keepplan(p);
             plan_ = p;
-        }
-        for (std::size_t i = 0; i < args.size(); ++i) {
-            if (args[i])
-                values[i] = PointerGetDatum(
-                    cstring_to_text_with_len(args[i]->data(), static_cast<int>(args[i]->size())));
-            else
-                nulls[i] = 'n';
         }
         const int rc = SPI_execute_plan(plan_, values.data(), nulls.data(), false, 0);
         if (rc < 0) elog(ERROR, "byo_twilio: \"%s\" failed: %s", sql_, SPI_result_code_string(rc));

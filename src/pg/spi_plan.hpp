@@ -20,13 +20,21 @@ using SqlRow = std::vector<SqlValue>;
 
 class SavedPlan {
 public:
-    SavedPlan(const char* sql, int nargs) : sql_(sql), nargs_(nargs) {}
+    // Text: every $n is text. TextArrays: every $n is text[], one element per row of a set-based statement
+    // (built as arrays directly, so no array literal is written and parsed again).
+    enum class Args { Text, TextArrays };
+    SavedPlan(const char* sql, int nargs, Args kind = Args::Text) : sql_(sql), nargs_(nargs), kind_(kind) {}
     // Runs the statement; every row of its result (INSERT ... RETURNING included).
     std::vector<SqlRow> run(const std::vector<SqlValue>& args);
+    // The same for an Args::TextArrays statement: columns[n] is $n+1's elements.
+    std::vector<SqlRow> run_arrays(const std::vector<std::vector<SqlValue>>& columns);
 
 private:
+    std::vector<SqlRow> execute(std::vector<Datum>& values, const std::string& nulls);
+
     const char* sql_;
     int nargs_;
+    Args kind_;
     SPIPlanPtr plan_ = nullptr;
 };
 

@@ -1,6 +1,5 @@
 #include "pg/webhook_record.hpp"
 
-#include "core/sql_array.hpp"
 #include "pg/message_status.hpp"
 
 namespace byo::pg {
@@ -45,7 +44,7 @@ SavedPlan g_inbound_sms_batch{
     "    FROM input i JOIN ev ON ev.user_id = i.user_id AND ev.dedupe_key = i.dedupe_key ORDER BY i.n"
     "  ON CONFLICT (user_id, twilio_sid) DO NOTHING)"
     " SELECT count(*)::text FROM ev",
-    13};
+    13, SavedPlan::Args::TextArrays};
 SavedPlan g_opt_keywords{"SELECT twilio._apply_opt_keywords($1::uuid, $2, $3, $4)", 4};
 SavedPlan g_route{"SELECT twilio._route_webhook($1::uuid, $2, $3::jsonb)", 3};
 SavedPlan g_event{
@@ -161,10 +160,7 @@ void record_plain_texts(const std::vector<const WebhookEvent*>& texts) {
                                         param(p, "AccountSid")};
         for (std::size_t c = 0; c < kColumns; ++c) columns[c].push_back(row[c]);
     }
-    std::vector<SqlValue> args;
-    args.reserve(kColumns);
-    for (const auto& c : columns) args.emplace_back(sql_array_literal(c));
-    g_inbound_sms_batch.run(args);
+    g_inbound_sms_batch.run_arrays(columns);
 }
 
 }  // namespace byo::pg
