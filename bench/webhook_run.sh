@@ -11,20 +11,21 @@
 #   (d) relay RSS during the wrk run (ps -o rss every 0.5 s: peak and steady);
 #   and, with no relay, status callbacks ("delivered" for outbound messages) called by pgbench;
 # for the relay's default BYO_TWILIO_THREADS / BYO_TWILIO_POOL_SIZE and one tuned setting. Also, to show where
-# the time goes: handle_webhook called by pgbench directly (no HTTP; half the duration), CPU per request of the
-# relay and of PostgreSQL, what the backends wait on (pg_stat_activity samples), the relay's own request timer,
-# per-function time inside PostgreSQL (track_functions), TCP listen-queue overflows, GET /healthz through the
-# relay (HTTP and a new connection per request, no database), and a short pg_stat_statements profile.
+# the time goes: handle_webhook, and handle_webhooks with 8 per call, called by pgbench directly (no HTTP; half the
+# duration each), CPU per request of the relay and of PostgreSQL, what the backends wait on (pg_stat_activity
+# samples), the relay's own request timer, per-function time inside PostgreSQL (track_functions), TCP listen-queue
+# overflows, GET /healthz through the relay (HTTP and a new connection per request, no database), and a short
+# pg_stat_statements profile.
 #
 # Builds and installs the extension and the relay, starts the Twilio stand-in (only so save_settings can verify
 # the account) and a throwaway cluster, measures, prints the machine and a Markdown table, and removes everything,
-# even on failure. Needs root (the cluster runs as the postgres OS user). 3.5 minutes on 2 cores.
+# even on failure. Needs root (the cluster runs as the postgres OS user). 4 minutes on 2 cores.
 #
 # Environment: WEBHOOK_SECONDS (per measurement, default 20), WEBHOOK_CONNECTIONS (default 16),
 #              WEBHOOK_WRK_THREADS (default 2), WEBHOOK_TUNED_THREADS / WEBHOOK_TUNED_POOL /
 #              WEBHOOK_TUNED_KEEP_ALIVE (the tuned relay: default 32 / 2, the machine's cores / 100, with wrk
-#              reusing connections as a proxy with upstream keep-alive would), WEBHOOK_N (pre-signed requests per wrk run, default 200000),
-#              WEBHOOK_PGBENCH_SCALE (default 10), BYO_PGPORT (default 54393), WEBHOOK_STANDIN_PORT (default 4050),
+#              reusing connections as a proxy with upstream keep-alive would), WEBHOOK_N (pre-signed requests
+#              per wrk run, default 200000), WEBHOOK_PGBENCH_SCALE (default 10), BYO_PGPORT (default 54393), WEBHOOK_STANDIN_PORT (default 4050),
 #              WEBHOOK_RELAY_PORT (default 4051).
 # Usage: bash bench/webhook_run.sh
 set -euo pipefail
@@ -403,6 +404,12 @@ stop_waits direct
 c1=$(db_counts)
 DIRECT_NEW_EVENTS=$(( ${c1%% *} - ${c0%% *} ))
 
+step "handle_webhooks straight from pgbench, 8 webhooks per call: $CONNS clients, $DIRECT_SECS s"
+run_pgbench batch "$DIRECT_SECS" -M prepared -f bench/webhook_pgbench_batch.sql
+c2=$(db_counts)
+BATCH_NEW_EVENTS=$(( ${c2%% *} - ${c1%% *} ))
+BATCH_WEBHOOKS_PER_S=$(( P_batch_tps * 8 ))
+
 step "status callbacks straight from pgbench: $CONNS clients, $DIRECT_SECS s"
 # "delivered" for outbound messages in state "sent", one each: every call moves a message forward.
 sign "$WORK/req_status.tsv" 4 $((N * 3 / 2)) status
@@ -524,6 +531,7 @@ echo "| relay's own timer, mean (headers read to response written, ms) | $W_defa
 echo
 echo "- GET /healthz through the relay, $CONNS connections, new connection per request, no database: $HEALTHZ_RPS requests/s, relay CPU $HEALTHZ_CPU_US µs per request; listen-queue overflows / SYN retransmits $HEALTHZ_TCP"
 echo "- handle_webhook from pgbench: $P_direct_xacts transactions, $DIRECT_NEW_EVENTS new webhook_events"
+echo "- handle_webhooks from pgbench, 8 per call, prepared, $DIRECT_SECS s: $P_batch_tps calls/s = **$BATCH_WEBHOOKS_PER_S webhooks/s** ($(echo "scale=2; $BATCH_WEBHOOKS_PER_S / $P_simple_tps" | bc)x pgbench -N), PostgreSQL CPU $P_batch_pg_cpu_us µs per call; $P_batch_xacts calls, $BATCH_NEW_EVENTS new webhook_events"
 echo "- status callbacks (\"delivered\" for outbound messages) from pgbench, prepared, $DIRECT_SECS s: $P_status_tps/s, p50 / p99 $P_status_p50 / $P_status_p99 ms, PostgreSQL CPU $P_status_pg_cpu_us µs per callback; $P_status_xacts transactions, $STATUS_APPLIED messages moved sent -> delivered"
 echo
 echo "Mean time per call inside PostgreSQL (pg_stat_user_functions, tuned relay run; total / self, ms):"
