@@ -531,7 +531,7 @@ echo "| relay's own timer, mean (headers read to response written, ms) | $W_defa
 echo
 echo "- GET /healthz through the relay, $CONNS connections, new connection per request, no database: $HEALTHZ_RPS requests/s, relay CPU $HEALTHZ_CPU_US µs per request; listen-queue overflows / SYN retransmits $HEALTHZ_TCP"
 echo "- handle_webhook from pgbench: $P_direct_xacts transactions, $DIRECT_NEW_EVENTS new webhook_events"
-echo "- handle_webhooks from pgbench, 8 per call, prepared, $DIRECT_SECS s: $P_batch_tps calls/s = **$BATCH_WEBHOOKS_PER_S webhooks/s** ($(echo "scale=2; $BATCH_WEBHOOKS_PER_S / $P_simple_tps" | bc)x pgbench -N), PostgreSQL CPU $P_batch_pg_cpu_us µs per call; $P_batch_xacts calls, $BATCH_NEW_EVENTS new webhook_events"
+echo "- handle_webhooks from pgbench, 8 per call, prepared, $DIRECT_SECS s: $P_batch_tps calls/s = **$BATCH_WEBHOOKS_PER_S webhooks/s** ($(printf "%.2f" "$(echo "$BATCH_WEBHOOKS_PER_S / $P_simple_tps" | bc -l)")x pgbench -N), PostgreSQL CPU $P_batch_pg_cpu_us µs per call; $P_batch_xacts calls, $BATCH_NEW_EVENTS new webhook_events"
 echo "- status callbacks (\"delivered\" for outbound messages) from pgbench, prepared, $DIRECT_SECS s: $P_status_tps/s, p50 / p99 $P_status_p50 / $P_status_p99 ms, PostgreSQL CPU $P_status_pg_cpu_us µs per callback; $P_status_xacts transactions, $STATUS_APPLIED messages moved sent -> delivered"
 echo
 echo "Mean time per call inside PostgreSQL (pg_stat_user_functions, tuned relay run; total / self, ms):"
