@@ -77,14 +77,16 @@ cleanup() {
     fi
     if [ "$GRANTS_CHANGED" = yes ]; then
         q -c "GRANT USAGE ON SCHEMA twilio TO $ROLE" \
-          -c "GRANT EXECUTE ON FUNCTION twilio.handle_webhook(text, text, text, text) TO $ROLE" >/dev/null 2>&1
+          -c "GRANT EXECUTE ON FUNCTION twilio.handle_webhook(text, text, text, text),
+                                       twilio.handle_webhooks(text[], text[], text[], text[]) TO $ROLE" >/dev/null 2>&1
     fi
     [ "$FUNCTION_SWAPPED" = yes ] && restore_handle_webhook
     # Leave the role as found: 80_webhooks.sql's NOLOGIN role, or none.
     [ "$ROLE_BEFORE" != none ] && q -c "ALTER ROLE $ROLE RESET log_min_duration_statement" \
         -c "ALTER ROLE $ROLE RESET log_parameter_max_length" >/dev/null 2>&1
     if [ "$ROLE_BEFORE" = none ]; then
-        q -c "REVOKE ALL ON FUNCTION twilio.handle_webhook(text, text, text, text) FROM $ROLE" \
+        q -c "REVOKE ALL ON FUNCTION twilio.handle_webhook(text, text, text, text),
+                                    twilio.handle_webhooks(text[], text[], text[], text[]) FROM $ROLE" \
           -c "REVOKE ALL ON SCHEMA twilio FROM $ROLE" -c "DROP ROLE $ROLE" >/dev/null 2>&1
     elif [ "$ROLE_BEFORE" = f ]; then
         q -c "ALTER ROLE $ROLE NOLOGIN PASSWORD NULL" >/dev/null 2>&1
@@ -317,7 +319,22 @@ carried=$(( $(echo "$metrics" | sed -n 's/^byo_twilio_relay_db_call_webhooks_tot
 echo "# burst: $carried webhooks in $calls database calls"
 check "burst: 40 webhooks carried, by fewer calls (some batched)" "40 yes" "$carried $([ "$calls" -lt 40 ] && echo yes || echo no)"
 
-echo "# 4c. kept-alive connections: a second request is served; after a body left unread, nothing more is"
+echo "# 4c. no EXECUTE on handle_webhooks (a relay newer than its grants): single calls, every one served once"
+GRANTS_CHANGED=yes
+q -c "REVOKE EXECUTE ON FUNCTION twilio.handle_webhooks(text[], text[], text[], text[]) FROM $ROLE" >/dev/null
+single_prefix=SM$(openssl rand -hex 6)
+inbound_params "$ANN" "$SENDER" "one of a burst without the batch grant [$RUN]" "${single_prefix}0"
+check "no batch grant: 40 at once, all answered 200" "200:40" "$(node "$CLIENT" burst --count 40 \
+    --sid-prefix "$single_prefix" --relay "$RELAY" --base "$PUBLIC_URL" --url "${SMS_URL[$ANN]}" \
+    --token-env ALICE_TOKEN --record "$RECORD" "${INBOUND[@]}")"
+check "no batch grant: 40 messages, each once" "40 40" \
+    "$(q -c "SELECT count(*) || ' ' || count(DISTINCT twilio_sid) FROM twilio.messages WHERE twilio_sid LIKE '$single_prefix%'")"
+check "no batch grant: the relay logged the fallback to single calls (42501)" yes \
+    "$(grep '"stage":"batch_call"' "$LOG" | grep -q '"sqlstate":"42501".*"fallback"' && echo yes || echo no)"
+q -c "GRANT EXECUTE ON FUNCTION twilio.handle_webhooks(text[], text[], text[], text[]) TO $ROLE" >/dev/null
+GRANTS_CHANGED=no
+
+echo "# 4d. kept-alive connections: a second request is served; after a body left unread, nothing more is"
 smuggle=$(node "$CLIENT" smuggle --relay "$RELAY" --body-limit 65536)
 echo "# $smuggle"
 check "keep-alive: two requests on one connection, both 200" "keepalive=200,200" "$(echo "$smuggle" | tr ' ' '\n' | grep '^keepalive=')"
