@@ -315,7 +315,8 @@ private:
 
     std::string pct(std::vector<double>& v, double p) const {
         if (v.empty()) return "null";
-        const auto idx = std::min(v.size() - 1, static_cast<std::size_t>(std::max(0.0, std::ceil(p / 100 * v.size()) - 1)));
+        const auto rank = static_cast<std::size_t>(std::max(0.0, std::ceil(p / 100 * v.size()) - 1));
+        const auto idx = std::min(v.size() - 1, rank);
         if (std::isinf(v[idx])) return "\">" + std::to_string(o_.timeout_ms) + "\"";
         char buf[32];
         std::snprintf(buf, sizeof buf, "%.2f", v[idx]);

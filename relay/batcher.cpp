@@ -54,7 +54,8 @@ WebhookAnswer WebhookBatcher::submit(const WebhookRequest& request, Clock::time_
             if (leaders_ < pool_.size() && !queue_.empty()) queue_.front()->wake.notify_one();
             lock.unlock();
             metrics_.record_db_error();
-            log_event("db_error", {{"stage", "acquire"}, {"message", "no database connection free within the timeout"}});
+            log_event("db_error",
+                      {{"stage", "acquire"}, {"message", "no database connection free within the timeout"}});
             return unavailable_answer();
         }
     }

@@ -41,7 +41,8 @@ void remember_unread_body(const httplib::Request& req, const httplib::Response& 
     if (req.remote_port < 0) return;
     const int s = res.status;
     const bool library_refused = s == 400 || s == 408 || s == 413 || s == 414 || s == 431;
-    if (!t_body_read && (declares_body(req) || library_refused)) t_tainted_peer = Peer{req.remote_addr, req.remote_port};
+    if (!t_body_read && (declares_body(req) || library_refused))
+        t_tainted_peer = Peer{req.remote_addr, req.remote_port};
 }
 
 bool tainted(const httplib::Request& req) {

@@ -1,5 +1,5 @@
-// byo-twilio-relay: Twilio webhooks in, one SQL call each (or one per batch when they queue up), the answers back. Wiring only: settings,
-// the pool, the HTTP server, and a signal watcher that drains on SIGTERM/SIGINT.
+// byo-twilio-relay: Twilio webhooks in, one SQL call each (or one per batch when they queue up), the answers
+// back. Wiring only: settings, the pool, the HTTP server, and a signal watcher that drains on SIGTERM/SIGINT.
 #include <signal.h>
 #include <sys/socket.h>
 

@@ -17,10 +17,10 @@ void put_int32(std::string& out, std::uint32_t v) {  // network byte order
 
 }  // namespace
 
-std::string text_array_binary(const std::vector<std::optional<std::string>>& values) {
+std::string text_array_binary(const std::vector<const std::string*>& values) {
     std::size_t size = 20;
     bool has_null = false;
-    for (const auto& v : values) {
+    for (const std::string* v : values) {
         size += 4 + (v ? v->size() : 0);
         has_null = has_null || !v;
     }
@@ -32,7 +32,7 @@ std::string text_array_binary(const std::vector<std::optional<std::string>>& val
     if (values.empty()) return out;
     put_int32(out, static_cast<std::uint32_t>(values.size()));  // length of the dimension
     put_int32(out, 1);                                          // its lower bound
-    for (const auto& v : values) {
+    for (const std::string* v : values) {
         if (!v) {
             put_int32(out, 0xFFFFFFFFu);  // -1: NULL
             continue;

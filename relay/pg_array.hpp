@@ -2,13 +2,13 @@
 // handle_webhooks its four arrays this way, so the server copies each element instead of scanning a quoted
 // literal of every body in the batch.
 #pragma once
-#include <optional>
 #include <string>
 #include <vector>
 
 namespace byo::relay {
 
-// nullopt elements are SQL NULL. An empty vector is an empty array.
-std::string text_array_binary(const std::vector<std::optional<std::string>>& values);
+// nullptr elements are SQL NULL. An empty vector is an empty array. Pointers, so a batch's bodies are copied once,
+// into the result.
+std::string text_array_binary(const std::vector<const std::string*>& values);
 
 }  // namespace byo::relay

@@ -12,10 +12,10 @@ namespace {
 // Prepared once per connection: a webhook then costs the server no parse and no plan.
 constexpr PreparedStatement kCall{"byo_twilio_handle_webhook",
                                   "SELECT status, content_type, body FROM twilio.handle_webhook($1, $2, $3, $4)", 4, 0};
-constexpr PreparedStatement kBatchCall{
-    "byo_twilio_handle_webhooks",
-    "SELECT item, status, content_type, body FROM twilio.handle_webhooks($1::text[], $2::text[], $3::text[], $4::text[])",
-    4, 1};
+constexpr PreparedStatement kBatchCall{"byo_twilio_handle_webhooks",
+                                       "SELECT item, status, content_type, body"
+                                       " FROM twilio.handle_webhooks($1::text[], $2::text[], $3::text[], $4::text[])",
+                                       4, 1};
 
 constexpr auto kGrace = std::chrono::milliseconds(250);
 
@@ -81,12 +81,12 @@ WebhookAnswer call_handle_webhook(DbPool::Lease& lease, Metrics& metrics, const 
 std::optional<std::vector<WebhookAnswer>> call_handle_webhooks(DbPool::Lease& lease,
                                                                const std::vector<const WebhookRequest*>& requests,
                                                                Clock::time_point deadline, PgOutcome& failure) {
-    std::vector<std::optional<std::string>> urls, signatures, types, bodies;
+    std::vector<const std::string*> urls, signatures, types, bodies;
     for (const WebhookRequest* r : requests) {
-        urls.emplace_back(r->url);
-        signatures.push_back(r->signature);
-        types.push_back(r->content_type);
-        bodies.emplace_back(r->body);
+        urls.push_back(&r->url);
+        signatures.push_back(r->signature ? &*r->signature : nullptr);
+        types.push_back(r->content_type ? &*r->content_type : nullptr);
+        bodies.push_back(&r->body);
     }
     const std::vector<std::string> arrays{text_array_binary(urls), text_array_binary(signatures),
                                           text_array_binary(types), text_array_binary(bodies)};

@@ -123,8 +123,8 @@ std::vector<Request> batch_requests(FunctionCallInfo fcinfo) {
     for (int i = 0; i < 4; ++i)
         if (arg_is_null(fcinfo, i)) throw CoreError("22004", "handle_webhooks: argument " + std::to_string(i + 1) +
                                                                   " is NULL; pass an array, one element per webhook");
-    const auto urls = arg_text_array(fcinfo, 0), signatures = arg_text_array(fcinfo, 1),
-               types = arg_text_array(fcinfo, 2), bodies = arg_text_array(fcinfo, 3);
+    auto urls = arg_text_array(fcinfo, 0), signatures = arg_text_array(fcinfo, 1), types = arg_text_array(fcinfo, 2),
+         bodies = arg_text_array(fcinfo, 3);
     const std::size_t n = urls.size();
     if (signatures.size() != n || types.size() != n || bodies.size() != n)
         throw CoreError("22023", "handle_webhooks: the four arrays must have the same length (one element per "
@@ -133,7 +133,8 @@ std::vector<Request> batch_requests(FunctionCallInfo fcinfo) {
         throw CoreError("54000", "handle_webhooks: " + std::to_string(n) + " webhooks in one call; at most " +
                                      std::to_string(kMaxBatch));
     std::vector<Request> out(n);
-    for (std::size_t i = 0; i < n; ++i) out[i] = {urls[i], signatures[i], types[i], bodies[i]};
+    for (std::size_t i = 0; i < n; ++i)
+        out[i] = {std::move(urls[i]), std::move(signatures[i]), std::move(types[i]), std::move(bodies[i])};
     return out;
 }
 

@@ -153,12 +153,12 @@ void record_plain_texts(const std::vector<const WebhookEvent*>& texts) {
     for (auto& c : columns) c.reserve(texts.size());
     for (const WebhookEvent* e : texts) {
         const WebhookParams& p = e->params;
-        const SqlValue row[kColumns] = {e->user_id,         e->event_type,  e->dedupe_key,
+        SqlValue row[kColumns] = {e->user_id,         e->event_type,  e->dedupe_key,
                                         e->url,             e->content_type, e->body,
                                         e->params_json,     param(p, "To"),  param(p, "From"),
                                         text_param(p, "Body"), param_of(p, {"MessageSid", "SmsSid"}), segments(p),
                                         param(p, "AccountSid")};
-        for (std::size_t c = 0; c < kColumns; ++c) columns[c].push_back(row[c]);
+        for (std::size_t c = 0; c < kColumns; ++c) columns[c].push_back(std::move(row[c]));
     }
     g_inbound_sms_batch.run_arrays(columns);
 }
