@@ -1,6 +1,7 @@
 #include "batcher.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 #include "json_log.hpp"
 
@@ -9,6 +10,9 @@ namespace byo::relay {
 namespace {
 
 constexpr auto kBatchRetry = std::chrono::minutes(1);
+// How often the watcher looks for queued webhooks past their deadline: an expired one waits at most this long
+// for its 503.
+constexpr auto kExpiryCheck = std::chrono::milliseconds(100);
 
 // The batch function is missing (42883: extension older than 0.3.0) or not granted to us (42501).
 bool batch_unavailable(const PgOutcome& o) { return o.sqlstate == "42883" || o.sqlstate == "42501"; }
@@ -16,58 +20,95 @@ bool batch_unavailable(const PgOutcome& o) { return o.sqlstate == "42883" || o.s
 }  // namespace
 
 WebhookBatcher::WebhookBatcher(DbPool& pool, Metrics& metrics, int batch_max)
-    : pool_(pool), metrics_(metrics), batch_max_(static_cast<std::size_t>(std::max(1, batch_max))) {}
+    : pool_(pool), metrics_(metrics), batch_max_(static_cast<std::size_t>(std::max(1, batch_max))) {
+    for (int i = 0; i < pool_.size(); ++i) threads_.emplace_back([this] { work(); });
+    threads_.emplace_back([this] { watch_expiry(); });
+}
 
-WebhookAnswer WebhookBatcher::submit(const WebhookRequest& request, Clock::time_point deadline) {
-    Pending me(&request, deadline);
+WebhookBatcher::~WebhookBatcher() { stop(); }
+
+void WebhookBatcher::stop() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopping_ = true;
+    }
+    work_ready_.notify_all();
+    stopping_cv_.notify_all();
+    for (std::thread& t : threads_)
+        if (t.joinable()) t.join();
+}
+
+void WebhookBatcher::submit(WebhookRequest request, Clock::time_point deadline, Done done) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        queue_.push_back(Pending{std::move(request), deadline, std::move(done), WebhookAnswer{}});
+    }
+    work_ready_.notify_one();
+}
+
+void WebhookBatcher::run_task(std::function<void()> task) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        tasks_.push_back(std::move(task));
+    }
+    work_ready_.notify_one();
+}
+
+void WebhookBatcher::work() {
     std::unique_lock<std::mutex> lock(mutex_);
-    queue_.push_back(&me);
     for (;;) {
-        if (me.done) return std::move(me.answer);
-        if (!me.taken && leaders_ < pool_.size()) {
-            // Lead: take the oldest queued webhooks to the database. If mine was not among them, come round again.
-            ++leaders_;
-            const std::vector<Pending*> batch = take_batch();
+        work_ready_.wait(lock, [this] { return stopping_ || !queue_.empty() || !tasks_.empty(); });
+        if (!tasks_.empty()) {
+            std::function<void()> task = std::move(tasks_.front());
+            tasks_.pop_front();
             lock.unlock();
-            try {
-                run(batch);
-            } catch (const std::exception& e) {  // out of memory, say: the batch's requests must still be answered
-                log_event("handler_exception", {{"message", e.what()}});
-                for (Pending* p : batch) p->answer = unavailable_answer();
-            }
+            task();
             lock.lock();
-            for (Pending* p : batch) {
-                p->done = true;
-                if (p != &me) p->wake.notify_one();
-            }
-            --leaders_;
-            if (!queue_.empty()) queue_.front()->wake.notify_one();  // the oldest waiting one leads next
             continue;
         }
-        if (me.taken) {
-            me.wake.wait(lock);  // my leader's call has a deadline, so this ends
-            continue;
+        if (queue_.empty()) return;  // stopping, and nothing left
+        std::vector<Pending> batch = take_batch();
+        lock.unlock();
+        try {
+            run(batch);
+        } catch (const std::exception& e) {  // out of memory, say: the batch's requests must still be answered
+            log_event("handler_exception", {{"message", e.what()}});
+            for (Pending& p : batch) p.answer = unavailable_answer();
         }
-        if (me.wake.wait_until(lock, deadline) == std::cv_status::timeout && !me.taken && !me.done) {
-            queue_.erase(std::find(queue_.begin(), queue_.end(), &me));
-            // I may have been woken to lead just as I gave up: pass that on.
-            if (leaders_ < pool_.size() && !queue_.empty()) queue_.front()->wake.notify_one();
-            lock.unlock();
-            metrics_.record_db_error();
-            log_event("db_error",
-                      {{"stage", "acquire"}, {"message", "no database connection free within the timeout"}});
-            return unavailable_answer();
-        }
+        for (Pending& p : batch) p.done(std::move(p.answer));
+        lock.lock();
     }
 }
 
-std::vector<WebhookBatcher::Pending*> WebhookBatcher::take_batch() {
-    std::vector<Pending*> batch;
+void WebhookBatcher::watch_expiry() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stopping_) {
+        const auto now = Clock::now();
+        std::vector<Pending> expired;
+        auto keep = std::stable_partition(queue_.begin(), queue_.end(),
+                                          [now](const Pending& p) { return p.deadline > now; });
+        std::move(keep, queue_.end(), std::back_inserter(expired));
+        queue_.erase(keep, queue_.end());
+        if (expired.empty()) {
+            stopping_cv_.wait_for(lock, kExpiryCheck);
+            continue;
+        }
+        lock.unlock();
+        metrics_.record_db_error();
+        log_event("db_error", {{"stage", "acquire"},
+                               {"message", "no database connection free within the timeout"},
+                               {"webhooks", expired.size()}});
+        for (Pending& p : expired) p.done(unavailable_answer());
+        lock.lock();
+    }
+}
+
+std::vector<WebhookBatcher::Pending> WebhookBatcher::take_batch() {
+    std::vector<Pending> batch;
+    batch.reserve(std::min(batch_max_, queue_.size()));
     while (!queue_.empty() && batch.size() < batch_max_) {
-        Pending* p = queue_.front();
+        batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
-        p->taken = true;
-        batch.push_back(p);
     }
     return batch;
 }
@@ -76,28 +117,29 @@ bool WebhookBatcher::batch_call_allowed() const {
     return Clock::now().time_since_epoch().count() >= batch_retry_at_.load(std::memory_order_relaxed);
 }
 
-void WebhookBatcher::run(const std::vector<Pending*>& batch) {
+void WebhookBatcher::run(std::vector<Pending>& batch) {
     // The oldest webhook's deadline bounds the call: it is the one Twilio has waited for longest.
-    Clock::time_point deadline = batch.front()->deadline;
-    for (const Pending* p : batch) deadline = std::min(deadline, p->deadline);
+    Clock::time_point deadline = batch.front().deadline;
+    for (const Pending& p : batch) deadline = std::min(deadline, p.deadline);
 
     std::string error;
     DbPool::Lease lease = pool_.acquire(deadline, error);
     if (!lease) {
         metrics_.record_db_error();
         log_event("db_error", {{"stage", "acquire"}, {"message", error}});
-        for (Pending* p : batch) p->answer = unavailable_answer();
+        for (Pending& p : batch) p.answer = unavailable_answer();
         return;
     }
     if (batch.size() == 1 || !batch_call_allowed()) return run_singles(lease, batch, deadline);
 
     std::vector<const WebhookRequest*> requests;
-    for (const Pending* p : batch) requests.push_back(p->request);
+    requests.reserve(batch.size());
+    for (const Pending& p : batch) requests.push_back(&p.request);
     PgOutcome failure;
     std::optional<std::vector<WebhookAnswer>> answers = call_handle_webhooks(lease, requests, deadline, failure);
     metrics_.record_db_call(batch.size());
     if (answers) {
-        for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->answer = std::move((*answers)[i]);
+        for (std::size_t i = 0; i < batch.size(); ++i) batch[i].answer = std::move((*answers)[i]);
         return;
     }
     metrics_.record_db_error();
@@ -109,20 +151,19 @@ void WebhookBatcher::run(const std::vector<Pending*>& batch) {
     }
     log_event("db_error", f);
     if (failure.connection_unusable) {  // the server may be gone: do not try each one too
-        for (Pending* p : batch) p->answer = unavailable_answer();
+        for (Pending& p : batch) p.answer = unavailable_answer();
         return;
     }
     run_singles(lease, batch, deadline);
 }
 
-void WebhookBatcher::run_singles(DbPool::Lease& lease, const std::vector<Pending*>& batch,
-                                 Clock::time_point deadline) {
-    for (Pending* p : batch) {
+void WebhookBatcher::run_singles(DbPool::Lease& lease, std::vector<Pending>& batch, Clock::time_point deadline) {
+    for (Pending& p : batch) {
         if (!lease.conn()) {  // the connection broke on an earlier one: the database is in trouble, answer at once
-            p->answer = unavailable_answer();
+            p.answer = unavailable_answer();
             continue;
         }
-        p->answer = call_handle_webhook(lease, metrics_, *p->request, deadline);
+        p.answer = call_handle_webhook(lease, metrics_, p.request, deadline);
     }
 }
 

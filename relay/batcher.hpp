@@ -1,8 +1,8 @@
-// Webhooks that arrive while every database connection is busy wait in a queue; whichever waiting request is
-// next allowed a connection takes the oldest queued webhooks (up to batch_max, its own among them unless more are
-// ahead) to the database in one call, twilio.handle_webhooks: one transaction, one round trip, one INSERT for the
-// inbound texts, instead of one of each per webhook. Nobody waits on purpose: a webhook that finds a connection
-// free goes alone, at once; batches only form from the queue that load builds up anyway.
+// The database side of the relay: one worker thread per pool connection takes queued webhooks to PostgreSQL. A
+// worker that finds one webhook queued sends it alone, at once; webhooks that arrive while every worker is busy
+// queue up, and the next free worker takes the oldest (up to batch_max) in one call, twilio.handle_webhooks: one
+// transaction, one round trip, one INSERT for the inbound texts, instead of one of each per webhook. Nobody waits
+// on purpose: batches only form from the queue that load builds up anyway.
 //
 // A batch that fails as a whole (an error in one webhook aborts its transaction) is sent again one webhook per
 // call, so one bad webhook cannot fail the others. A database without handle_webhooks (extension older than 0.3.0)
@@ -11,7 +11,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "db_pool.hpp"
@@ -22,31 +24,39 @@ namespace byo::relay {
 
 class WebhookBatcher {
 public:
-    // `batch_max` 1: every webhook goes alone.
-    WebhookBatcher(DbPool& pool, Metrics& metrics, int batch_max);
+    using Done = std::function<void(WebhookAnswer&&)>;
 
-    // The webhook's answer once its call committed, or 503 when `deadline` passed before it got a connection or
-    // the database failed. Blocks the calling (HTTP worker) thread; never throws for database failures.
-    WebhookAnswer submit(const WebhookRequest& request, Clock::time_point deadline);
+    // Starts a worker per pool connection and a watcher that answers 503 to webhooks still queued at their
+    // deadline. `batch_max` 1: every webhook goes alone.
+    WebhookBatcher(DbPool& pool, Metrics& metrics, int batch_max);
+    ~WebhookBatcher();
+    WebhookBatcher(const WebhookBatcher&) = delete;
+    WebhookBatcher& operator=(const WebhookBatcher&) = delete;
+
+    // Queues the webhook. `done` gets its answer on a worker (or the watcher) thread: the call's answer once it
+    // committed, or 503 when `deadline` passed before a connection was free, or the database failed. Never
+    // throws for database failures.
+    void submit(WebhookRequest request, Clock::time_point deadline, Done done);
+    // Runs `task` on the next free worker, ahead of queued webhooks (the readiness probe).
+    void run_task(std::function<void()> task);
+    // Lets the workers finish what is queued, then joins every thread. Idempotent.
+    void stop();
 
 private:
     struct Pending {
-        Pending(const WebhookRequest* r, Clock::time_point d) : request(r), deadline(d) {}
-        const WebhookRequest* request;
+        WebhookRequest request;
         Clock::time_point deadline;
+        Done done;
         WebhookAnswer answer;
-        bool taken = false;  // a leader has it; it will be done before the leader's call deadline
-        bool done = false;
-        // Its own, so a finished call wakes exactly the threads it answered (and the next leader), not every
-        // waiting thread: a shared one made each call wake dozens of threads to go back to sleep.
-        std::condition_variable wake;
     };
 
+    void work();          // a worker thread
+    void watch_expiry();  // the watcher thread
     // With the lock held: takes the oldest queued webhooks for one call.
-    std::vector<Pending*> take_batch();
+    std::vector<Pending> take_batch();
     // Without the lock: one database call (or single calls after a failed batch) answering every item.
-    void run(const std::vector<Pending*>& batch);
-    void run_singles(DbPool::Lease& lease, const std::vector<Pending*>& batch, Clock::time_point deadline);
+    void run(std::vector<Pending>& batch);
+    void run_singles(DbPool::Lease& lease, std::vector<Pending>& batch, Clock::time_point deadline);
     bool batch_call_allowed() const;
 
     DbPool& pool_;
@@ -55,8 +65,12 @@ private:
     std::atomic<Clock::rep> batch_retry_at_{0};  // steady-clock ticks; before then, single calls only
 
     std::mutex mutex_;
-    std::deque<Pending*> queue_;  // not yet taken, oldest first
-    int leaders_ = 0;             // requests running a call now; at most the pool size
+    std::condition_variable work_ready_;
+    std::condition_variable stopping_cv_;
+    std::deque<Pending> queue_;  // not yet taken, oldest first
+    std::deque<std::function<void()>> tasks_;
+    bool stopping_ = false;
+    std::vector<std::thread> threads_;
 };
 
 }  // namespace byo::relay

@@ -93,15 +93,16 @@ All settings come from the environment:
   BYO_TWILIO_LISTEN           host:port to listen on (plain HTTP; put TLS in front)   [127.0.0.1:8080]
   BYO_TWILIO_POOL_SIZE        database connections                                    [8]
   BYO_TWILIO_BODY_LIMIT       largest request body in bytes; larger gets 413           [65536]
-  BYO_TWILIO_READ_TIMEOUT_MS  socket read/write timeout for slow clients               [10000]
+  BYO_TWILIO_READ_TIMEOUT_MS  time a client has to send a request's header, then its
+                              body, and to take the answer; slower gets 408 or closed [10000]
   BYO_TWILIO_DB_TIMEOUT_MS    budget for pool wait + connect + SQL call; also the
                               session statement_timeout; exceeded gets 503             [4000]
-  BYO_TWILIO_THREADS          HTTP worker threads: requests in flight at once          [32]
+  BYO_TWILIO_THREADS          threads running the HTTP event loop; connections and
+                              requests in flight do not need a thread each             [1]
   BYO_TWILIO_BATCH_MAX        most webhooks per database call when they queue up for a
                               connection (twilio.handle_webhooks); 1: one per call     [16]
   BYO_TWILIO_KEEP_ALIVE_REQUESTS  requests one connection may carry; 1 closes it after
-                              each. Each open connection holds a thread: keep THREADS
-                              above the proxy's idle upstream connections               [1]
+                              each. An idle kept connection is closed after 5 s        [100]
 
 Endpoints: POST /twilio/... (webhooks), GET /healthz, GET /readyz, GET /metrics.
 Logs: JSON lines on stderr. SIGTERM/SIGINT: stop accepting, drain (up to 10 s), exit.

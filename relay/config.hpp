@@ -18,9 +18,9 @@ struct Config {
     std::size_t body_limit = 65536;
     std::chrono::milliseconds read_timeout{10000};
     std::chrono::milliseconds db_timeout{4000};
-    int threads = 32;
+    int threads = 1;                 // event-loop threads
     int batch_max = 16;
-    int keep_alive_requests = 1;  // requests per connection; 1: close after each
+    int keep_alive_requests = 100;   // requests per connection; 1: close after each
 };
 
 class ConfigError : public std::runtime_error {

@@ -1,11 +1,10 @@
-// HTTP wiring: which path and method does what, plus the per-request log line and metrics. The webhook logic
-// itself is in webhook.cpp; this file only translates between cpp-httplib and it.
+// Routing: which path and method does what, plus the per-request log line and metrics. The webhook logic itself
+// is in webhook.cpp and batcher.cpp; this file only translates between HTTP messages and them.
 #pragma once
-#include <httplib.h>
-
+#include "batcher.hpp"
 #include "config.hpp"
 #include "db_pool.hpp"
-#include "batcher.hpp"
+#include "http_server.hpp"
 #include "metrics.hpp"
 
 namespace byo::relay {
@@ -17,8 +16,11 @@ struct RelayContext {
     WebhookBatcher& batcher;
 };
 
-// Registers POST /twilio/... (webhooks; other methods 405), GET /healthz, /readyz, /metrics, and the logger,
-// error and exception handlers. `ctx` must outlive the server.
-void install_routes(httplib::Server& server, const RelayContext& ctx);
+// POST /twilio/... (webhooks; other methods 405), GET /healthz, /readyz, /metrics; anything else 404. Runs on
+// the event loop: whatever needs the database goes to `ctx.batcher` and answers through `reply` later.
+void handle_request(const RelayContext& ctx, HttpRequest&& req, Responder reply);
+
+// The access log line and request metrics, for webhook paths only (probes would drown them).
+void log_request(const RelayContext& ctx, const AnsweredRequest& answered);
 
 }  // namespace byo::relay

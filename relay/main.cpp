@@ -1,7 +1,7 @@
 // byo-twilio-relay: Twilio webhooks in, one SQL call each (or one per batch when they queue up), the answers
-// back. Wiring only: settings, the pool, the HTTP server, and a signal watcher that drains on SIGTERM/SIGINT.
+// back. Wiring only: settings, the pool and its workers, the HTTP server, and a signal watcher that drains on
+// SIGTERM/SIGINT.
 #include <signal.h>
-#include <sys/socket.h>
 
 #include <atomic>
 #include <cerrno>
@@ -16,6 +16,7 @@
 #include "config.hpp"
 #include "db_pool.hpp"
 #include "handlers.hpp"
+#include "http_server.hpp"
 #include "json_log.hpp"
 #include "metrics.hpp"
 
@@ -48,15 +49,12 @@ int next_signal(std::chrono::milliseconds timeout) {
 
 // The watcher thread: on the first signal stop accepting and give in-flight requests kDrainLimit to finish; a
 // second signal, or the limit passing, ends the process at once.
-void watch_signals(httplib::Server& server, const std::atomic<bool>& served) {
+void watch_signals(byo::relay::HttpServer& server, const std::atomic<bool>& served) {
     int sig = 0;
     while (!served && sig == 0) sig = next_signal(200ms);
     if (sig == 0) return;  // the server ended on its own; main reports it
     log_event("shutdown_requested", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
-
-    // stop() expects a listening socket, so call it once, after listen has really started.
-    while (!served && !server.is_running()) std::this_thread::sleep_for(10ms);
-    if (!served) server.stop();
+    server.stop();
 
     const auto give_up = std::chrono::steady_clock::now() + kDrainLimit;
     while (!served) {
@@ -110,37 +108,21 @@ int main(int argc, char** argv) {
     byo::relay::WebhookBatcher batcher(pool, metrics, config.batch_max);
     const byo::relay::RelayContext ctx{config, pool, metrics, batcher};
 
-    httplib::Server server;
-    const int threads = config.threads;
-    server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
-    server.set_read_timeout(config.read_timeout);
-    server.set_write_timeout(config.read_timeout);
-    server.set_payload_max_length(config.body_limit);
-    // One request per connection unless configured: each open connection holds a worker thread, so idle
-    // keep-alive connections beyond BYO_TWILIO_THREADS would starve new ones. handlers.cpp refuses whatever follows
-    // a body left unread on a kept connection (cpp-httplib 0.11 would parse it as a request: smuggling).
-    server.set_keep_alive_max_count(static_cast<std::size_t>(config.keep_alive_requests));
-    server.set_keep_alive_timeout(5);  // a connection that sends nothing is dropped after this, also on drain
-    server.set_tcp_nodelay(true);
-    // Debian's cpp-httplib is a compiled library that listens with a backlog of 5: with a connection per webhook,
-    // a burst overflows it and clients wait ~1 s for a SYN retry. Keep the listening socket to raise it below.
-    int listen_fd = -1;
-    server.set_socket_options([&listen_fd](int sock) {
-        httplib::default_socket_options(sock);
-        listen_fd = sock;
-    });
-    byo::relay::install_routes(server, ctx);
+    const byo::relay::HttpServerOptions options{config.body_limit, config.read_timeout, std::chrono::seconds(5),
+                                                config.keep_alive_requests, config.threads};
+    byo::relay::HttpServer server(
+        options, [&ctx](byo::relay::HttpRequest&& req, byo::relay::Responder reply) {
+            byo::relay::handle_request(ctx, std::move(req), std::move(reply));
+        },
+        [&ctx](const byo::relay::AnsweredRequest& a) { byo::relay::log_request(ctx, a); });
 
     const bool v6 = config.listen_host.find(':') != std::string::npos;
     const std::string listen = (v6 ? "[" + config.listen_host + "]" : config.listen_host) + ":" +
                                std::to_string(config.listen_port);
-    errno = 0;
-    if (!server.bind_to_port(config.listen_host, config.listen_port)) {
-        // errno is meaningful for bind/listen failures; a name that does not resolve leaves it unset.
-        log_event("listen_error", {{"listen", listen}, {"message", errno ? std::strerror(errno) : "cannot resolve"}});
+    if (auto error = server.listen(config.listen_host, config.listen_port)) {
+        log_event("listen_error", {{"listen", listen}, {"message", *error}});
         return 1;
     }
-    if (listen_fd >= 0) ::listen(listen_fd, SOMAXCONN);  // Linux lets a listening socket change its backlog
     // Not the database URL: it may hold a password.
     log_event("start", {{"listen", listen},
                         {"pool_size", config.pool_size},
@@ -153,11 +135,12 @@ int main(int argc, char** argv) {
 
     std::atomic<bool> served{false};
     std::thread watcher(watch_signals, std::ref(server), std::cref(served));
-    // Returns once stop() was called and every worker finished its request.
-    const bool clean = server.listen_after_bind();
+    // Returns once stop() was called and every request in flight was answered.
+    server.run();
     served = true;
     watcher.join();
+    batcher.stop();
     pool.close_all();
     log_event("shutdown", {{"drained", true}});
-    return clean ? 0 : 1;
+    return 0;
 }

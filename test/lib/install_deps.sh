@@ -6,7 +6,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 packages=(make g++ cmake pkg-config openssl util-linux
           postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap postgresql-15-cron postgresql-contrib
           libtap-parser-sourcehandler-pgtap-perl
-          libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libgtest-dev libcpp-httplib-dev libpq-dev
+          libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libgtest-dev libboost-dev libpq-dev
           nodejs npm)
 missing=()
 for p in "${packages[@]}"; do

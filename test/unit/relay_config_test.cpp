@@ -67,9 +67,9 @@ TEST(RelayConfig, DefaultsWithOnlyTheRequiredVariables) {
     EXPECT_EQ(c.body_limit, 65536u);
     EXPECT_EQ(c.read_timeout, std::chrono::milliseconds(10000));
     EXPECT_EQ(c.db_timeout, std::chrono::milliseconds(4000));
-    EXPECT_EQ(c.threads, 32);
+    EXPECT_EQ(c.threads, 1);
     EXPECT_EQ(c.batch_max, 16);
-    EXPECT_EQ(c.keep_alive_requests, 1);
+    EXPECT_EQ(c.keep_alive_requests, 100);
 }
 
 TEST(RelayConfig, EmptyOptionalVariablesMeanDefault) {
@@ -85,9 +85,9 @@ TEST(RelayConfig, EmptyOptionalVariablesMeanDefault) {
     EXPECT_EQ(c.body_limit, 65536u);
     EXPECT_EQ(c.read_timeout, std::chrono::milliseconds(10000));
     EXPECT_EQ(c.db_timeout, std::chrono::milliseconds(4000));
-    EXPECT_EQ(c.threads, 32);
+    EXPECT_EQ(c.threads, 1);
     EXPECT_EQ(c.batch_max, 16);
-    EXPECT_EQ(c.keep_alive_requests, 1);
+    EXPECT_EQ(c.keep_alive_requests, 100);
 }
 
 TEST(RelayConfig, OnlyItsOwnVariablesAreRead) {
@@ -251,7 +251,7 @@ TEST(RelayConfig, EachIntegerVariableLandsInItsField) {
     EXPECT_EQ(load_with("BYO_TWILIO_DB_TIMEOUT_MS", "3000").db_timeout, std::chrono::milliseconds(3000));
     EXPECT_EQ(load_with("BYO_TWILIO_THREADS", "4").threads, 4);
     EXPECT_EQ(load_with("BYO_TWILIO_BATCH_MAX", "1").batch_max, 1);
-    EXPECT_EQ(load_with("BYO_TWILIO_KEEP_ALIVE_REQUESTS", "100").keep_alive_requests, 100);
+    EXPECT_EQ(load_with("BYO_TWILIO_KEEP_ALIVE_REQUESTS", "1").keep_alive_requests, 1);
     // Leading zeros are still a whole decimal number.
     EXPECT_EQ(load_with("BYO_TWILIO_THREADS", "007").threads, 7);
 }
@@ -283,6 +283,6 @@ TEST(RelayConfig, HelpTextListsEveryVariableWithItsDefault) {
                              "BYO_TWILIO_DB_TIMEOUT_MS", "BYO_TWILIO_THREADS", "BYO_TWILIO_BATCH_MAX",
                              "BYO_TWILIO_KEEP_ALIVE_REQUESTS"})
         EXPECT_TRUE(contains(help, name)) << name;
-    for (const char* def : {"[127.0.0.1:8080]", "[8]", "[65536]", "[10000]", "[4000]", "[32]", "[16]", "[1]"})
+    for (const char* def : {"[127.0.0.1:8080]", "[8]", "[65536]", "[10000]", "[4000]", "[1]", "[16]", "[100]"})
         EXPECT_TRUE(contains(help, def)) << def;
 }
