@@ -23,6 +23,11 @@
 //     two GETs on one connection; a GET whose body is a request; a webhook whose chunked body goes over the
 //     limit and is followed by a request. Only the first may see a second 200.
 //
+//   node relay_client.js edges --relay URL --body-limit BYTES --read-timeout-ms MS
+//     HTTP edge cases, each on its own connection, printed as "<name>=<statuses>[,<observation>]": a
+//     Content-Length over the limit; GET on a webhook path; an unknown path; two pipelined GETs; HEAD then GET;
+//     Expect: 100-continue; a header that stalls past the read timeout; a GET beside 200 idle connections.
+//
 //   node relay_client.js scan --log FILE --record FILE --token-env ALICE_TOKEN,BOB_TOKEN \
 //        [--secret-env NAME,...] [--fixtures FILE] [--literal VALUE ...]
 //     Counts how many of the secrets (tokens from the environment and the fixtures file, the recorded
@@ -182,6 +187,65 @@ async function smuggle(opts) {
     return results.join(' ');
 }
 
+// Sends `parts` on one connection, `pause` ms apart, reads for `settle` ms after the last; resolves the raw text
+// received, the statuses in it, and whether the relay closed the connection.
+function exchange(relay, parts, { pause = 300, settle = 300 } = {}) {
+    return new Promise((resolve) => {
+        const socket = net.connect({ host: relay.hostname, port: Number(relay.port) });
+        let raw = '';
+        let closed = false;
+        socket.on('data', (d) => { raw += d.toString('latin1'); });
+        socket.on('error', () => {});
+        socket.on('end', () => { closed = true; });
+        socket.on('close', () => { closed = true; });
+        socket.on('connect', async () => {
+            for (const [i, p] of parts.entries()) {
+                if (i > 0) await new Promise((r) => setTimeout(r, pause));
+                if (!socket.destroyed) socket.write(p);
+            }
+            setTimeout(() => {
+                socket.destroy();
+                const statuses = (raw.match(/HTTP\/1\.1 (\d{3})/g) || []).map((s) => s.slice(9)).join(',') || 'none';
+                resolve({ raw, statuses, closed });
+            }, settle);
+        });
+    });
+}
+
+async function edges(opts) {
+    const relay = new URL(opts.relay);
+    const limit = Number(opts['body-limit']);
+    const readTimeout = Number(opts['read-timeout-ms']);
+    const hook = '/twilio/0123456789abcdef0123456789abcdef/sms';
+    const get = (path) => `GET ${path} HTTP/1.1\r\nHost: relay\r\n\r\n`;
+    const out = [];
+    let r = await exchange(relay, [`POST ${hook} HTTP/1.1\r\nHost: relay\r\nContent-Length: ${limit + 1}\r\n\r\n`]);
+    out.push(`content_length_over=${r.statuses}${r.closed ? ',closed' : ''}`);
+    r = await exchange(relay, [get(hook)]);
+    out.push(`get_webhook=${r.statuses}${/\r\nAllow: POST\r\n/i.test(r.raw) ? ',allow_post' : ''}`);
+    r = await exchange(relay, [get('/nowhere')]);
+    out.push(`unknown_path=${r.statuses}`);
+    r = await exchange(relay, [get('/healthz') + get('/healthz')]);
+    out.push(`pipelined=${r.statuses}`);
+    r = await exchange(relay, [`HEAD /healthz HTTP/1.1\r\nHost: relay\r\n\r\n` + get('/healthz')]);
+    out.push(`head_then_get=${r.statuses},bodies:${(r.raw.match(/\r\n\r\nok/g) || []).length}`);
+    const body = 'Body=hi';
+    r = await exchange(relay, [`POST ${hook} HTTP/1.1\r\nHost: relay\r\nExpect: 100-continue\r\n` +
+        `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n`, body]);
+    out.push(`expect_continue=${r.statuses}`);
+    r = await exchange(relay, ['GET /healthz HTTP/1.1\r\nHost: re'], { settle: readTimeout + 1000 });
+    out.push(`stalled_header=${r.statuses}${r.closed ? ',closed' : ''}`);
+    // Connections that hold nothing in flight must not keep anyone else waiting.
+    const idle = [];
+    for (let i = 0; i < 200; i++) idle.push(net.connect({ host: relay.hostname, port: Number(relay.port) }));
+    await Promise.all(idle.map((s) => new Promise((res) => { s.on('connect', res); s.on('error', res); })));
+    const t0 = Date.now();
+    r = await exchange(relay, [get('/healthz')], { settle: 1000 });
+    out.push(`beside_200_idle=${r.statuses},${Date.now() - t0 - 1000 < 500 ? 'prompt' : 'slow'}`);
+    idle.forEach((s) => s.destroy());
+    return out.join(' ');
+}
+
 // The forms a value could take in a log line: raw, form-encoded, URL-encoded, JSON-escaped.
 function variants(v) {
     const out = new Set([v, new URLSearchParams([['x', v]]).toString().slice(2), encodeURIComponent(v),
@@ -229,6 +293,10 @@ async function main() {
     }
     if (cmd === 'burst') {
         console.log(await burst(opts));
+        return 0;
+    }
+    if (cmd === 'edges') {
+        console.log(await edges(opts));
         return 0;
     }
     if (cmd === 'smuggle') {

@@ -154,7 +154,7 @@ check "relay role: may call handle_webhook(s), nothing else of the API, no table
 
 BYO_TWILIO_DATABASE_URL="host=$PGHOST port=$PGPORT user=$ROLE password=$RELAY_DB_PASSWORD dbname=postgres" \
 BYO_TWILIO_PUBLIC_URL=$PUBLIC_URL BYO_TWILIO_LISTEN=127.0.0.1:$RELAY_PORT BYO_TWILIO_POOL_SIZE=4 \
-BYO_TWILIO_DB_TIMEOUT_MS=3000 BYO_TWILIO_KEEP_ALIVE_REQUESTS=100 \
+BYO_TWILIO_DB_TIMEOUT_MS=3000 BYO_TWILIO_KEEP_ALIVE_REQUESTS=100 BYO_TWILIO_READ_TIMEOUT_MS=2000 \
     "$RELAY_BIN" >"$WORK/relay.stdout" 2>"$LOG" &
 RELAY_PID=$!
 health=000
@@ -343,6 +343,19 @@ check "a GET carrying a request as its body: that request is refused" "no" \
 check "a chunked body over the limit, then a request: 413, and that request is refused" "413 no" \
     "$(echo "$smuggle" | tr ' ' '\n' | sed -n 's/^chunked=\([0-9]*\).*/\1/p') $(echo "$smuggle" | tr ' ' '\n' |
        grep '^chunked=' | grep -qE '=[0-9]+,(.*,)?200' && echo yes || echo no)"
+
+echo "# 4e. HTTP edges: limits, methods, pipelining, HEAD, Expect, a stalled client, idle connections"
+edges=$(node "$CLIENT" edges --relay "$RELAY" --body-limit 65536 --read-timeout-ms 2000)
+echo "# $edges"
+edge() { echo "$edges" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+check "Content-Length over the limit: 413 before any body, connection closed" "413,closed" "$(edge content_length_over)"
+check "GET on a webhook path: 405 with Allow: POST" "405,allow_post" "$(edge get_webhook)"
+check "unknown path: 404" 404 "$(edge unknown_path)"
+check "two pipelined requests: both answered, in order" "200,200" "$(edge pipelined)"
+check "HEAD then GET: both 200, only the GET has a body" "200,200,bodies:1" "$(edge head_then_get)"
+check "Expect: 100-continue: 100, then the answer (unsigned: 400)" "100,400" "$(edge expect_continue)"
+check "a header stalled past the read timeout: 408, connection closed" "408,closed" "$(edge stalled_header)"
+check "200 idle connections open: another request still answered at once" "200,prompt" "$(edge beside_200_idle)"
 
 echo "# 7. permission denied, when preparing (a new session) and when executing (prepared): 503, then served again"
 # the relay's last db_error: "<stage> <sqlstate> <message>"
