@@ -246,7 +246,10 @@ private:
 }  // namespace
 
 void HttpServer::Impl::accept() {
-    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    // One thread runs everything in order by itself; with more, each connection needs a strand of its own.
+    const net::any_io_executor executor =
+        options.threads == 1 ? net::any_io_executor(ioc.get_executor()) : net::any_io_executor(net::make_strand(ioc));
+    acceptor.async_accept(executor, [this](beast::error_code ec, tcp::socket socket) {
         if (draining || !acceptor.is_open()) return;
         if (ec) {
             // Out of descriptors, say: try again shortly rather than spin.
