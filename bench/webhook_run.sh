@@ -23,7 +23,7 @@
 #
 # Environment: WEBHOOK_SECONDS (per measurement, default 20), WEBHOOK_CONNECTIONS (default 16),
 #              WEBHOOK_WRK_THREADS (default 2), WEBHOOK_TUNED_THREADS / WEBHOOK_TUNED_POOL /
-#              WEBHOOK_TUNED_KEEP_ALIVE (the tuned relay: default 32 / 2, the machine's cores / 100, with wrk
+#              WEBHOOK_TUNED_KEEP_ALIVE (the tuned relay: default 1 / 2, the machine's cores / 100, with wrk
 #              reusing connections as a proxy with upstream keep-alive would), WEBHOOK_N (pre-signed requests
 #              per wrk run, default 200000), WEBHOOK_PGBENCH_SCALE (default 10), BYO_PGPORT (default 54393), WEBHOOK_STANDIN_PORT (default 4050),
 #              WEBHOOK_RELAY_PORT (default 4051).
@@ -181,9 +181,9 @@ pg_ticks() {
         for p in $(ps -o pid= --ppid "$pm"); do sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12+$13}' || true; done
     } | awk '{s += $1} END {print s + 0}'
 }
-# Machine-wide TCP counters: "listen-queue overflows, SYN retransmissions". cpp-httplib 0.11 (Debian's build)
-# listens with a backlog of 5; a SYN that finds the accept queue full is dropped and the client resends it after
-# 1 s (then 3 s). Other jobs on the machine count too, so these are indicative.
+# Machine-wide TCP counters: "listen-queue overflows, SYN retransmissions". A SYN that finds the accept queue full
+# is dropped and the client resends it after 1 s (then 3 s). Other jobs on the machine count too, so these are
+# indicative.
 tcp_counters() {
     awk '$1 == "TcpExt:" {if (!h) {for (i = 2; i <= NF; i++) n[i] = $i; h = 1}
          else {for (i = 2; i <= NF; i++) {if (n[i] == "ListenOverflows") o = $i; if (n[i] == "TCPSynRetrans") r = $i}}}
@@ -232,6 +232,9 @@ stop_relay() {
     LOG_AT_STOP=$(log_requests "$label")
 }
 log_requests() { grep -c '"event":"request"' "$WORK/relay_$1.log" || true; }
+# Before every measured phase: vacuum and checkpoint what the previous phases wrote, so that neither an autovacuum
+# nor a checkpoint they triggered lands inside the next measurement (on 2 cores one takes half the machine).
+settle() { "${PSQL[@]}" -c 'VACUUM ANALYZE' -c 'CHECKPOINT' >/dev/null; }
 # Samples what the backends of one application are doing, 5 times a second: a wait event, or "CPU" (running or
 # waiting for a core: on 2 cores the two look alike). $1 label, $2 application_name.
 start_waits() {
@@ -375,10 +378,12 @@ sanity=$(curl -s --max-time 5 -o /dev/null -w '%{http_code} %{content_type}' -X 
 RSS_IDLE_default=$(rss_kb)
 step "warm-up ($WARMUP_SECS s), then wrk: $CONNS connections, $WRK_THREADS threads, $SECS s (relay: $RELAY_SETTINGS)"
 run_wrk warm "$WARMUP_SECS" "$WORK/req_warm.tsv" warmup
+settle
 run_wrk default "$SECS" "$WORK/req_default.tsv" measure
 SETTINGS_default=$RELAY_SETTINGS
 
 step "pgbench -N: $CONNS clients, $WRK_THREADS threads, $SECS s"
+settle
 start_waits simple pgbench
 run_pgbench simple "$SECS" -N
 stop_waits simple
@@ -397,6 +402,7 @@ DROP TABLE webhook_bench.staging;
 CREATE SEQUENCE webhook_bench.next_req;
 ANALYZE webhook_bench.reqs;
 SQL
+settle
 c0=$(db_counts)
 start_waits direct pgbench
 run_pgbench direct "$DIRECT_SECS" -M prepared -f bench/webhook_pgbench_direct.sql  # prepared, as the relay calls it
@@ -405,6 +411,7 @@ c1=$(db_counts)
 DIRECT_NEW_EVENTS=$(( ${c1%% *} - ${c0%% *} ))
 
 step "handle_webhooks straight from pgbench, 8 webhooks per call: $CONNS clients, $DIRECT_SECS s"
+settle
 run_pgbench batch "$DIRECT_SECS" -M prepared -f bench/webhook_pgbench_batch.sql
 c2=$(db_counts)
 BATCH_NEW_EVENTS=$(( ${c2%% *} - ${c1%% *} ))
@@ -430,11 +437,13 @@ SELECT '$BENCH_USER', 'sms', 'outbound', '+14155550100', '$SMS_NUMBER', 'hello',
 ANALYZE webhook_bench.sreqs;
 ANALYZE twilio.messages;
 SQL
+settle
 run_pgbench status "$DIRECT_SECS" -M prepared -f bench/webhook_pgbench_status.sql
 STATUS_APPLIED=$("${PSQL[@]}" -At -c "SELECT count(*) FROM twilio.webhook_events WHERE effect = 'sent -> delivered'")
 
 step "fixed rate, half of pgbench -N: $HALF_RATE/s for $SECS s (relay: $RELAY_SETTINGS)"
 sign "$WORK/req_rate_default.tsv" 7 $((HALF_RATE * (SECS + 1) + 10))
+settle
 run_rate default "$HALF_RATE" "$WORK/req_rate_default.tsv" default
 stop_relay default
 R_default_drained=$RELAY_DRAINED R_default_log2=$LOG_AT_STOP R_default_stop=$STOP_SECONDS
@@ -446,11 +455,13 @@ SETTINGS_tuned=$RELAY_SETTINGS
 RSS_IDLE_tuned=$(rss_kb)
 step "warm-up ($WARMUP_SECS s), then wrk: $CONNS connections, $WRK_THREADS threads, $SECS s (relay: $RELAY_SETTINGS)"
 run_wrk warm2 "$WARMUP_SECS" "$WORK/req_warm2.tsv" warmup
+settle
 run_wrk tuned "$SECS" "$WORK/req_tuned.tsv" measure
 # Before the overloaded run below, which leaves the relay with a backlog.
 HALF_RELAY=$((W_tuned_rps / 2))
 step "fixed rate, half of what this relay reached under wrk: $HALF_RELAY/s for $SECS s (relay: $RELAY_SETTINGS)"
 sign "$WORK/req_rate_relayhalf.tsv" 8 $((HALF_RELAY * (SECS + 1) + 10))
+settle
 run_rate relayhalf "$HALF_RELAY" "$WORK/req_rate_relayhalf.tsv" tuned
 step "GET /healthz through the relay (HTTP + a connection per request, no database): 3 s"
 h0=$(pid_ticks "$RELAY_PID") htcp0=$(tcp_counters)
@@ -461,6 +472,7 @@ HEALTHZ_N=$(sed -n 's/^[[:space:]]*\([0-9]*\) requests in .*/\1/p' "$WORK/wrk_he
 HEALTHZ_CPU_US=$(printf '%.0f' "$(echo "($h1 - $h0) * 1000000 / $HZ / $HEALTHZ_N" | bc -l)")
 step "fixed rate, half of pgbench -N: $HALF_RATE/s for $SECS s (relay: $RELAY_SETTINGS)"
 sign "$WORK/req_rate_tuned.tsv" 6 $((HALF_RATE * (SECS + 1) + 10))
+settle
 run_rate tuned "$HALF_RATE" "$WORK/req_rate_tuned.tsv" tuned
 stop_relay tuned
 R_tuned_drained=$RELAY_DRAINED R_tuned_log2=$LOG_AT_STOP R_tuned_stop=$STOP_SECONDS
@@ -496,7 +508,7 @@ echo
 echo "- CPUs (nproc): $(nproc); CPU model: ${cpu:-unknown}; RAM: $(awk '/MemTotal/{printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
 echo "- load average (1/5/15 min): before the run $LOADAVG_BEFORE, after $LOADAVG_AFTER"
 echo "- PostgreSQL: $("${PSQL[@]}" -At -c 'SELECT version()' | cut -d, -f1); fsync = off (test/lib/cluster.sh), track_functions = all; pgbench scale $SCALE"
-echo "- byo_twilio $("${PSQL[@]}" -At -c "SELECT extversion FROM pg_extension WHERE extname = 'byo_twilio'"); relay build type $BUILD_TYPE; cpp-httplib $(dpkg-query -W -f='${Version}' libcpp-httplib-dev 2>/dev/null || echo '?'); $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2); node $(node --version)"
+echo "- byo_twilio $("${PSQL[@]}" -At -c "SELECT extversion FROM pg_extension WHERE extname = 'byo_twilio'"); relay build type $BUILD_TYPE; Boost.Beast $(dpkg-query -W -f='${Version}' libboost-dev 2>/dev/null || echo '?'); $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2); node $(node --version)"
 echo "- load: $CONNS connections, $WRK_THREADS wrk/pgbench threads, $SECS s each; every webhook a distinct signed inbound SMS (npm twilio getExpectedTwilioSignature)"
 echo
 echo "### Results"

@@ -94,7 +94,7 @@ All settings come from the environment:
   BYO_TWILIO_POOL_SIZE        database connections                                    [8]
   BYO_TWILIO_BODY_LIMIT       largest request body in bytes; larger gets 413           [65536]
   BYO_TWILIO_READ_TIMEOUT_MS  time a client has to send a request's header, then its
-                              body, and to take the answer; slower gets 408 or closed [10000]
+                              body, and to take the answer; a slower one is closed    [10000]
   BYO_TWILIO_DB_TIMEOUT_MS    budget for pool wait + connect + SQL call; also the
                               session statement_timeout; exceeded gets 503             [4000]
   BYO_TWILIO_THREADS          threads running the HTTP event loop; connections and

@@ -174,10 +174,9 @@ private:
         head_request_ = false;
         if (ec == http::error::body_limit) return write(text_response(413, "payload too large\n"), true);
         if (ec == http::error::header_limit) return write(text_response(431, "request header too large\n"), true);
-        if (ec == beast::error::timeout) {
-            if (parser_->got_some()) return write(text_response(408, "request timeout\n"), true);
-            return close();  // an idle connection, or one that never sent anything
-        }
+        // A request that stalls, or a kept connection left idle: the stream closed the socket when its time ran
+        // out, so there is nobody to answer.
+        if (ec == beast::error::timeout) return close();
         if (ec == http::error::end_of_stream || ec == http::error::partial_message || ec == net::error::eof ||
             ec == net::error::operation_aborted || ec == net::error::connection_reset || ec == net::error::broken_pipe)
             return close();
@@ -214,10 +213,14 @@ private:
     void linger() {
         beast::error_code ignored;
         stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-        stream_.expires_after(kLingerTimeout);
+        stream_.expires_after(kLingerTimeout);  // in all: a client that keeps sending does not keep us reading
+        discard_rest();
+    }
+
+    void discard_rest() {
         stream_.async_read_some(net::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
-            if (ec) return self->close();
-            self->linger();
+            if (ec) return self->close();  // the client closed too, or kLingerTimeout passed
+            self->discard_rest();
         });
     }
 

@@ -32,8 +32,8 @@ private:
     std::function<void(HttpResponse&&)> send_;
 };
 
-// One answered request, for the access log and metrics: the handler's answers and the server's own (400, 408,
-// 413, 431). `method` and `target` are empty when the request line never arrived whole.
+// One answered request, for the access log and metrics: the handler's answers and the server's own (400, 413,
+// 431). `method` and `target` are empty when the request line never arrived whole.
 struct AnsweredRequest {
     std::string_view method;
     std::string_view target;
@@ -44,7 +44,7 @@ struct AnsweredRequest {
 
 struct HttpServerOptions {
     std::size_t body_limit = 65536;                   // larger bodies get 413, chunked or not
-    std::chrono::milliseconds read_timeout{10000};    // a request's header, and then its body, must arrive within
+    std::chrono::milliseconds read_timeout{10000};    // a request's header, then its body, must arrive within; else closed
     std::chrono::milliseconds idle_timeout{5000};     // a kept connection that sends nothing is closed after this
     int keep_alive_requests = 100;                    // requests one connection may carry; 1: one each
     int threads = 1;                                  // threads running the event loop

@@ -26,7 +26,8 @@
 //   node relay_client.js edges --relay URL --body-limit BYTES --read-timeout-ms MS
 //     HTTP edge cases, each on its own connection, printed as "<name>=<statuses>[,<observation>]": a
 //     Content-Length over the limit; GET on a webhook path; an unknown path; two pipelined GETs; HEAD then GET;
-//     Expect: 100-continue; a header that stalls past the read timeout; a GET beside 200 idle connections.
+//     Expect: 100-continue; a header that stalls past the read timeout (closed then, not before); a GET beside
+//     200 idle connections.
 //
 //   node relay_client.js scan --log FILE --record FILE --token-env ALICE_TOKEN,BOB_TOKEN \
 //        [--secret-env NAME,...] [--fixtures FILE] [--literal VALUE ...]
@@ -194,19 +195,28 @@ function exchange(relay, parts, { pause = 300, settle = 300 } = {}) {
         const socket = net.connect({ host: relay.hostname, port: Number(relay.port) });
         let raw = '';
         let closed = false;
+        let closedAfter = null;  // ms from connecting to the relay's close
+        let t0 = Date.now();
+        const onClose = () => {
+            if (!closed) closedAfter = Date.now() - t0;
+            closed = true;
+        };
         socket.on('data', (d) => { raw += d.toString('latin1'); });
         socket.on('error', () => {});
-        socket.on('end', () => { closed = true; });
-        socket.on('close', () => { closed = true; });
+        socket.on('end', onClose);
+        socket.on('close', onClose);
         socket.on('connect', async () => {
+            t0 = Date.now();
             for (const [i, p] of parts.entries()) {
                 if (i > 0) await new Promise((r) => setTimeout(r, pause));
                 if (!socket.destroyed) socket.write(p);
             }
             setTimeout(() => {
-                socket.destroy();
+                // Read before destroying the socket, whose own 'close' must not count as the relay's.
                 const statuses = (raw.match(/HTTP\/1\.1 (\d{3})/g) || []).map((s) => s.slice(9)).join(',') || 'none';
-                resolve({ raw, statuses, closed });
+                const result = { raw, statuses, closed, closedAfter };
+                socket.destroy();
+                resolve(result);
             }, settle);
         });
     });
@@ -234,7 +244,8 @@ async function edges(opts) {
         `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n`, body]);
     out.push(`expect_continue=${r.statuses}`);
     r = await exchange(relay, ['GET /healthz HTTP/1.1\r\nHost: re'], { settle: readTimeout + 1000 });
-    out.push(`stalled_header=${r.statuses}${r.closed ? ',closed' : ''}`);
+    const early = r.closedAfter !== null && r.closedAfter < readTimeout - 200;
+    out.push(`stalled_header=${r.statuses}${r.closed ? (early ? ',closed_early' : ',closed_at_timeout') : ',open'}`);
     // Connections that hold nothing in flight must not keep anyone else waiting.
     const idle = [];
     for (let i = 0; i < 200; i++) idle.push(net.connect({ host: relay.hostname, port: Number(relay.port) }));
