@@ -5,8 +5,9 @@
 #       requests (a new MessageSid each: every one is a real insert, never a dedupe) cycling in bench/webhook_wrk.lua;
 #   (b) pgbench -N (simple-update) at the same concurrency and duration; ratio relay / pgbench;
 #   (c) p99 latency at a fixed rate of half pgbench's TPS (bench/rate_client.cpp, open loop, no coordinated
-#       omission, a new connection per request, or for a relay with keep-alive at most as many reused connections
-#       as wrk had, 3 s client timeout counted as an infinitely slow answer), and,
+#       omission, a new connection per request, or for a relay with keep-alive up to WEBHOOK_RATE_CONNECTIONS reused
+#       connections, opened as needed: a fixed rate is the offered load, and a cap at wrk's 16 turned the test
+#       into a closed loop whenever latency rose; 3 s client timeout counted as an infinitely slow answer), and,
 #       for the tuned relay, at half the rate that relay itself reached under wrk;
 #   (d) relay RSS during the wrk run (ps -o rss every 0.5 s: peak and steady);
 #   and, with no relay, status callbacks ("delivered" for outbound messages) called by pgbench;
@@ -25,8 +26,9 @@
 #              WEBHOOK_WRK_THREADS (default 2), WEBHOOK_TUNED_THREADS / WEBHOOK_TUNED_POOL /
 #              WEBHOOK_TUNED_KEEP_ALIVE (the tuned relay: default 1 / 2, the machine's cores / 100, with wrk
 #              reusing connections as a proxy with upstream keep-alive would), WEBHOOK_N (pre-signed requests
-#              per wrk run, default 200000), WEBHOOK_PGBENCH_SCALE (default 10), BYO_PGPORT (default 54393), WEBHOOK_STANDIN_PORT (default 4050),
-#              WEBHOOK_RELAY_PORT (default 4051).
+#              per wrk run, default 200000), WEBHOOK_RATE_CONNECTIONS (default 64), WEBHOOK_PGBENCH_SCALE
+#              (default 10), BYO_PGPORT (default 54393), WEBHOOK_STANDIN_PORT (default 4050), WEBHOOK_RELAY_PORT
+#              (default 4051).
 # Usage: bash bench/webhook_run.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,11 +41,12 @@ TUNED_THREADS=${WEBHOOK_TUNED_THREADS:-1}
 TUNED_POOL=${WEBHOOK_TUNED_POOL:-2}
 TUNED_KEEP_ALIVE=${WEBHOOK_TUNED_KEEP_ALIVE:-100}
 N=${WEBHOOK_N:-200000}
+RATE_CONNS=${WEBHOOK_RATE_CONNECTIONS:-64}
 SCALE=${WEBHOOK_PGBENCH_SCALE:-10}
 export BYO_PGPORT=${BYO_PGPORT:-54393}
 STANDIN_PORT=${WEBHOOK_STANDIN_PORT:-4050}
 RELAY_PORT=${WEBHOOK_RELAY_PORT:-4051}
-for v in "$SECS" "$CONNS" "$WRK_THREADS" "$TUNED_THREADS" "$TUNED_POOL" "$TUNED_KEEP_ALIVE" "$N" "$SCALE"; do
+for v in "$SECS" "$CONNS" "$WRK_THREADS" "$TUNED_THREADS" "$TUNED_POOL" "$TUNED_KEEP_ALIVE" "$N" "$RATE_CONNS" "$SCALE"; do
     [[ $v =~ ^[1-9][0-9]*$ ]] || { echo "WEBHOOK_* settings must be positive integers" >&2; exit 2; }
 done
 WARMUP_SECS=2
@@ -213,9 +216,9 @@ start_relay() {  # $1 label, then NAME=VALUE settings (none: the defaults)
     RELAY_SETTINGS=$(head -1 "$WORK/relay_$label.log" |
         jq -r '"threads \(.threads), pool \(.pool_size), batch \(.batch_max), keep-alive \(.keep_alive_requests)"')
     WRK_MODE=$(head -1 "$WORK/relay_$label.log" | jq -r 'if .keep_alive_requests > 1 then "keep-alive" else "close" end')
-    # The fixed-rate client reuses at most as many connections as wrk keeps open, when the relay keeps them.
+    # The fixed-rate client reuses up to RATE_CONNS connections when the relay keeps them, opening them as needed.
     RATE_KEEP_ALIVE=''
-    [ "$WRK_MODE" = close ] || RATE_KEEP_ALIVE="--keep-alive $CONNS"
+    [ "$WRK_MODE" = close ] || RATE_KEEP_ALIVE="--keep-alive $RATE_CONNS"
 }
 # SIGTERM: the relay stops accepting and finishes what it has accepted, for up to 10 s; after an overload it may
 # still hold a queue of accepted connections whose clients gave up, then it exits 1 ("drained": false).

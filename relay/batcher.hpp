@@ -1,8 +1,9 @@
 // The database side of the relay: one worker thread per pool connection takes queued webhooks to PostgreSQL. A
 // worker that finds one webhook queued sends it alone, at once; webhooks that arrive while every worker is busy
 // queue up, and the next free worker takes the oldest (up to batch_max) in one call, twilio.handle_webhooks: one
-// transaction, one round trip, one INSERT for the inbound texts, instead of one of each per webhook. Nobody waits
-// on purpose: batches only form from the queue that load builds up anyway.
+// transaction, one round trip, one INSERT for the inbound texts, instead of one of each per webhook. Under load (a
+// call already in flight) a free worker waits up to half a millisecond for a few webhooks to gather; a lone
+// webhook never waits.
 //
 // A batch that fails as a whole (an error in one webhook aborts its transaction) is sent again one webhook per
 // call, so one bad webhook cannot fail the others. A database without handle_webhooks (extension older than 0.3.0)
@@ -62,6 +63,7 @@ private:
     DbPool& pool_;
     Metrics& metrics_;
     const std::size_t batch_max_;
+    const std::size_t gather_;  // a worker gathering a batch waits for this many (see work())
     std::atomic<Clock::rep> batch_retry_at_{0};  // steady-clock ticks; before then, single calls only
 
     std::mutex mutex_;
@@ -70,6 +72,9 @@ private:
     std::deque<Pending> queue_;  // not yet taken, oldest first
     std::deque<std::function<void()>> tasks_;
     bool stopping_ = false;
+    int busy_ = 0;                    // workers in a call now
+    bool gathering_ = false;          // a worker is gathering a batch (see work())
+    std::condition_variable gathered_;
     std::vector<std::thread> threads_;
 };
 

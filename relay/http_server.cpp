@@ -68,7 +68,7 @@ HttpResponse text_response(int status, const char* text) {
 }
 
 // One connection: read a request, hand it to the handler, write its answer, and again while keep-alive allows.
-// Every step runs on the connection's strand.
+// Every step runs on the connection's executor: the loop's own with one thread, a strand of its own with more.
 class Session : public std::enable_shared_from_this<Session> {
 public:
     Session(std::shared_ptr<HttpServer::Impl> server, tcp::socket socket)
