@@ -106,8 +106,9 @@ private:
         // A kept connection may idle for idle_timeout; the first request's header must come within read_timeout.
         stream_.expires_after(served_ == 0 ? options().read_timeout
                                            : std::min(options().idle_timeout, options().read_timeout));
-        http::async_read_header(stream_, buffer_, *parser_,
-                                [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+        http::async_read_header(
+            stream_, buffer_, *parser_,
+            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
     }
 
     void on_header(beast::error_code ec) {
