@@ -29,6 +29,10 @@
 //     Expect: 100-continue; a header that stalls past the read timeout (closed then, not before); a GET beside
 //     200 idle connections.
 //
+//   node relay_client.js idle --relay URL --wait-ms MS
+//     One GET /healthz on a kept connection, then nothing: prints "closed_at_ms=N" (Unix time in ms when the relay
+//     closed it) or "open" after MS. Writes "idle: answered, now idle" to stderr once answered.
+//
 //   node relay_client.js scan --log FILE --record FILE --token-env ALICE_TOKEN,BOB_TOKEN \
 //        [--secret-env NAME,...] [--fixtures FILE] [--literal VALUE ...]
 //     Counts how many of the secrets (tokens from the environment and the fixtures file, the recorded
@@ -257,6 +261,29 @@ async function edges(opts) {
     return out.join(' ');
 }
 
+// Opens a connection, sends one GET /healthz on it and keeps it open without a further request; prints when the
+// relay closed it ("closed_at_ms=N", Unix time in ms) or "open" after --wait-ms.
+async function idle(opts) {
+    const relay = new URL(opts.relay);
+    const wait = Number(opts['wait-ms']);
+    return new Promise((resolve) => {
+        const socket = net.connect({ host: relay.hostname, port: Number(relay.port) });
+        let answered = null;
+        let result = null;
+        const done = (r) => { if (result === null) { result = r; socket.destroy(); resolve(r); } };
+        socket.on('data', (d) => {
+            if (answered === null && /^HTTP\/1\.1 200/.test(d.toString('latin1'))) {
+                answered = Date.now();
+                console.error('idle: answered, now idle');  // the caller waits for this line before SIGTERM
+            }
+        });
+        socket.on('error', () => {});
+        socket.on('close', () => done(answered === null ? 'no_answer' : `closed_at_ms=${Date.now()}`));
+        socket.on('connect', () => socket.write('GET /healthz HTTP/1.1\r\nHost: relay\r\n\r\n'));
+        setTimeout(() => done('open'), wait);
+    });
+}
+
 // The forms a value could take in a log line: raw, form-encoded, URL-encoded, JSON-escaped.
 function variants(v) {
     const out = new Set([v, new URLSearchParams([['x', v]]).toString().slice(2), encodeURIComponent(v),
@@ -304,6 +331,10 @@ async function main() {
     }
     if (cmd === 'burst') {
         console.log(await burst(opts));
+        return 0;
+    }
+    if (cmd === 'idle') {
+        console.log(await idle(opts));
         return 0;
     }
     if (cmd === 'edges') {

@@ -476,7 +476,30 @@ check "server log: no call sent as SQL text (unnamed), no prepared statement mis
     "$(grep -c '<unnamed>: SELECT status, content_type, body FROM twilio.handle_webhook' <<<"$relay_lines") $(
        grep -c 'prepared statement "byo_twilio_handle_webhook"' <<<"$relay_lines")"
 
-echo "# 11. SIGTERM"
+echo "# 11. SIGTERM with a webhook in flight and an idle kept connection: the webhook is answered, the idle"
+echo "#     connection closed at once, the relay exits 0"
+drain_sid=$(sid SM)
+inbound_params "$ANN" "$SENDER3" "in flight at SIGTERM [$RUN]" "$drain_sid"
+# Hold back every insert into webhook_events for 2.5 s (the webhook comes later and the relay's budget is 3 s): the
+# webhook waits in its database call while the relay is told to stop.
+q -c "BEGIN" -c "LOCK TABLE twilio.webhook_events IN SHARE MODE" -c "SELECT pg_sleep(2.5)" -c "COMMIT" >/dev/null &
+LOCK_PID=$!
+for _ in $(seq 1 50); do
+    [ "$(q -c "SELECT count(*) FROM pg_locks WHERE relation = 'twilio.webhook_events'::regclass AND mode = 'ShareLock'
+                 AND granted")" = 1 ] && break
+    sleep 0.02
+done
+node "$CLIENT" idle --relay "$RELAY" --wait-ms 6000 >"$WORK/idle.out" 2>"$WORK/idle.err" &
+IDLE_PID=$!
+for _ in $(seq 1 50); do grep -q 'now idle' "$WORK/idle.err" 2>/dev/null && break; sleep 0.05; done
+( post "${SMS_URL[$ANN]}" ALICE_TOKEN "${INBOUND[@]}"; echo "$STATUS" >"$WORK/drain.status" ) &
+POST_PID=$!
+for _ in $(seq 1 100); do  # until the relay's call waits for the lock
+    [ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE usename = '$ROLE' AND wait_event_type = 'Lock'")" = 1 ] &&
+        break
+    sleep 0.02
+done
+t_term=$(date +%s%N)
 kill -TERM "$RELAY_PID"
 for _ in $(seq 1 50); do kill -0 "$RELAY_PID" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$RELAY_PID" 2>/dev/null; then
@@ -486,6 +509,14 @@ else
     check "SIGTERM: the relay exited 0 within 5 s" 0 "$?"
     RELAY_PID=
 fi
+wait "$POST_PID" "$LOCK_PID" "$IDLE_PID" 2>/dev/null
+check "SIGTERM: the webhook in flight was answered 200, and stored once" "200 1 1" \
+    "$(cat "$WORK/drain.status" 2>/dev/null) $(rows_for "$ANN" "$drain_sid")"
+closed_at=$(sed -n 's/^closed_at_ms=//p' "$WORK/idle.out")
+# Its idle timeout here is 2 s (BYO_TWILIO_READ_TIMEOUT_MS), over 1 s after the signal: closed sooner means drained.
+check "SIGTERM: the idle kept connection was closed at once (within 0.5 s), not at its idle timeout" yes \
+    "$([ -n "$closed_at" ] && [ $((closed_at - t_term / 1000000)) -lt 500 ] && echo yes ||
+       echo "no ($(cat "$WORK/idle.out"), signal at $((t_term / 1000000)))")"
 check "SIGTERM: the log says it drained" yes \
     "$(grep -q '"event":"shutdown".*"drained":true' "$LOG" && echo yes || echo no)"
 
