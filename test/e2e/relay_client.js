@@ -153,42 +153,20 @@ async function burst(opts) {
     return Object.keys(seen).sort().map((s) => `${s}:${seen[s]}`).join(' ');
 }
 
-// Sends `parts` on one connection, a pause after each, and returns the statuses of every response read.
-function rawExchange(relay, parts) {
-    return new Promise((resolve) => {
-        const socket = net.connect({ host: relay.hostname, port: Number(relay.port) });
-        let received = '';
-        socket.on('data', (d) => { received += d.toString('latin1'); });
-        socket.on('error', () => {});
-        const done = () => {
-            socket.destroy();
-            resolve((received.match(/HTTP\/1\.1 (\d{3})/g) || []).map((s) => s.slice(9)).join(',') || 'none');
-        };
-        socket.on('connect', async () => {
-            for (const p of parts) {
-                if (!socket.destroyed) socket.write(p);
-                await new Promise((r) => setTimeout(r, 300));
-            }
-            setTimeout(done, 300);
-        });
-        socket.on('close', () => setTimeout(done, 0));
-    });
-}
-
 async function smuggle(opts) {
     const relay = new URL(opts.relay);
     const limit = Number(opts['body-limit']);
     const inner = 'GET /healthz HTTP/1.1\r\nHost: relay\r\n\r\n';
     const results = [];
-    results.push(`keepalive=${await rawExchange(relay, [inner, inner])}`);
-    results.push(`get_body=${await rawExchange(relay, [
-        `GET /healthz HTTP/1.1\r\nHost: relay\r\nContent-Length: ${inner.length}\r\n\r\n`, inner])}`);
+    results.push(`keepalive=${(await exchange(relay, [inner, inner])).statuses}`);
+    results.push(`get_body=${(await exchange(relay, [
+        `GET /healthz HTTP/1.1\r\nHost: relay\r\nContent-Length: ${inner.length}\r\n\r\n`, inner])).statuses}`);
     const size = limit + 500;
-    results.push(`chunked=${await rawExchange(relay, [
+    results.push(`chunked=${(await exchange(relay, [
         `POST /twilio/0123456789abcdef0123456789abcdef/sms HTTP/1.1\r\nHost: relay\r\n` +
         `Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n` +
         `${size.toString(16)}\r\n${'y'.repeat(limit + 100)}`,
-        `${'y'.repeat(400)}\r\n0\r\n\r\n`, inner])}`);
+        `${'y'.repeat(400)}\r\n0\r\n\r\n`, inner])).statuses}`);
     return results.join(' ');
 }
 
@@ -325,28 +303,13 @@ function scan(opts) {
 async function main() {
     const [cmd, ...rest] = process.argv.slice(2);
     const opts = parseArgs(rest);
-    if (cmd === 'post') {
-        console.log(await post(opts));
-        return 0;
-    }
-    if (cmd === 'burst') {
-        console.log(await burst(opts));
-        return 0;
-    }
-    if (cmd === 'idle') {
-        console.log(await idle(opts));
-        return 0;
-    }
-    if (cmd === 'edges') {
-        console.log(await edges(opts));
-        return 0;
-    }
-    if (cmd === 'smuggle') {
-        console.log(await smuggle(opts));
+    const printed = { post, burst, idle, edges, smuggle };  // commands that print one result line
+    if (printed[cmd]) {
+        console.log(await printed[cmd](opts));
         return 0;
     }
     if (cmd === 'scan') return scan(opts);
-    throw new Error('usage: relay_client.js post|burst|smuggle|scan ... (see the header of this file)');
+    throw new Error('usage: relay_client.js post|burst|smuggle|edges|idle|scan ... (see the header of this file)');
 }
 
 main().then((code) => process.exit(code), (e) => {
