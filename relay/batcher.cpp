@@ -18,17 +18,19 @@ constexpr auto kExpiryCheck = std::chrono::milliseconds(100);
 // transaction each, twice a batched one's cost per webhook). Measured in docs/benchmarks.md.
 constexpr auto kGatherWait = std::chrono::microseconds(500);
 constexpr std::size_t kGather = 4;
+constexpr auto kShedLogInterval = std::chrono::seconds(10);
 
 // The batch function is missing (42883: extension older than 0.3.0) or not granted to us (42501).
 bool batch_unavailable(const PgOutcome& o) { return o.sqlstate == "42883" || o.sqlstate == "42501"; }
 
 }  // namespace
 
-WebhookBatcher::WebhookBatcher(DbPool& pool, Metrics& metrics, int batch_max)
+WebhookBatcher::WebhookBatcher(DbPool& pool, Metrics& metrics, int batch_max, int queue_max)
     : pool_(pool),
       metrics_(metrics),
       batch_max_(static_cast<std::size_t>(std::max(1, batch_max))),
-      gather_(std::min(batch_max_, kGather)) {
+      gather_(std::min(batch_max_, kGather)),
+      queue_max_(static_cast<std::size_t>(std::max(1, queue_max))) {
     for (int i = 0; i < pool_.size(); ++i) threads_.emplace_back([this] { work(); });
     threads_.emplace_back([this] { watch_expiry(); });
 }
@@ -49,7 +51,11 @@ void WebhookBatcher::stop() {
 
 void WebhookBatcher::submit(WebhookRequest request, Clock::time_point deadline, Done done) {
     {
-        std::lock_guard<std::mutex> lock(mutex_);
+        std::unique_lock<std::mutex> lock(mutex_);
+        if (queue_.size() >= queue_max_) {
+            lock.unlock();
+            return shed(std::move(done));
+        }
         queue_.push_back(Pending{std::move(request), deadline, std::move(done), WebhookAnswer{}});
         if (gathering_) {  // a worker is gathering a batch: it takes this one
             if (queue_.size() >= gather_) gathered_.notify_one();
@@ -57,6 +63,18 @@ void WebhookBatcher::submit(WebhookRequest request, Clock::time_point deadline, 
         }
     }
     work_ready_.notify_one();
+}
+
+void WebhookBatcher::shed(Done done) {
+    metrics_.record_shed();
+    // One line per kShedLogInterval at most: an overload must not also flood the log (the count is in /metrics).
+    const auto now = Clock::now().time_since_epoch().count();
+    auto last = shed_logged_at_.load(std::memory_order_relaxed);
+    if (now - last >= std::chrono::duration_cast<Clock::duration>(kShedLogInterval).count() &&
+        shed_logged_at_.compare_exchange_strong(last, now, std::memory_order_relaxed))
+        log_event("queue_full", {{"queue_max", queue_max_},
+                                 {"message", "webhooks answered 503 at once: the database falls behind"}});
+    done(unavailable_answer());
 }
 
 void WebhookBatcher::run_task(std::function<void()> task) {

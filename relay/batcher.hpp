@@ -28,15 +28,16 @@ public:
     using Done = std::function<void(WebhookAnswer&&)>;
 
     // Starts a worker per pool connection and a watcher that answers 503 to webhooks still queued at their
-    // deadline. `batch_max` 1: every webhook goes alone.
-    WebhookBatcher(DbPool& pool, Metrics& metrics, int batch_max);
+    // deadline. `batch_max` 1: every webhook goes alone. More than `queue_max` waiting: the next ones are answered
+    // 503 at once (Twilio retries), so an overload costs neither unbounded memory nor answers that come too late.
+    WebhookBatcher(DbPool& pool, Metrics& metrics, int batch_max, int queue_max);
     ~WebhookBatcher();
     WebhookBatcher(const WebhookBatcher&) = delete;
     WebhookBatcher& operator=(const WebhookBatcher&) = delete;
 
     // Queues the webhook. `done` gets its answer on a worker (or the watcher) thread: the call's answer once it
-    // committed, or 503 when `deadline` passed before a connection was free, or the database failed. Never
-    // throws for database failures.
+    // committed, or 503 when `deadline` passed before a connection was free, or the database failed; on the
+    // caller's thread, before submit returns, 503 when the queue is full. Never throws for database failures.
     void submit(WebhookRequest request, Clock::time_point deadline, Done done);
     // Runs `task` on the next free worker, ahead of queued webhooks (the readiness probe).
     void run_task(std::function<void()> task);
@@ -52,6 +53,7 @@ private:
     };
 
     void work();          // a worker thread
+    void shed(Done done);  // the queue is full: 503 now
     void watch_expiry();  // the watcher thread
     // With the lock held: takes the oldest queued webhooks for one call.
     std::vector<Pending> take_batch();
@@ -64,6 +66,8 @@ private:
     Metrics& metrics_;
     const std::size_t batch_max_;
     const std::size_t gather_;  // a worker gathering a batch waits for this many (see work())
+    const std::size_t queue_max_;
+    std::atomic<Clock::rep> shed_logged_at_{0};  // steady-clock ticks of the last "queue_full" log line
     std::atomic<Clock::rep> batch_retry_at_{0};  // steady-clock ticks; before then, single calls only
 
     std::mutex mutex_;

@@ -77,6 +77,8 @@ Config load_config(const std::function<const char*(const char*)>& getenv) {
         cfg.keep_alive_requests = static_cast<int>(parse_int(v, "BYO_TWILIO_KEEP_ALIVE_REQUESTS", 1, 100000));
     if (auto v = env(getenv, "BYO_TWILIO_BATCH_MAX"); !v.empty())
         cfg.batch_max = static_cast<int>(parse_int(v, "BYO_TWILIO_BATCH_MAX", 1, 1000));
+    if (auto v = env(getenv, "BYO_TWILIO_QUEUE_MAX"); !v.empty())
+        cfg.queue_max = static_cast<int>(parse_int(v, "BYO_TWILIO_QUEUE_MAX", 1, 1000000));
     return cfg;
 }
 
@@ -101,6 +103,8 @@ All settings come from the environment:
                               requests in flight do not need a thread each             [1]
   BYO_TWILIO_BATCH_MAX        most webhooks per database call when they queue up for a
                               connection (twilio.handle_webhooks); 1: one per call     [16]
+  BYO_TWILIO_QUEUE_MAX        webhooks that may wait for a database worker; beyond
+                              that they get 503 + Retry-After at once (load shedding) [1000]
   BYO_TWILIO_KEEP_ALIVE_REQUESTS  requests one connection may carry; 1 closes it after
                               each. An idle kept connection is closed after 5 s        [100]
 

@@ -20,6 +20,7 @@ struct Config {
     std::chrono::milliseconds db_timeout{4000};
     int threads = 1;                 // event-loop threads
     int batch_max = 16;
+    int queue_max = 1000;            // webhooks waiting for a database worker; more are answered 503 at once
     int keep_alive_requests = 100;   // requests per connection; 1: close after each
 };
 

@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
 
     byo::relay::DbPool pool(config.database_url, config.pool_size, config.db_timeout);
     byo::relay::Metrics metrics;
-    byo::relay::WebhookBatcher batcher(pool, metrics, config.batch_max);
+    byo::relay::WebhookBatcher batcher(pool, metrics, config.batch_max, config.queue_max);
     const byo::relay::RelayContext ctx{config, pool, metrics, batcher};
 
     const byo::relay::HttpServerOptions options{config.body_limit, config.read_timeout, std::chrono::seconds(5),
@@ -128,6 +128,7 @@ int main(int argc, char** argv) {
                         {"pool_size", config.pool_size},
                         {"threads", config.threads},
                         {"batch_max", config.batch_max},
+                        {"queue_max", config.queue_max},
                         {"keep_alive_requests", config.keep_alive_requests},
                         {"body_limit", config.body_limit},
                         {"db_timeout_ms", config.db_timeout.count()},

@@ -50,6 +50,11 @@ void Metrics::record_db_call(std::size_t webhooks) {
     db_call_webhooks_ += webhooks;
 }
 
+void Metrics::record_shed() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++shed_;
+}
+
 std::string Metrics::render(int pool_in_use, int pool_size) const {
     std::lock_guard<std::mutex> lock(mutex_);
     std::string out;
@@ -78,6 +83,9 @@ std::string Metrics::render(int pool_in_use, int pool_size) const {
     header(out, "byo_twilio_relay_db_call_webhooks_total", "counter",
            "Webhooks those calls carried; divided by the calls, the mean batch size.");
     out += "byo_twilio_relay_db_call_webhooks_total " + std::to_string(db_call_webhooks_) + '\n';
+    header(out, "byo_twilio_relay_shed_total", "counter",
+           "Webhooks answered 503 at once because BYO_TWILIO_QUEUE_MAX were already waiting for the database.");
+    out += "byo_twilio_relay_shed_total " + std::to_string(shed_) + '\n';
     header(out, "byo_twilio_relay_db_pool_in_use", "gauge", "Database connections leased right now.");
     out += "byo_twilio_relay_db_pool_in_use " + std::to_string(pool_in_use) + '\n';
     header(out, "byo_twilio_relay_db_pool_size", "gauge", "Database connection slots.");

@@ -18,6 +18,8 @@ public:
     void record_db_error();
     // One call of handle_webhook(s) carrying `webhooks` webhooks (1 for a single call).
     void record_db_call(std::size_t webhooks);
+    // A webhook answered 503 at once because the queue for the database was full.
+    void record_shed();
 
     // The text exposition format (version 0.0.4).
     std::string render(int pool_in_use, int pool_size) const;
@@ -34,6 +36,7 @@ private:
     std::uint64_t db_errors_ = 0;
     std::uint64_t db_calls_ = 0;
     std::uint64_t db_call_webhooks_ = 0;
+    std::uint64_t shed_ = 0;
 };
 
 }  // namespace byo::relay

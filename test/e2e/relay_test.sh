@@ -2,15 +2,16 @@
 # The webhook path end to end: real HTTP into byo-twilio-relay, one SQL call per webhook into the cluster, signed
 # by the official `twilio` helper library (test/e2e/relay_client.js), never by our own SQL. Checks tenant routing
 # by webhook URL, rejections that write nothing (forged, replayed with changes, unsigned), idempotent retries, a
-# delivery receipt, STOP, permission errors answered 503, the relay riding out a PostgreSQL stop/start without a
-# restart, the call prepared once per session (server log), its metrics, a clean SIGTERM, and a log free of
-# tokens, signatures and message bodies.
+# delivery receipt, STOP, batches, HTTP edge cases (limits, pipelining, stalled and idle clients, smuggling),
+# load shedding (a second relay on RELAY_PORT + 1), permission errors answered 503, the relay riding out a
+# PostgreSQL stop/start without a restart, the call prepared once per session (server log), its metrics, a SIGTERM
+# that answers the webhook in flight, and logs free of tokens, signatures and message bodies.
 #
 # Runs against the cluster test/run.sh started, after the pg_regress suites (60_outbound connected ann and ben and
 # sent messages). Needs PGHOST, PGPORT, BYO_CLUSTER_DIR (the cluster, run as the postgres OS user, so this runs as
 # root); ALICE_TOKEN and BOB_TOKEN (else taken from test/standin/fixtures.json). Optional: RELAY_PORT (4031),
 # RELAY_BIN (build/byo-twilio-relay), RELAY_WORK_DIR (kept; default a temporary directory, kept only on failure),
-# RELAY_TEST_TIMEOUT (55 s: a watchdog ends the suite as failed after that; a normal run takes about 15 s).
+# RELAY_TEST_TIMEOUT (55 s: a watchdog ends the suite as failed after that; a normal run takes about 25 s).
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT" || exit 1
@@ -60,10 +61,11 @@ LOG=$WORK/relay.log
 RECORD=$WORK/sent.jsonl
 : >"$RECORD"
 
-RELAY_PID='' PG_STOPPED=no ROLE_BEFORE='' WATCHDOG_PID='' GRANTS_CHANGED=no FUNCTION_SWAPPED=no
+RELAY_PID='' RELAY2_PID='' PG_STOPPED=no ROLE_BEFORE='' WATCHDOG_PID='' GRANTS_CHANGED=no FUNCTION_SWAPPED=no
 pg_ctl_as_postgres() { runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$BYO_CLUSTER_DIR/data" "$@"; }
 cleanup() {
     [ -n "$WATCHDOG_PID" ] && kill "$WATCHDOG_PID" 2>/dev/null
+    [ -n "$RELAY2_PID" ] && { kill -KILL "$RELAY2_PID" 2>/dev/null; wait "$RELAY2_PID" 2>/dev/null; }
     if [ -n "$RELAY_PID" ] && kill -0 "$RELAY_PID" 2>/dev/null; then
         kill -TERM "$RELAY_PID" 2>/dev/null
         for _ in $(seq 1 50); do kill -0 "$RELAY_PID" 2>/dev/null || break; sleep 0.1; done
@@ -109,6 +111,7 @@ post() {
           --record "$RECORD" "$@")
     IFS=$'\t' read -r STATUS CTYPE RETRY_AFTER BODY <<<"$out"
 }
+webhook_key() { local k=${1#"$PUBLIC_URL"/twilio/}; echo "${k%%/*}"; }  # the key in a webhook URL
 is_twiml() { [[ "$CTYPE" == text/xml* && "$BODY" == *'<Response>'*'</Response>'* ]] && echo yes || echo no; }
 # rows for a Twilio SID: "<messages> <events>" of one user
 rows_for() {  # $1 user id, $2 MessageSid
@@ -358,6 +361,45 @@ check "a header stalled past the read timeout: no answer, connection closed at t
     "$(edge stalled_header)"
 check "200 idle connections open: another request still answered at once" "200,prompt" "$(edge beside_200_idle)"
 
+echo "# 4f. load shedding: a second relay, one connection, at most 2 webhooks queued; while inserts are held back,"
+echo "#     a burst of 12: one in the call, 2 queued, 9 answered 503 at once (Twilio retries) and never stored"
+RELAY2=http://127.0.0.1:$((RELAY_PORT + 1))
+BYO_TWILIO_DATABASE_URL="host=$PGHOST port=$PGPORT user=$ROLE password=$RELAY_DB_PASSWORD dbname=postgres" \
+BYO_TWILIO_PUBLIC_URL=$PUBLIC_URL BYO_TWILIO_LISTEN=127.0.0.1:$((RELAY_PORT + 1)) BYO_TWILIO_POOL_SIZE=1 \
+BYO_TWILIO_BATCH_MAX=1 BYO_TWILIO_QUEUE_MAX=2 BYO_TWILIO_DB_TIMEOUT_MS=5000 \
+    "$RELAY_BIN" >/dev/null 2>"$WORK/relay2.log" &
+RELAY2_PID=$!
+for _ in $(seq 1 50); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$RELAY2/readyz")" = 200 ] && break
+    sleep 0.1
+done
+shed_prefix=SM$(openssl rand -hex 6)
+inbound_params "$ANN" "$SENDER" "one of a burst while the database falls behind [$RUN]" "${shed_prefix}0"
+q -c "BEGIN" -c "LOCK TABLE twilio.webhook_events IN SHARE MODE" -c "SELECT pg_sleep(2)" -c "COMMIT" >/dev/null &
+LOCK_PID=$!
+for _ in $(seq 1 50); do
+    [ "$(q -c "SELECT count(*) FROM pg_locks WHERE relation = 'twilio.webhook_events'::regclass AND mode = 'ShareLock'
+                 AND granted")" = 1 ] && break
+    sleep 0.02
+done
+check "shedding: 3 answered 200 once the inserts went through, 9 answered 503 at once" "200:3 503:9" \
+    "$(node "$CLIENT" burst --count 12 --sid-prefix "$shed_prefix" --relay "$RELAY2" --base "$PUBLIC_URL" \
+         --url "${SMS_URL[$ANN]}" --token-env ALICE_TOKEN --record "$RECORD" "${INBOUND[@]}")"
+wait "$LOCK_PID"
+check "shedding: only the 3 answered 200 were stored" "3 3" \
+    "$(q -c "SELECT count(*) || ' ' || (SELECT count(*) FROM twilio.webhook_events
+                                         WHERE params ->> 'MessageSid' LIKE '$shed_prefix%')
+             FROM twilio.messages WHERE twilio_sid LIKE '$shed_prefix%'")"
+check "shedding: counted in byo_twilio_relay_shed_total" 9 \
+    "$(curl -s --max-time 5 "$RELAY2/metrics" | sed -n 's/^byo_twilio_relay_shed_total \([0-9]*\)$/\1/p')"
+check "shedding: logged once (queue_full), not once per webhook" 1 "$(grep -c '"event":"queue_full"' "$WORK/relay2.log")"
+kill -TERM "$RELAY2_PID" && wait "$RELAY2_PID"
+RELAY2_PID=
+check "shedding: the second relay's log holds no token, signature, body or password" 0 \
+    "$(node "$CLIENT" scan --log "$WORK/relay2.log" --record "$RECORD" --token-env ALICE_TOKEN,BOB_TOKEN \
+         --fixtures test/standin/fixtures.json --secret-env RELAY_DB_PASSWORD \
+         --literal "$(webhook_key "${SMS_URL[$ANN]}")" >/dev/null 2>&1; echo $?)"
+
 echo "# 7. permission denied, when preparing (a new session) and when executing (prepared): 503, then served again"
 # the relay's last db_error: "<stage> <sqlstate> <message>"
 last_db_error() {
@@ -521,7 +563,6 @@ check "SIGTERM: the log says it drained" yes \
     "$(grep -q '"event":"shutdown".*"drained":true' "$LOG" && echo yes || echo no)"
 
 echo "# 12. the relay's log"
-webhook_key() { local k=${1#"$PUBLIC_URL"/twilio/}; echo "${k%%/*}"; }
 check "log: one JSON object per line, requests logged" yes \
     "$(node -e 'const l=require("fs").readFileSync(process.argv[1],"utf8").split("\n").filter(Boolean);
                 let n=0; for (const s of l) { const o=JSON.parse(s); if (o.event==="request") n++; }

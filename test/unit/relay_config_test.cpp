@@ -69,6 +69,7 @@ TEST(RelayConfig, DefaultsWithOnlyTheRequiredVariables) {
     EXPECT_EQ(c.db_timeout, std::chrono::milliseconds(4000));
     EXPECT_EQ(c.threads, 1);
     EXPECT_EQ(c.batch_max, 16);
+    EXPECT_EQ(c.queue_max, 1000);
     EXPECT_EQ(c.keep_alive_requests, 100);
 }
 
@@ -76,7 +77,7 @@ TEST(RelayConfig, EmptyOptionalVariablesMeanDefault) {
     Env env = base_env();
     for (const char* name : {"BYO_TWILIO_LISTEN", "BYO_TWILIO_POOL_SIZE", "BYO_TWILIO_BODY_LIMIT",
                              "BYO_TWILIO_READ_TIMEOUT_MS", "BYO_TWILIO_DB_TIMEOUT_MS", "BYO_TWILIO_THREADS",
-                             "BYO_TWILIO_BATCH_MAX", "BYO_TWILIO_KEEP_ALIVE_REQUESTS"})
+                             "BYO_TWILIO_BATCH_MAX", "BYO_TWILIO_QUEUE_MAX", "BYO_TWILIO_KEEP_ALIVE_REQUESTS"})
         env[name] = "";
     const Config c = load(env);
     EXPECT_EQ(c.listen_host, "127.0.0.1");
@@ -87,6 +88,7 @@ TEST(RelayConfig, EmptyOptionalVariablesMeanDefault) {
     EXPECT_EQ(c.db_timeout, std::chrono::milliseconds(4000));
     EXPECT_EQ(c.threads, 1);
     EXPECT_EQ(c.batch_max, 16);
+    EXPECT_EQ(c.queue_max, 1000);
     EXPECT_EQ(c.keep_alive_requests, 100);
 }
 
@@ -225,6 +227,7 @@ TEST(RelayConfig, IntegerVariablesAcceptTheirRangeExactly) {
                            {"BYO_TWILIO_DB_TIMEOUT_MS", 100, 600000},
                            {"BYO_TWILIO_THREADS", 1, 1024},
                            {"BYO_TWILIO_BATCH_MAX", 1, 1000},
+                           {"BYO_TWILIO_QUEUE_MAX", 1, 1000000},
                            {"BYO_TWILIO_KEEP_ALIVE_REQUESTS", 1, 100000}};
     for (const IntVar& v : vars) {
         SCOPED_TRACE(v.name);
@@ -251,6 +254,7 @@ TEST(RelayConfig, EachIntegerVariableLandsInItsField) {
     EXPECT_EQ(load_with("BYO_TWILIO_DB_TIMEOUT_MS", "3000").db_timeout, std::chrono::milliseconds(3000));
     EXPECT_EQ(load_with("BYO_TWILIO_THREADS", "4").threads, 4);
     EXPECT_EQ(load_with("BYO_TWILIO_BATCH_MAX", "1").batch_max, 1);
+    EXPECT_EQ(load_with("BYO_TWILIO_QUEUE_MAX", "5").queue_max, 5);
     EXPECT_EQ(load_with("BYO_TWILIO_KEEP_ALIVE_REQUESTS", "1").keep_alive_requests, 1);
     // Leading zeros are still a whole decimal number.
     EXPECT_EQ(load_with("BYO_TWILIO_THREADS", "007").threads, 7);
@@ -281,8 +285,9 @@ TEST(RelayConfig, HelpTextListsEveryVariableWithItsDefault) {
     for (const char* name : {"BYO_TWILIO_DATABASE_URL", "BYO_TWILIO_PUBLIC_URL", "BYO_TWILIO_LISTEN",
                              "BYO_TWILIO_POOL_SIZE", "BYO_TWILIO_BODY_LIMIT", "BYO_TWILIO_READ_TIMEOUT_MS",
                              "BYO_TWILIO_DB_TIMEOUT_MS", "BYO_TWILIO_THREADS", "BYO_TWILIO_BATCH_MAX",
-                             "BYO_TWILIO_KEEP_ALIVE_REQUESTS"})
+                             "BYO_TWILIO_QUEUE_MAX", "BYO_TWILIO_KEEP_ALIVE_REQUESTS"})
         EXPECT_TRUE(contains(help, name)) << name;
-    for (const char* def : {"[127.0.0.1:8080]", "[8]", "[65536]", "[10000]", "[4000]", "[1]", "[16]", "[100]"})
+    for (const char* def :
+         {"[127.0.0.1:8080]", "[8]", "[65536]", "[10000]", "[4000]", "[1]", "[16]", "[1000]", "[100]"})
         EXPECT_TRUE(contains(help, def)) << def;
 }

@@ -191,6 +191,16 @@ TEST(RelayMetrics, DbErrorsAndGauges) {
     EXPECT_EQ(value(s, std::string(kHist) + "_count"), "0");
 }
 
+TEST(RelayMetrics, ShedWebhooksAreCountedApartFromDbErrors) {
+    Metrics m;
+    EXPECT_EQ(value(samples(m.render(0, 1)), "byo_twilio_relay_shed_total"), "0");
+    m.record_shed();
+    m.record_shed();
+    const auto s = samples(m.render(0, 1));
+    EXPECT_EQ(value(s, "byo_twilio_relay_shed_total"), "2");
+    EXPECT_EQ(value(s, "byo_twilio_relay_db_errors_total"), "0");
+}
+
 TEST(RelayMetrics, RenderingDoesNotReset) {
     Metrics m;
     m.record_request(200, 0.1);
