@@ -15,7 +15,7 @@ constexpr auto kBatchRetry = std::chrono::minutes(1);
 constexpr auto kExpiryCheck = std::chrono::milliseconds(100);
 // A free worker, while another call is in flight (load, not a lone webhook), waits up to kGatherWait for
 // kGather webhooks to queue before it calls: at an even rate, webhooks otherwise go one per call (a whole
-// transaction each, twice a batched one's cost per webhook). Measured in docs/benchmarks.md.
+// transaction each: 0.41 ms, against about 0.14 ms per webhook inside a batch). Measured in docs/benchmarks.md.
 constexpr auto kGatherWait = std::chrono::microseconds(500);
 constexpr std::size_t kGather = 4;
 constexpr auto kShedLogInterval = std::chrono::seconds(10);
