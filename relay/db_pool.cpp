@@ -2,7 +2,6 @@
 
 #include <poll.h>
 
-#include <algorithm>
 #include <utility>
 
 #include "json_log.hpp"
@@ -76,7 +75,7 @@ void DbPool::give_back(std::size_t slot) noexcept {
         slots_[slot].busy = false;
         --in_use_;
     }
-    freed_.notify_all();  // the head of the queue must be the one to go, so wake them all to look
+    freed_.notify_one();
 }
 
 int DbPool::in_use() const {
@@ -88,15 +87,9 @@ DbPool::Lease DbPool::acquire(Clock::time_point deadline, std::string& error) {
     std::size_t chosen = slots_.size();
     {
         std::unique_lock<std::mutex> lock(mutex_);
-        // First come, first served: a condition variable alone wakes waiters in no particular order, and under
-        // load some requests then wait far longer than others (the p99).
-        const std::uint64_t ticket = next_ticket_++;
-        waiting_.push_back(ticket);
-        const bool free =
-            freed_.wait_until(lock, deadline, [&] { return in_use_ < size() && waiting_.front() == ticket; });
-        waiting_.erase(std::find(waiting_.begin(), waiting_.end(), ticket));
-        if (!free) {
-            freed_.notify_all();  // whoever was behind us may be at the head now
+        // The batcher's workers, one per slot, are the only callers, so this rarely waits; the deadline still
+        // bounds it.
+        if (!freed_.wait_until(lock, deadline, [&] { return in_use_ < size(); })) {
             error = "no database connection free within the timeout";
             return {};
         }
@@ -107,7 +100,6 @@ DbPool::Lease DbPool::acquire(Clock::time_point deadline, std::string& error) {
         }
         slots_[chosen].busy = true;
         ++in_use_;
-        if (in_use_ < size() && !waiting_.empty()) freed_.notify_all();  // the next in line can go too
     }
     Lease lease(this, chosen);
     if (lease.conn() && !looks_alive(lease.conn())) lease.discard();

@@ -8,8 +8,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
-#include <cstdint>
-#include <deque>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -78,8 +76,6 @@ private:
     std::condition_variable freed_;
     std::vector<Slot> slots_;
     int in_use_ = 0;
-    std::deque<std::uint64_t> waiting_;  // tickets of the requests waiting for a slot, oldest first
-    std::uint64_t next_ticket_ = 0;
 };
 
 }  // namespace byo::relay
