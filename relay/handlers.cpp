@@ -19,15 +19,8 @@ bool is_webhook_target(std::string_view target) { return target.rfind("/twilio/"
 
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
-HttpResponse text(int status, std::string body, const char* content_type = "text/plain") {
-    HttpResponse res{static_cast<http::status>(status), 11};
-    res.set(http::field::content_type, content_type);
-    res.body() = std::move(body);
-    return res;
-}
-
 HttpResponse not_allowed() {
-    HttpResponse res = text(405, "method not allowed\n");
+    HttpResponse res = text_response(405, "method not allowed\n");
     res.set(http::field::allow, "POST");
     return res;
 }
@@ -39,7 +32,8 @@ std::optional<std::string> header(const HttpRequest& req, const char* name) {
 }
 
 void forward(const RelayContext& ctx, HttpRequest&& req, Responder reply) {
-    if (req.body().find('\0') != std::string::npos) return reply(text(400, "body contains a NUL byte\n"));
+    if (req.body().find('\0') != std::string::npos)
+        return reply(text_response(400, "body contains a NUL byte\n"));
 
     WebhookRequest w;
     // The raw target, not a decoded path: Twilio signed the URL byte for byte, %2B and all.
@@ -50,7 +44,7 @@ void forward(const RelayContext& ctx, HttpRequest&& req, Responder reply) {
     w.body = std::move(req.body());
 
     ctx.batcher.submit(std::move(w), Clock::now() + ctx.config.db_timeout, [reply](WebhookAnswer&& a) {
-        HttpResponse res = text(a.status, std::move(a.body), a.content_type.c_str());
+        HttpResponse res = text_response(a.status, std::move(a.body), a.content_type.c_str());
         if (a.retry_after) res.set(http::field::retry_after, "5");
         reply(std::move(res));
     });
@@ -64,12 +58,12 @@ void handle_ready(const RelayContext& ctx, Responder reply) {
         if (lease) {
             const PgOutcome o = run_query(lease.conn(), "SELECT 1", {}, deadline);
             if (o.connection_unusable) lease.discard();
-            if (o.ok()) return reply(text(200, "ready\n"));
+            if (o.ok()) return reply(text_response(200, "ready\n"));
             error = o.error;
         }
         ctx.metrics.record_db_error();
         log_event("db_error", {{"stage", "readyz"}, {"message", error}});
-        reply(text(503, "not ready\n"));
+        reply(text_response(503, "not ready\n"));
     });
 }
 
@@ -77,7 +71,8 @@ void handle_ready(const RelayContext& ctx, Responder reply) {
 
 void handle_request(const RelayContext& ctx, HttpRequest&& req, Responder reply) {
     const std::string_view target(req.target().data(), req.target().size());
-    if (target.empty() || target.front() != '/') return reply(text(400, "origin-form target expected\n"));
+    if (target.empty() || target.front() != '/')
+        return reply(text_response(400, "origin-form target expected\n"));
     const std::string_view path = path_of(target);
     if (is_webhook_target(path)) {
         // Only POST reaches the database.
@@ -85,12 +80,12 @@ void handle_request(const RelayContext& ctx, HttpRequest&& req, Responder reply)
         return forward(ctx, std::move(req), std::move(reply));
     }
     const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
-    if (get && path == "/healthz") return reply(text(200, "ok"));
+    if (get && path == "/healthz") return reply(text_response(200, "ok"));
     if (get && path == "/readyz") return handle_ready(ctx, std::move(reply));
     if (get && path == "/metrics")
-        return reply(text(200, ctx.metrics.render(ctx.pool.in_use(), ctx.pool.size()),
+        return reply(text_response(200, ctx.metrics.render(ctx.pool.in_use(), ctx.pool.size()),
                           "text/plain; version=0.0.4; charset=utf-8"));
-    reply(text(404, "not found\n"));
+    reply(text_response(404, "not found\n"));
 }
 
 void log_request(const RelayContext& ctx, const AnsweredRequest& a) {

@@ -60,13 +60,6 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
 namespace {
 
-HttpResponse text_response(int status, const char* text) {
-    HttpResponse res{static_cast<http::status>(status), 11};
-    res.set(http::field::content_type, "text/plain");
-    res.body() = text;
-    return res;
-}
-
 // One connection: read a request, hand it to the handler, write its answer, and again while keep-alive allows.
 // Every step runs on the connection's executor: the loop's own with one thread, a strand of its own with more.
 class Session : public std::enable_shared_from_this<Session> {
@@ -248,6 +241,13 @@ private:
 };
 
 }  // namespace
+
+HttpResponse text_response(int status, std::string body, const char* content_type) {
+    HttpResponse res{static_cast<http::status>(status), 11};
+    res.set(http::field::content_type, content_type);
+    res.body() = std::move(body);
+    return res;
+}
 
 void HttpServer::Impl::accept() {
     // One thread runs everything in order by itself; with more, each connection needs a strand of its own.

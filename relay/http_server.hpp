@@ -21,6 +21,9 @@ namespace byo::relay {
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
 using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
 
+// A response with `body` as its whole content, of `content_type`.
+HttpResponse text_response(int status, std::string body, const char* content_type = "text/plain");
+
 // Carries one response back to its connection. Callable from any thread (a database worker's, say), once; until
 // it is called, or dropped, the server counts the request as in flight and does not finish draining.
 class Responder {
