@@ -113,6 +113,17 @@ post() {
 }
 webhook_key() { local k=${1#"$PUBLIC_URL"/twilio/}; echo "${k%%/*}"; }  # the key in a webhook URL
 is_twiml() { [[ "$CTYPE" == text/xml* && "$BODY" == *'<Response>'*'</Response>'* ]] && echo yes || echo no; }
+# hold_inserts SECONDS: in the background, lock twilio.webhook_events against inserts for SECONDS; returns once
+# the lock is held. Sets LOCK_PID (wait for it to know the lock is gone).
+hold_inserts() {
+    q -c "BEGIN" -c "LOCK TABLE twilio.webhook_events IN SHARE MODE" -c "SELECT pg_sleep($1)" -c "COMMIT" >/dev/null &
+    LOCK_PID=$!
+    for _ in $(seq 1 50); do
+        [ "$(q -c "SELECT count(*) FROM pg_locks WHERE relation = 'twilio.webhook_events'::regclass
+                     AND mode = 'ShareLock' AND granted")" = 1 ] && break
+        sleep 0.02
+    done
+}
 # rows for a Twilio SID: "<messages> <events>" of one user
 rows_for() {  # $1 user id, $2 MessageSid
     q -c "SELECT (SELECT count(*) FROM twilio.messages WHERE user_id = '$1' AND twilio_sid = '$2') || ' ' ||
@@ -375,13 +386,7 @@ for _ in $(seq 1 50); do
 done
 shed_prefix=SM$(openssl rand -hex 6)
 inbound_params "$ANN" "$SENDER" "one of a burst while the database falls behind [$RUN]" "${shed_prefix}0"
-q -c "BEGIN" -c "LOCK TABLE twilio.webhook_events IN SHARE MODE" -c "SELECT pg_sleep(2)" -c "COMMIT" >/dev/null &
-LOCK_PID=$!
-for _ in $(seq 1 50); do
-    [ "$(q -c "SELECT count(*) FROM pg_locks WHERE relation = 'twilio.webhook_events'::regclass AND mode = 'ShareLock'
-                 AND granted")" = 1 ] && break
-    sleep 0.02
-done
+hold_inserts 2
 check "shedding: 3 answered 200 once the inserts went through, 9 answered 503 at once" "200:3 503:9" \
     "$(node "$CLIENT" burst --count 12 --sid-prefix "$shed_prefix" --relay "$RELAY2" --base "$PUBLIC_URL" \
          --url "${SMS_URL[$ANN]}" --token-env ALICE_TOKEN --record "$RECORD" "${INBOUND[@]}")"
@@ -524,13 +529,7 @@ drain_sid=$(sid SM)
 inbound_params "$ANN" "$SENDER3" "in flight at SIGTERM [$RUN]" "$drain_sid"
 # Hold back every insert into webhook_events for 2.5 s (the webhook comes later and the relay's budget is 3 s): the
 # webhook waits in its database call while the relay is told to stop.
-q -c "BEGIN" -c "LOCK TABLE twilio.webhook_events IN SHARE MODE" -c "SELECT pg_sleep(2.5)" -c "COMMIT" >/dev/null &
-LOCK_PID=$!
-for _ in $(seq 1 50); do
-    [ "$(q -c "SELECT count(*) FROM pg_locks WHERE relation = 'twilio.webhook_events'::regclass AND mode = 'ShareLock'
-                 AND granted")" = 1 ] && break
-    sleep 0.02
-done
+hold_inserts 2.5
 node "$CLIENT" idle --relay "$RELAY" --wait-ms 6000 >"$WORK/idle.out" 2>"$WORK/idle.err" &
 IDLE_PID=$!
 for _ in $(seq 1 50); do grep -q 'now idle' "$WORK/idle.err" 2>/dev/null && break; sleep 0.05; done

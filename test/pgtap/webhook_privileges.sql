@@ -144,19 +144,17 @@ SELECT is(ARRAY(SELECT c.relname || ' ' || priv
 ------------------------------------------------------------------------------------------------------------------
 -- Functions: EXECUTE for every webhook function x role
 ------------------------------------------------------------------------------------------------------------------
-SELECT function_privs_are('twilio', 'handle_webhook', '{text,text,text,text}'::name[], r.role,
+-- The relay's two calls: only the relay role may execute them.
+SELECT function_privs_are('twilio', f.name, f.args, r.role,
                           CASE WHEN r.role = 'tap_byo_twilio_relay' THEN '{EXECUTE}'::name[] ELSE '{}'::name[] END,
-                          format('%s %s execute twilio.handle_webhook(text, text, text, text)', r.role,
-                                 CASE WHEN r.role = 'tap_byo_twilio_relay' THEN 'can' ELSE 'cannot' END))
-  FROM (VALUES (1, 'anon'::name), (2, 'authenticated'), (3, 'service_role'), (4, 'tap_byo_twilio_relay')) r(rord, role)
- ORDER BY r.rord;
-
-SELECT function_privs_are('twilio', 'handle_webhooks', '{text[],text[],text[],text[]}'::name[], r.role,
-                          CASE WHEN r.role = 'tap_byo_twilio_relay' THEN '{EXECUTE}'::name[] ELSE '{}'::name[] END,
-                          format('%s %s execute twilio.handle_webhooks(text[], text[], text[], text[])', r.role,
-                                 CASE WHEN r.role = 'tap_byo_twilio_relay' THEN 'can' ELSE 'cannot' END))
-  FROM (VALUES (1, 'anon'::name), (2, 'authenticated'), (3, 'service_role'), (4, 'tap_byo_twilio_relay')) r(rord, role)
- ORDER BY r.rord;
+                          format('%s %s execute twilio.%s(%s)', r.role,
+                                 CASE WHEN r.role = 'tap_byo_twilio_relay' THEN 'can' ELSE 'cannot' END, f.name,
+                                 f.shown))
+  FROM (VALUES (1, 'handle_webhook'::name, '{text,text,text,text}'::name[], 'text, text, text, text'),
+               (2, 'handle_webhooks', '{text[],text[],text[],text[]}', 'text[], text[], text[], text[]'))
+           f(ford, name, args, shown),
+       (VALUES (1, 'anon'::name), (2, 'authenticated'), (3, 'service_role'), (4, 'tap_byo_twilio_relay')) r(rord, role)
+ ORDER BY f.ford, r.rord;
 
 SELECT function_privs_are('twilio', f.name, f.args, r.role, '{}'::name[],
                           format('%s cannot execute internal twilio.%s(%s)', r.role, f.name,
