@@ -419,13 +419,14 @@ SELECT is((SELECT count(*)::int FROM twilio.messages
             WHERE user_id = '00000000-0000-4000-a000-00000000000a' AND direction = 'inbound'), 1,
           'superuser: after the retry A still has exactly one inbound message');
 
+-- Rows a webhook can write (events/messages/opt-outs/calls), to check that a refused one wrote none.
+CREATE FUNCTION pg_temp.webhook_row_counts() RETURNS text LANGUAGE sql AS $$
+    SELECT format('%s/%s/%s/%s', (SELECT count(*) FROM twilio.webhook_events), (SELECT count(*) FROM twilio.messages),
+                  (SELECT count(*) FROM twilio.opt_outs), (SELECT count(*) FROM twilio.voice_calls))
+$$;
+DO $$ BEGIN PERFORM set_config('tap.counts', pg_temp.webhook_row_counts(), true); END $$;
+
 -- A forgery: A's URL, signed with another token. Refused, nothing written anywhere.
-DO $$ BEGIN
-    PERFORM set_config('tap.counts', format('%s/%s/%s/%s', (SELECT count(*) FROM twilio.webhook_events),
-                                            (SELECT count(*) FROM twilio.messages),
-                                            (SELECT count(*) FROM twilio.opt_outs),
-                                            (SELECT count(*) FROM twilio.voice_calls)), true);
-END $$;
 SET LOCAL ROLE tap_byo_twilio_relay;
 SELECT results_eq(
     $$SELECT status, content_type, body FROM twilio.handle_webhook(current_setting('tap.sms_url'),
@@ -444,10 +445,8 @@ SELECT results_eq(
     $$VALUES (400)$$,
     'relay: an unsigned SMS is refused (400)');
 RESET ROLE;
-SELECT is((SELECT format('%s/%s/%s/%s', (SELECT count(*) FROM twilio.webhook_events),
-                         (SELECT count(*) FROM twilio.messages), (SELECT count(*) FROM twilio.opt_outs),
-                         (SELECT count(*) FROM twilio.voice_calls))),
-          current_setting('tap.counts'), 'superuser: the refused requests wrote nothing (events, messages, opt-outs, calls unchanged)');
+SELECT is(pg_temp.webhook_row_counts(), current_setting('tap.counts'),
+          'superuser: the refused requests wrote nothing (events, messages, opt-outs, calls unchanged)');
 SELECT is((SELECT count(*)::int FROM twilio.webhook_events WHERE params ->> 'MessageSid' = 'SM00000000000000000000000000000a02')
           + (SELECT count(*)::int FROM twilio.messages WHERE twilio_sid = 'SM00000000000000000000000000000a02'),
           0, 'superuser: no trace of the forged SMS');
@@ -476,10 +475,8 @@ SELECT throws_ok(
 SELECT is((SELECT count(*)::int FROM twilio.handle_webhooks('{}', '{}', '{}', '{}')), 0,
           'relay: an empty batch answers nothing and fails nothing');
 RESET ROLE;
-SELECT is((SELECT format('%s/%s/%s/%s', (SELECT count(*) FROM twilio.webhook_events),
-                         (SELECT count(*) FROM twilio.messages), (SELECT count(*) FROM twilio.opt_outs),
-                         (SELECT count(*) FROM twilio.voice_calls))),
-          current_setting('tap.counts'), 'superuser: the batch wrote nothing (a retry, and refused webhooks)');
+SELECT is(pg_temp.webhook_row_counts(), current_setting('tap.counts'),
+          'superuser: the batch wrote nothing (a retry, and refused webhooks)');
 
 ------------------------------------------------------------------------------------------------------------------
 -- Who sees what the relay wrote
