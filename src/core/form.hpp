@@ -1,4 +1,4 @@
-// application/x-www-form-urlencoded bodies and query strings, decoded with libcurl's unescaper.
+// application/x-www-form-urlencoded bodies and query strings (encoded with libcurl's escaper).
 #pragma once
 #include <string>
 #include <string_view>

@@ -29,12 +29,16 @@ BodyKind body_kind(std::string_view content_type);
 class SignatureCheck {
 public:
     SignatureCheck(std::string_view url, std::string_view body, std::string_view content_type);
+    // A form body already parsed (parse_form), so it is not parsed twice.
+    SignatureCheck(std::string_view url, const FormParams& form);
     // True when `signature` is this request's for `auth_token`: for form bodies, over the parsed params; for JSON
     // bodies, over the URL alone, and the URL's bodySHA256 matches the body. Constant-time comparisons, every URL
     // variant checked.
     bool matches(std::string_view auth_token, std::string_view signature) const;
 
 private:
+    void sign(std::string_view url, const std::string& params);
+
     std::vector<std::string> signed_data_;  // per URL variant: the URL followed by the sorted params
     bool body_hash_ok_ = true;
 };

@@ -49,6 +49,9 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
 // A decoded value as text PostgreSQL can store: bytes that are not UTF-8, and NUL, become U+FFFD (a webhook is
 // kept rather than rejected for one odd character; the raw body is stored as it came).
 std::string as_text(std::string_view s) {
+    bool plain = true;  // ASCII without NUL, nearly every value: kept as it is
+    for (const char c : s) plain &= c > 0;
+    if (plain) return std::string(s);
     std::string out;
     out.reserve(s.size());
     for (std::size_t i = 0; i < s.size();) {
@@ -79,7 +82,8 @@ std::string upper_trimmed(std::string_view s) {
 WebhookParams WebhookParams::parse(std::string_view content_type, std::string_view body) {
     WebhookParams p;
     if (body_kind(content_type) == BodyKind::Form) {
-        for (const auto& [name, value] : parse_form(body)) p.values_.emplace(as_text(name), as_text(value));
+        p.form_ = parse_form(body);
+        for (const auto& [name, value] : p.form_) p.values_.emplace(as_text(name), as_text(value));
         return p;
     }
     p.json_ = true;
@@ -101,10 +105,42 @@ const std::string* WebhookParams::first_of(std::initializer_list<const char*> na
     return nullptr;
 }
 
+// Written directly (values are already valid UTF-8 without NUL): nlohmann's object and dump cost twice the
+// parse of the whole body.
 std::string WebhookParams::to_json() const {
-    nlohmann::json out = nlohmann::json::object();
-    for (const auto& [name, value] : values_) out[name] = value;
-    return out.dump();
+    static const char* hex = "0123456789abcdef";
+    std::string out("{");
+    const auto quoted = [&](const std::string& s) {
+        out.push_back('"');
+        for (const char c : s) {
+            switch (c) {
+                case '"': out += "\\\""; break;
+                case '\\': out += "\\\\"; break;
+                case '\b': out += "\\b"; break;
+                case '\f': out += "\\f"; break;
+                case '\n': out += "\\n"; break;
+                case '\r': out += "\\r"; break;
+                case '\t': out += "\\t"; break;
+                default:
+                    if (static_cast<unsigned char>(c) < 0x20) {
+                        out += "\\u00";
+                        out.push_back(hex[c >> 4]);
+                        out.push_back(hex[c & 15]);
+                    } else {
+                        out.push_back(c);
+                    }
+            }
+        }
+        out.push_back('"');
+    };
+    for (const auto& [name, value] : values_) {
+        if (out.size() > 1) out.push_back(',');
+        quoted(name);
+        out.push_back(':');
+        quoted(value);
+    }
+    out.push_back('}');
+    return out;
 }
 
 std::optional<WebhookKind> webhook_kind(const WebhookParams& p) {

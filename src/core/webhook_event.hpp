@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/form.hpp"
+
 namespace byo {
 
 // A webhook's parameters by name (a repeated name keeps its first value: the routing fields are single-valued).
@@ -22,9 +24,12 @@ public:
     // As JSON (an object of strings), for the event's `params` column.
     std::string to_json() const;
     bool is_json() const { return json_; }
+    // A form body's pairs exactly as decoded, repeats included (what its signature covers); empty for JSON.
+    const FormParams& form() const { return form_; }
 
 private:
-    std::map<std::string, std::string> values_;
+    std::map<std::string, std::string> values_;  // the first value of each name, as text PostgreSQL can store
+    FormParams form_;
     bool json_ = false;
 };
 

@@ -61,18 +61,32 @@ void log_unusable_token(const std::string& owner, const std::string& problem) {
     });
 }
 
+// A candidate's token, decrypted once per call (a batch from one tenant needs it for every webhook). Throws
+// CoreError when it cannot be decrypted.
+const Secret& token_of(const Candidate& c, TenantLookups* lookups, std::optional<Secret>& scratch) {
+    const Bytes envelope(c.envelope.begin(), c.envelope.end());
+    const std::string context = envelope_context(c.owner, c.account_sid);
+    if (!lookups) return scratch.emplace(open_envelope(current_keyring(), envelope, context));
+    if (!lookups->keyring) lookups->keyring = current_keyring();
+    std::string key = context;
+    key.push_back('\0');
+    key.append(c.envelope);
+    auto found = lookups->tokens.find(key);
+    if (found == lookups->tokens.end())
+        found = lookups->tokens.emplace(std::move(key), open_envelope(*lookups->keyring, envelope, context)).first;
+    return found->second;
+}
+
 // The candidates whose token validates the signature. A token that cannot be decrypted counts as "no" and is
 // logged, so one broken row cannot block webhooks for every tenant matched with it.
-std::vector<std::string> signers(const std::vector<Candidate>& candidates, const SignedRequest& r) {
-    const Keyring ring = current_keyring();
-    const SignatureCheck check(r.url, r.body, r.content_type);  // parsed and sorted once for all candidates
+std::vector<std::string> signers(const std::vector<Candidate>& candidates, const SignedRequest& r,
+                                 const SignatureCheck& check, TenantLookups* lookups) {
     std::vector<std::string> valid;
     for (const Candidate& c : candidates) {
         std::string problem;
         try {
-            const Bytes envelope(c.envelope.begin(), c.envelope.end());
-            const Secret token = open_envelope(ring, envelope, envelope_context(c.owner, c.account_sid));
-            if (check.matches(token.view(), r.signature)) valid.push_back(c.owner);
+            std::optional<Secret> scratch;
+            if (check.matches(token_of(c, lookups, scratch).view(), r.signature)) valid.push_back(c.owner);
             continue;
         } catch (const CoreError& e) {
             problem = e.what();  // envelope errors name the key id, never key or token material
@@ -93,9 +107,10 @@ std::vector<SqlRow> lookup(int step, SavedPlan& plan, const std::string* value, 
     return found->second;
 }
 
-WebhookTenant platform_tenant(const SignedRequest& r, const WebhookParams& params, TenantLookups* lookups) {
+WebhookTenant platform_tenant(const SignedRequest& r, const WebhookParams& params, const SignatureCheck& check,
+                              TenantLookups* lookups) {
     const auto account = lookup(kPlatformStep, g_platform_account, nullptr, lookups);
-    if (signers(candidates_from(account), r).size() != 1)
+    if (signers(candidates_from(account), r, check, lookups).size() != 1)
         return {std::nullopt, "signature does not validate with the platform account"};
     const std::string* sid = params.first_of({"MessageSid", "SmsSid"});
     const std::vector<SqlRow> owner = sid ? g_message_owner.run({*sid}) : std::vector<SqlRow>{};
@@ -106,15 +121,18 @@ WebhookTenant platform_tenant(const SignedRequest& r, const WebhookParams& param
 }  // namespace
 
 WebhookTenant resolve_webhook_tenant(const SignedRequest& r, const WebhookParams& params, TenantLookups* lookups) {
+    // Parsed and sorted once for every candidate token (a form body as parsed for its params).
+    const SignatureCheck check =
+        params.is_json() ? SignatureCheck(r.url, r.body, r.content_type) : SignatureCheck(r.url, params.form());
     const std::optional<std::string> key = webhook_key_from_url(r.url);
-    if (key == "platform") return platform_tenant(r, params, lookups);
+    if (key == "platform") return platform_tenant(r, params, check, lookups);
     for (int i = 0; i < static_cast<int>(std::size(g_steps)); ++i) {
         Step& step = g_steps[i];
         const std::string* value = step.param ? params.find(step.param) : (key ? &*key : nullptr);
         if (!value) continue;
         const std::vector<Candidate> candidates = candidates_from(lookup(i, step.plan, value, lookups));
         if (candidates.empty()) continue;
-        const std::vector<std::string> valid = signers(candidates, r);
+        const std::vector<std::string> valid = signers(candidates, r, check, lookups);
         if (valid.size() == 1) return {valid[0], "ok"};
         if (valid.size() > 1)
             return {std::nullopt, std::to_string(valid.size()) + " users match by " + step.label +

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/keyring.hpp"
+#include "core/secret.hpp"
 #include "core/webhook_event.hpp"
 #include "pg/spi_plan.hpp"
 
@@ -27,10 +29,13 @@ struct SignedRequest {
     const std::string& body;
 };
 
-// The settings rows each lookup step found during one handle_webhooks call, so a batch from one tenant looks it up
-// once. Lives no longer than the call: a later call sees rotated tokens and changed settings.
+// The settings rows each lookup step found during one handle_webhooks call, and the tokens decrypted, so a batch
+// from one tenant looks up and decrypts once. Lives no longer than the call: a later call sees rotated tokens and
+// changed settings. The tokens are wiped with it.
 struct TenantLookups {
     std::map<std::pair<int, std::string>, std::vector<SqlRow>> rows;  // (step, value) -> rows
+    std::optional<Keyring> keyring;
+    std::map<std::string, Secret> tokens;  // (envelope context, envelope) -> token
 };
 
 // `lookups`: reuse and remember lookups (nullptr: look everything up).

@@ -20,6 +20,12 @@ TEST(Form, KeepsMalformedPercentAndNul) {
     EXPECT_EQ(p[0].second, "100%");
     EXPECT_EQ(p[1].second, "%zz");
     EXPECT_EQ(p[2].second, std::string("x\0y", 3));
+    FormParams q = parse_form("a=%4&b=%%41&c=%c3%B6&d=%2b+%20&e%3D=1");
+    EXPECT_EQ(q[0].second, "%4");
+    EXPECT_EQ(q[1].second, "%A");
+    EXPECT_EQ(q[2].second, "\xC3\xB6");
+    EXPECT_EQ(q[3].second, "+  ");
+    EXPECT_EQ(q[4].first, "e=");
 }
 
 TEST(Form, EncodeRoundTrips) {

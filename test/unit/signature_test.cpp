@@ -112,3 +112,18 @@ TEST(Signature, UndecodableBytesAreSignedAsTheyAre) {
     EXPECT_TRUE(validate_signature("t", sig, "https://h/", "Body=%FF", kForm));
     EXPECT_FALSE(validate_signature("t", sig, "https://h/", "Body=%FE", kForm));
 }
+
+TEST(Signature, AsciiParamsSortByNameThenValueOnceEach) {
+    // The ASCII fast path: names, then each name's distinct values, in byte order; a repeated pair counts once.
+    const FormParams params = {{"b", "2"}, {"a", "x"}, {"b", "1"}, {"b", "2"}, {"B", "z"}};
+    EXPECT_EQ(compute_signature("t", "https://h/", params), compute_signature("t", "https://h/Bzaxb1b2", {}));
+}
+
+TEST(Signature, PreParsedFormChecksLikeTheBody) {
+    const std::string body = "To=%2B1555&Body=caf%C3%A9&Body=two&Flag";
+    const std::string sig = compute_signature("t", "https://h/x", parse_form(body));
+    EXPECT_TRUE(SignatureCheck("https://h/x", parse_form(body)).matches("t", sig));
+    EXPECT_TRUE(SignatureCheck("https://h:443/x", parse_form(body)).matches("t", sig));
+    EXPECT_FALSE(SignatureCheck("https://h/x", parse_form(body + "&More=1")).matches("t", sig));
+    EXPECT_FALSE(SignatureCheck("https://h/x", parse_form(body)).matches("u", sig));
+}

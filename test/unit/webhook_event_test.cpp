@@ -24,6 +24,12 @@ TEST(WebhookParams, FormFirstValueWinsAndDecodes) {
     EXPECT_EQ(p.to_json(), R"({"Body":"Hi there!","To":"+15005550006"})");
 }
 
+TEST(WebhookParams, JsonEscapesWhatJsonMust) {
+    const WebhookParams p = form("Body=%22q%22+back%5Cslash%0Anew%09tab%01%7F+%C3%A9&A=");
+    EXPECT_EQ(p.to_json(), "{\"A\":\"\",\"Body\":\"\\\"q\\\" back\\\\slash\\nnew\\ttab\\u0001\x7F \xC3\xA9\"}");
+    EXPECT_EQ(form("").to_json(), "{}");
+}
+
 TEST(WebhookParams, ValuesAreAlwaysStorableText) {
     // %FF is not UTF-8, %00 is NUL, %C0%AF an overlong '/', %ED%A0%80 a surrogate: each byte becomes U+FFFD.
     const WebhookParams p = form("Body=a%FFb%00c&From=%C0%AF&To=%ED%A0%80&Ok=%C3%A9%F0%9F%98%80");
