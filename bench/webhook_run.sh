@@ -27,7 +27,8 @@
 #              WEBHOOK_TUNED_KEEP_ALIVE (the tuned relay: default 1 / 2, the machine's cores / 100, with wrk
 #              reusing connections as a proxy with upstream keep-alive would), WEBHOOK_N (pre-signed requests
 #              per wrk run, default 200000), WEBHOOK_RATE_CONNECTIONS (default 64), WEBHOOK_PGBENCH_SCALE
-#              (default 10), BYO_PGPORT (default 54393), WEBHOOK_STANDIN_PORT (default 4050), WEBHOOK_RELAY_PORT
+#              (default 10), WEBHOOK_SHARED_BUFFERS (default 1GB), BYO_PGPORT (default 54393),
+#              WEBHOOK_STANDIN_PORT (default 4050), WEBHOOK_RELAY_PORT
 #              (default 4051).
 # Usage: bash bench/webhook_run.sh
 set -euo pipefail
@@ -43,6 +44,12 @@ TUNED_KEEP_ALIVE=${WEBHOOK_TUNED_KEEP_ALIVE:-100}
 N=${WEBHOOK_N:-200000}
 RATE_CONNS=${WEBHOOK_RATE_CONNECTIONS:-64}
 SCALE=${WEBHOOK_PGBENCH_SCALE:-10}
+# PostgreSQL's default 128MB is a tenth of what the run writes: each webhook keeps about 2 KB (raw body, params,
+# message), and the tuned relay's phase comes after 300,000 or more. Backends then write out and extend pages
+# themselves (a tenth of their time in IO waits). 1GB, as a production server of this size would have; pgbench -N
+# runs on the same cluster with the same setting.
+SHARED_BUFFERS=${WEBHOOK_SHARED_BUFFERS:-1GB}
+[[ $SHARED_BUFFERS =~ ^[1-9][0-9]*(MB|GB)$ ]] || { echo "WEBHOOK_SHARED_BUFFERS: a size such as 1GB or 128MB" >&2; exit 2; }
 export BYO_PGPORT=${BYO_PGPORT:-54393}
 STANDIN_PORT=${WEBHOOK_STANDIN_PORT:-4050}
 RELAY_PORT=${WEBHOOK_RELAY_PORT:-4051}
@@ -127,6 +134,7 @@ byo_twilio.api_base_url = '$STANDIN_URL'
 byo_twilio.conversations_base_url = '$STANDIN_URL'
 byo_twilio.messaging_base_url = '$STANDIN_URL'
 max_connections = 100
+shared_buffers = $SHARED_BUFFERS
 track_functions = all
 shared_preload_libraries = 'byo_twilio,pg_cron,pg_stat_statements'
 pg_stat_statements.track = none
@@ -510,7 +518,7 @@ echo "### Machine"
 echo
 echo "- CPUs (nproc): $(nproc); CPU model: ${cpu:-unknown}; RAM: $(awk '/MemTotal/{printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
 echo "- load average (1/5/15 min): before the run $LOADAVG_BEFORE, after $LOADAVG_AFTER"
-echo "- PostgreSQL: $("${PSQL[@]}" -At -c 'SELECT version()' | cut -d, -f1); fsync = off (test/lib/cluster.sh), track_functions = all; pgbench scale $SCALE"
+echo "- PostgreSQL: $("${PSQL[@]}" -At -c 'SELECT version()' | cut -d, -f1); fsync = off (test/lib/cluster.sh), shared_buffers = $SHARED_BUFFERS, track_functions = all; pgbench scale $SCALE"
 echo "- byo_twilio $("${PSQL[@]}" -At -c "SELECT extversion FROM pg_extension WHERE extname = 'byo_twilio'"); relay build type $BUILD_TYPE; Boost.Beast $(dpkg-query -W -f='${Version}' libboost-dev 2>/dev/null || echo '?'); $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2); node $(node --version)"
 echo "- load: $CONNS connections, $WRK_THREADS wrk/pgbench threads, $SECS s each; every webhook a distinct signed inbound SMS (npm twilio getExpectedTwilioSignature)"
 echo

@@ -36,14 +36,21 @@ void write_all(const std::string& line) {
 
 }  // namespace
 
+// Written field by field rather than merged into a new JSON object first: a line per request, and the merge and
+// its copies were most of the line's cost.
 void log_event(std::string_view event, const LogFields& fields) noexcept {
     try {
-        LogFields line = LogFields::object();
-        line["ts"] = utc_timestamp();
-        line["event"] = std::string(event);
+        const auto dump = [](const LogFields& v) {
+            return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        };
+        std::string line = "{\"ts\":\"" + utc_timestamp() + "\",\"event\":" + dump(std::string(event));
         if (fields.is_object())
-            for (const auto& [key, value] : fields.items()) line[key] = value;
-        write_all(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+            for (const auto& [key, value] : fields.items()) {
+                if (key == "ts" || key == "event") continue;  // the line's own
+                line += ',' + dump(key) + ':' + dump(value);
+            }
+        line += "}\n";
+        write_all(line);
     } catch (...) {
         // Out of memory while logging: dropping the line beats taking the request down with it.
     }
