@@ -27,7 +27,7 @@
 #              WEBHOOK_TUNED_KEEP_ALIVE (the tuned relay: default 1 / 2, the machine's cores / 100, with wrk
 #              reusing connections as a proxy with upstream keep-alive would), WEBHOOK_N (pre-signed requests
 #              per wrk run, default 200000), WEBHOOK_RATE_CONNECTIONS (default 64), WEBHOOK_PGBENCH_SCALE
-#              (default 10), WEBHOOK_SHARED_BUFFERS (default 1GB), BYO_PGPORT (default 54393),
+#              (default 10), WEBHOOK_SHARED_BUFFERS (default 128MB), BYO_PGPORT (default 54393),
 #              WEBHOOK_STANDIN_PORT (default 4050), WEBHOOK_RELAY_PORT
 #              (default 4051).
 # Usage: bash bench/webhook_run.sh
@@ -44,11 +44,10 @@ TUNED_KEEP_ALIVE=${WEBHOOK_TUNED_KEEP_ALIVE:-100}
 N=${WEBHOOK_N:-200000}
 RATE_CONNS=${WEBHOOK_RATE_CONNECTIONS:-64}
 SCALE=${WEBHOOK_PGBENCH_SCALE:-10}
-# PostgreSQL's default 128MB is a tenth of what the run writes: each webhook keeps about 2 KB (raw body, params,
-# message), and the tuned relay's phase comes after 300,000 or more. Backends then write out and extend pages
-# themselves (a tenth of their time in IO waits). 1GB, as a production server of this size would have; pgbench -N
-# runs on the same cluster with the same setting.
-SHARED_BUFFERS=${WEBHOOK_SHARED_BUFFERS:-1GB}
+# PostgreSQL's default 128MB holds a fraction of what the run writes (about 2 KB per webhook: raw body, params,
+# message; 300,000 or more before the tuned relay's phase). 1GB, as a production server would have, made no
+# difference beyond the machine's noise (docs/benchmarks.md); pgbench -N runs with the same setting.
+SHARED_BUFFERS=${WEBHOOK_SHARED_BUFFERS:-128MB}
 [[ $SHARED_BUFFERS =~ ^[1-9][0-9]*(MB|GB)$ ]] || { echo "WEBHOOK_SHARED_BUFFERS: a size such as 1GB or 128MB" >&2; exit 2; }
 export BYO_PGPORT=${BYO_PGPORT:-54393}
 STANDIN_PORT=${WEBHOOK_STANDIN_PORT:-4050}

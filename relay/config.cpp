@@ -93,7 +93,7 @@ All settings come from the environment:
   BYO_TWILIO_PUBLIC_URL       (required) base URL Twilio calls, e.g. https://hooks.example.com;
                               the signed URL is this + request path + "?" + raw query
   BYO_TWILIO_LISTEN           host:port to listen on (plain HTTP; put TLS in front)   [127.0.0.1:8080]
-  BYO_TWILIO_POOL_SIZE        database connections                                    [8]
+  BYO_TWILIO_POOL_SIZE        database connections                                    [4]
   BYO_TWILIO_BODY_LIMIT       largest request body in bytes; larger gets 413           [65536]
   BYO_TWILIO_READ_TIMEOUT_MS  time a client has to send a request's header, then its
                               body, and to take the answer; a slower one is closed    [10000]

@@ -14,7 +14,7 @@ struct Config {
     std::string listen_host = "127.0.0.1";
     int listen_port = 8080;
     std::string public_url;                // scheme://host[:port][/prefix], no trailing slash
-    int pool_size = 8;
+    int pool_size = 4;
     std::size_t body_limit = 65536;
     std::chrono::milliseconds read_timeout{10000};
     std::chrono::milliseconds db_timeout{4000};

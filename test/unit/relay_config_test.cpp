@@ -63,7 +63,7 @@ TEST(RelayConfig, DefaultsWithOnlyTheRequiredVariables) {
     EXPECT_EQ(c.public_url, "https://hooks.example.com");
     EXPECT_EQ(c.listen_host, "127.0.0.1");
     EXPECT_EQ(c.listen_port, 8080);
-    EXPECT_EQ(c.pool_size, 8);
+    EXPECT_EQ(c.pool_size, 4);
     EXPECT_EQ(c.body_limit, 65536u);
     EXPECT_EQ(c.read_timeout, std::chrono::milliseconds(10000));
     EXPECT_EQ(c.db_timeout, std::chrono::milliseconds(4000));
@@ -82,7 +82,7 @@ TEST(RelayConfig, EmptyOptionalVariablesMeanDefault) {
     const Config c = load(env);
     EXPECT_EQ(c.listen_host, "127.0.0.1");
     EXPECT_EQ(c.listen_port, 8080);
-    EXPECT_EQ(c.pool_size, 8);
+    EXPECT_EQ(c.pool_size, 4);
     EXPECT_EQ(c.body_limit, 65536u);
     EXPECT_EQ(c.read_timeout, std::chrono::milliseconds(10000));
     EXPECT_EQ(c.db_timeout, std::chrono::milliseconds(4000));
@@ -288,6 +288,6 @@ TEST(RelayConfig, HelpTextListsEveryVariableWithItsDefault) {
                              "BYO_TWILIO_QUEUE_MAX", "BYO_TWILIO_KEEP_ALIVE_REQUESTS"})
         EXPECT_TRUE(contains(help, name)) << name;
     for (const char* def :
-         {"[127.0.0.1:8080]", "[8]", "[65536]", "[10000]", "[4000]", "[1]", "[16]", "[1000]", "[100]"})
+         {"[127.0.0.1:8080]", "[4]", "[65536]", "[10000]", "[4000]", "[1]", "[16]", "[1000]", "[100]"})
         EXPECT_TRUE(contains(help, def)) << def;
 }
