@@ -70,7 +70,7 @@ struct Accepted {
 };
 
 // Parse, tenant, signature: either an Accepted webhook, or the answer that refuses it (nothing written).
-std::optional<Answer> accept(const Request& r, TenantLookups* lookups, std::optional<Accepted>& out) {
+std::optional<Answer> accept(const Request& r, TenantLookups& lookups, std::optional<Accepted>& out) {
     if (!r.url || !r.body) return reject(400, "missing url or body", "malformed request");
     if (!r.signature || r.signature->empty()) return reject(400, "no X-Twilio-Signature", "missing X-Twilio-Signature");
     const std::string& url = *r.url;
@@ -113,8 +113,9 @@ Request single_request(FunctionCallInfo fcinfo) {
 
 Answer handle(const Request& r) {
     SpiConnection spi;
+    TenantLookups lookups;
     std::optional<Accepted> a;
-    if (const std::optional<Answer> refused = accept(r, nullptr, a)) return *refused;
+    if (const std::optional<Answer> refused = accept(r, lookups, a)) return *refused;
     record_webhook(*a->event);
     return accepted_answer(*a->event);
 }
@@ -149,7 +150,7 @@ std::vector<Answer> handle_batch(const std::vector<Request>& requests) {
     answers.reserve(requests.size());
     std::vector<const WebhookEvent*> texts;
     for (std::size_t i = 0; i < requests.size(); ++i) {
-        if (const std::optional<Answer> refused = accept(requests[i], &lookups, accepted[i])) {
+        if (const std::optional<Answer> refused = accept(requests[i], lookups, accepted[i])) {
             answers.push_back(*refused);
             continue;
         }

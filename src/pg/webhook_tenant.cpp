@@ -63,30 +63,29 @@ void log_unusable_token(const std::string& owner, const std::string& problem) {
 
 // A candidate's token, decrypted once per call (a batch from one tenant needs it for every webhook). Throws
 // CoreError when it cannot be decrypted.
-const Secret& token_of(const Candidate& c, TenantLookups* lookups, std::optional<Secret>& scratch) {
-    const Bytes envelope(c.envelope.begin(), c.envelope.end());
+const Secret& token_of(const Candidate& c, TenantLookups& lookups) {
     const std::string context = envelope_context(c.owner, c.account_sid);
-    if (!lookups) return scratch.emplace(open_envelope(current_keyring(), envelope, context));
-    if (!lookups->keyring) lookups->keyring = current_keyring();
     std::string key = context;
     key.push_back('\0');
     key.append(c.envelope);
-    auto found = lookups->tokens.find(key);
-    if (found == lookups->tokens.end())
-        found = lookups->tokens.emplace(std::move(key), open_envelope(*lookups->keyring, envelope, context)).first;
+    auto found = lookups.tokens.find(key);
+    if (found == lookups.tokens.end()) {
+        if (!lookups.keyring) lookups.keyring = current_keyring();
+        const Bytes envelope(c.envelope.begin(), c.envelope.end());
+        found = lookups.tokens.emplace(std::move(key), open_envelope(*lookups.keyring, envelope, context)).first;
+    }
     return found->second;
 }
 
 // The candidates whose token validates the signature. A token that cannot be decrypted counts as "no" and is
 // logged, so one broken row cannot block webhooks for every tenant matched with it.
 std::vector<std::string> signers(const std::vector<Candidate>& candidates, const SignedRequest& r,
-                                 const SignatureCheck& check, TenantLookups* lookups) {
+                                 const SignatureCheck& check, TenantLookups& lookups) {
     std::vector<std::string> valid;
     for (const Candidate& c : candidates) {
         std::string problem;
         try {
-            std::optional<Secret> scratch;
-            if (check.matches(token_of(c, lookups, scratch).view(), r.signature)) valid.push_back(c.owner);
+            if (check.matches(token_of(c, lookups).view(), r.signature)) valid.push_back(c.owner);
             continue;
         } catch (const CoreError& e) {
             problem = e.what();  // envelope errors name the key id, never key or token material
@@ -98,17 +97,16 @@ std::vector<std::string> signers(const std::vector<Candidate>& candidates, const
 
 constexpr int kPlatformStep = -1;
 
-std::vector<SqlRow> lookup(int step, SavedPlan& plan, const std::string* value, TenantLookups* lookups) {
+std::vector<SqlRow> lookup(int step, SavedPlan& plan, const std::string* value, TenantLookups& lookups) {
     auto run = [&] { return value ? plan.run({*value}) : plan.run({}); };
-    if (!lookups) return run();
     auto key = std::make_pair(step, value ? *value : std::string());
-    auto found = lookups->rows.find(key);
-    if (found == lookups->rows.end()) found = lookups->rows.emplace(std::move(key), run()).first;
+    auto found = lookups.rows.find(key);
+    if (found == lookups.rows.end()) found = lookups.rows.emplace(std::move(key), run()).first;
     return found->second;
 }
 
 WebhookTenant platform_tenant(const SignedRequest& r, const WebhookParams& params, const SignatureCheck& check,
-                              TenantLookups* lookups) {
+                              TenantLookups& lookups) {
     const auto account = lookup(kPlatformStep, g_platform_account, nullptr, lookups);
     if (signers(candidates_from(account), r, check, lookups).size() != 1)
         return {std::nullopt, "signature does not validate with the platform account"};
@@ -120,7 +118,7 @@ WebhookTenant platform_tenant(const SignedRequest& r, const WebhookParams& param
 
 }  // namespace
 
-WebhookTenant resolve_webhook_tenant(const SignedRequest& r, const WebhookParams& params, TenantLookups* lookups) {
+WebhookTenant resolve_webhook_tenant(const SignedRequest& r, const WebhookParams& params, TenantLookups& lookups) {
     // Parsed and sorted once for every candidate token (a form body as parsed for its params).
     const SignatureCheck check =
         params.is_json() ? SignatureCheck(r.url, r.body, r.content_type) : SignatureCheck(r.url, params.form());

@@ -38,8 +38,8 @@ struct TenantLookups {
     std::map<std::string, Secret> tokens;  // (envelope context, envelope) -> token
 };
 
-// `lookups`: reuse and remember lookups (nullptr: look everything up).
+// `lookups`: what this call has already looked up and decrypted (one per handle_webhook or handle_webhooks call).
 WebhookTenant resolve_webhook_tenant(const SignedRequest& request, const WebhookParams& params,
-                                     TenantLookups* lookups = nullptr);
+                                     TenantLookups& lookups);
 
 }  // namespace byo::pg
