@@ -24,8 +24,9 @@
 #
 # Environment: WEBHOOK_SECONDS (per measurement, default 20), WEBHOOK_CONNECTIONS (default 16),
 #              WEBHOOK_WRK_THREADS (default 2), WEBHOOK_TUNED_THREADS / WEBHOOK_TUNED_POOL /
-#              WEBHOOK_TUNED_KEEP_ALIVE (the tuned relay: default 1 / 2, the machine's cores / 100, with wrk
-#              reusing connections as a proxy with upstream keep-alive would), WEBHOOK_N (pre-signed requests
+#              WEBHOOK_TUNED_BATCH / WEBHOOK_TUNED_KEEP_ALIVE (the tuned relay: default 1 / 2, the machine's
+#              cores / 6, about the 16 connections' share per pool connection (docs/benchmarks.md) / 100, with
+#              wrk reusing connections as a proxy with upstream keep-alive would), WEBHOOK_N (pre-signed requests
 #              per wrk run, default 200000), WEBHOOK_RATE_CONNECTIONS (default 64), WEBHOOK_PGBENCH_SCALE
 #              (default 10), WEBHOOK_SHARED_BUFFERS (default 128MB), BYO_PGPORT (default 54393),
 #              WEBHOOK_STANDIN_PORT (default 4050), WEBHOOK_RELAY_PORT
@@ -40,6 +41,7 @@ CONNS=${WEBHOOK_CONNECTIONS:-16}
 WRK_THREADS=${WEBHOOK_WRK_THREADS:-2}
 TUNED_THREADS=${WEBHOOK_TUNED_THREADS:-1}
 TUNED_POOL=${WEBHOOK_TUNED_POOL:-2}
+TUNED_BATCH=${WEBHOOK_TUNED_BATCH:-6}
 TUNED_KEEP_ALIVE=${WEBHOOK_TUNED_KEEP_ALIVE:-100}
 N=${WEBHOOK_N:-200000}
 RATE_CONNS=${WEBHOOK_RATE_CONNECTIONS:-64}
@@ -52,7 +54,7 @@ SHARED_BUFFERS=${WEBHOOK_SHARED_BUFFERS:-128MB}
 export BYO_PGPORT=${BYO_PGPORT:-54393}
 STANDIN_PORT=${WEBHOOK_STANDIN_PORT:-4050}
 RELAY_PORT=${WEBHOOK_RELAY_PORT:-4051}
-for v in "$SECS" "$CONNS" "$WRK_THREADS" "$TUNED_THREADS" "$TUNED_POOL" "$TUNED_KEEP_ALIVE" "$N" "$RATE_CONNS" "$SCALE"; do
+for v in "$SECS" "$CONNS" "$WRK_THREADS" "$TUNED_THREADS" "$TUNED_POOL" "$TUNED_BATCH" "$TUNED_KEEP_ALIVE" "$N" "$RATE_CONNS" "$SCALE"; do
     [[ $v =~ ^[1-9][0-9]*$ ]] || { echo "WEBHOOK_* settings must be positive integers" >&2; exit 2; }
 done
 WARMUP_SECS=2
@@ -458,9 +460,9 @@ run_rate default "$HALF_RATE" "$WORK/req_rate_default.tsv" default
 stop_relay default
 R_default_drained=$RELAY_DRAINED R_default_log2=$LOG_AT_STOP R_default_stop=$STOP_SECONDS
 
-step "relay tuned: BYO_TWILIO_THREADS=$TUNED_THREADS BYO_TWILIO_POOL_SIZE=$TUNED_POOL BYO_TWILIO_KEEP_ALIVE_REQUESTS=$TUNED_KEEP_ALIVE"
+step "relay tuned: BYO_TWILIO_THREADS=$TUNED_THREADS BYO_TWILIO_POOL_SIZE=$TUNED_POOL BYO_TWILIO_BATCH_MAX=$TUNED_BATCH BYO_TWILIO_KEEP_ALIVE_REQUESTS=$TUNED_KEEP_ALIVE"
 start_relay tuned BYO_TWILIO_THREADS="$TUNED_THREADS" BYO_TWILIO_POOL_SIZE="$TUNED_POOL" \
-    BYO_TWILIO_KEEP_ALIVE_REQUESTS="$TUNED_KEEP_ALIVE"
+    BYO_TWILIO_BATCH_MAX="$TUNED_BATCH" BYO_TWILIO_KEEP_ALIVE_REQUESTS="$TUNED_KEEP_ALIVE"
 SETTINGS_tuned=$RELAY_SETTINGS
 RSS_IDLE_tuned=$(rss_kb)
 step "warm-up ($WARMUP_SECS s), then wrk: $CONNS connections, $WRK_THREADS threads, $SECS s (relay: $RELAY_SETTINGS)"
