@@ -97,7 +97,8 @@ std::vector<std::string> signers(const std::vector<Candidate>& candidates, const
 
 constexpr int kPlatformStep = -1;
 
-std::vector<SqlRow> lookup(int step, SavedPlan& plan, const std::string* value, TenantLookups& lookups) {
+// The rows stay in `lookups` for the rest of the call: a batch's webhooks read them, not copies.
+const std::vector<SqlRow>& lookup(int step, SavedPlan& plan, const std::string* value, TenantLookups& lookups) {
     auto run = [&] { return value ? plan.run({*value}) : plan.run({}); };
     auto key = std::make_pair(step, value ? *value : std::string());
     auto found = lookups.rows.find(key);
@@ -107,7 +108,7 @@ std::vector<SqlRow> lookup(int step, SavedPlan& plan, const std::string* value, 
 
 WebhookTenant platform_tenant(const SignedRequest& r, const WebhookParams& params, const SignatureCheck& check,
                               TenantLookups& lookups) {
-    const auto account = lookup(kPlatformStep, g_platform_account, nullptr, lookups);
+    const std::vector<SqlRow>& account = lookup(kPlatformStep, g_platform_account, nullptr, lookups);
     if (signers(candidates_from(account), r, check, lookups).size() != 1)
         return {std::nullopt, "signature does not validate with the platform account"};
     const std::string* sid = params.first_of({"MessageSid", "SmsSid"});
