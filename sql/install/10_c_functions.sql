@@ -35,3 +35,7 @@ CREATE FUNCTION twilio._check_sealed_credentials(owner text, account_sid text, e
                                                  sms_number text) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'byo_check_sealed_credentials' LANGUAGE C VOLATILE;
 
+CREATE FUNCTION twilio._uuid_v7() RETURNS uuid
+    AS 'MODULE_PATHNAME', 'byo_uuid_v7' LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION twilio._uuid_v7() IS
+    'Time-ordered UUID (RFC 9562 version 7): the default id of messages and conversations, so inserts append to the primary key';

@@ -19,7 +19,7 @@ CREATE TABLE twilio.opt_outs (
 
 CREATE TABLE twilio.conversations (
     user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
-    id uuid NOT NULL DEFAULT gen_random_uuid(),
+    id uuid NOT NULL DEFAULT twilio._uuid_v7(),  -- time-ordered: inserts append to the index
     lead_id uuid,  -- NULL for a skeleton conversation learnt from a webhook
     phone text CHECK (phone ~ '^\+[1-9][0-9]{1,14}$'),
     friendly_name text,
@@ -39,7 +39,7 @@ CREATE TABLE twilio.conversations (
 
 CREATE TABLE twilio.messages (
     user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
-    id uuid NOT NULL DEFAULT gen_random_uuid(),
+    id uuid NOT NULL DEFAULT twilio._uuid_v7(),  -- time-ordered: inserts append to the index
     conversation_id uuid,
     channel text NOT NULL CHECK (channel IN ('conversation', 'sms')),
     direction text NOT NULL DEFAULT 'outbound' CHECK (direction IN ('outbound', 'inbound')),

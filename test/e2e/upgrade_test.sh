@@ -59,11 +59,15 @@ declare -A parts=(
 # Every released version updates to exactly the current one.
 for OLD in $RELEASED; do
 echo "# from $OLD"
-# Installed at OLD with the grant its documentation gave (handle_webhook only), then updated.
+# Installed at OLD with the grant its documentation gave (handle_webhook; from 0.3.0 on, handle_webhooks too), then
+# updated.
 new_db byo_upgrade_upgraded
 "${PSQL[@]}" -d byo_upgrade_upgraded -c "CREATE EXTENSION byo_twilio VERSION '$OLD'" \
     -c "GRANT USAGE ON SCHEMA twilio TO byo_upgrade_relay" \
     -c "GRANT EXECUTE ON FUNCTION $HANDLE_ONE TO byo_upgrade_relay"
+if [ "$("${PSQL[@]}" -At -d byo_upgrade_upgraded -c "SELECT to_regprocedure('$HANDLE_MANY') IS NOT NULL")" = t ]; then
+    "${PSQL[@]}" -d byo_upgrade_upgraded -c "GRANT EXECUTE ON FUNCTION $HANDLE_MANY TO byo_upgrade_relay"
+fi
 check "$OLD installs" "$OLD" \
     "$("${PSQL[@]}" -At -d byo_upgrade_upgraded -c "SELECT extversion FROM pg_extension WHERE extname = 'byo_twilio'")"
 "${PSQL[@]}" -d byo_upgrade_upgraded -c "ALTER EXTENSION byo_twilio UPDATE"

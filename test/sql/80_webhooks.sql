@@ -130,6 +130,19 @@ SELECT user_id, status FROM twilio.messages WHERE twilio_sid = 'SM00000000000000
 SELECT user_id, effect FROM twilio.webhook_events WHERE dedupe_key LIKE 'status:SM0000000000000000000000000000000_:%'
  ORDER BY id;
 
+-- messages and conversations get time-ordered ids (UUID version 7, RFC 9562): version nibble 7, variant 10, and
+-- the id's first 48 bits are the creation time in milliseconds (created_at, within a second)
+SELECT bool_and(substr(id::text, 15, 1) = '7' AND substr(id::text, 20, 1) IN ('8', '9', 'a', 'b')) AS v7_ids,
+       bool_and(abs(extract(epoch FROM created_at) * 1000
+                    - ('x' || lpad(replace(substr(id::text, 1, 13), '-', ''), 16, '0'))::bit(64)::bigint) < 1000)
+           AS v7_time
+  FROM (SELECT id, created_at FROM twilio.messages UNION ALL SELECT id, created_at FROM twilio.conversations) ids;
+-- one session's ids strictly increase, even many within one millisecond
+SELECT bool_and(id > previous) AS increasing, count(*) AS ids
+  FROM (SELECT id, lag(id) OVER (ORDER BY n) AS previous
+          FROM (SELECT n, twilio._uuid_v7() AS id FROM generate_series(1, 20000) n) g) s
+ WHERE previous IS NOT NULL;
+
 -- each user sees only their own events
 SET ROLE authenticated;
 SET request.jwt.claims = '{"sub": "00000000-0000-0000-0000-00000000bb01"}';
