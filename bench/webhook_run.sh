@@ -9,6 +9,8 @@
 #       connections, opened as needed: a fixed rate is the offered load, and a cap at wrk's 16 turned the test
 #       into a closed loop whenever latency rose; 3 s client timeout counted as an infinitely slow answer), and,
 #       for the tuned relay, at half the rate that relay itself reached under wrk;
+#   (b) and (c) again in a few short rounds, each pgbench -N then the tuned relay under wrk then at half of that
+#       round's pgbench rate (the median round: the machine's speed drifts between phases minutes apart);
 #   (d) relay RSS during the wrk run (ps -o rss every 0.5 s: peak and steady);
 #   and, with no relay, status callbacks ("delivered" for outbound messages) called by pgbench;
 # for the relay's default BYO_TWILIO_THREADS / BYO_TWILIO_POOL_SIZE and one tuned setting. Also, to show where
@@ -20,7 +22,7 @@
 #
 # Builds and installs the extension and the relay, starts the Twilio stand-in (only so save_settings can verify
 # the account) and a throwaway cluster, measures, prints the machine and a Markdown table, and removes everything,
-# even on failure. Needs root (the cluster runs as the postgres OS user). 4 minutes on 2 cores.
+# even on failure. Needs root (the cluster runs as the postgres OS user). 7 minutes on 2 cores.
 #
 # Environment: WEBHOOK_SECONDS (per measurement, default 20), WEBHOOK_CONNECTIONS (default 16),
 #              WEBHOOK_WRK_THREADS (default 2), WEBHOOK_TUNED_THREADS / WEBHOOK_TUNED_POOL /
@@ -29,8 +31,8 @@
 #              wrk reusing connections as a proxy with upstream keep-alive would), WEBHOOK_N (pre-signed requests
 #              per wrk run, default 200000), WEBHOOK_RATE_CONNECTIONS (default 64), WEBHOOK_PGBENCH_SCALE
 #              (default 10), WEBHOOK_SHARED_BUFFERS (default 128MB), BYO_PGPORT (default 54393),
-#              WEBHOOK_STANDIN_PORT (default 4050), WEBHOOK_RELAY_PORT
-#              (default 4051).
+#              WEBHOOK_STANDIN_PORT (default 4050), WEBHOOK_RELAY_PORT (default 4051), WEBHOOK_ALT_ROUNDS /
+#              WEBHOOK_ALT_SECONDS (the rounds of (b) and (c) in turns: default 3 / 10).
 # Usage: bash bench/webhook_run.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -43,6 +45,8 @@ TUNED_THREADS=${WEBHOOK_TUNED_THREADS:-1}
 TUNED_POOL=${WEBHOOK_TUNED_POOL:-2}
 TUNED_BATCH=${WEBHOOK_TUNED_BATCH:-6}
 TUNED_KEEP_ALIVE=${WEBHOOK_TUNED_KEEP_ALIVE:-100}
+ALT_ROUNDS=${WEBHOOK_ALT_ROUNDS:-3}
+ALT_SECS=${WEBHOOK_ALT_SECONDS:-10}
 N=${WEBHOOK_N:-200000}
 RATE_CONNS=${WEBHOOK_RATE_CONNECTIONS:-64}
 SCALE=${WEBHOOK_PGBENCH_SCALE:-10}
@@ -54,7 +58,8 @@ SHARED_BUFFERS=${WEBHOOK_SHARED_BUFFERS:-128MB}
 export BYO_PGPORT=${BYO_PGPORT:-54393}
 STANDIN_PORT=${WEBHOOK_STANDIN_PORT:-4050}
 RELAY_PORT=${WEBHOOK_RELAY_PORT:-4051}
-for v in "$SECS" "$CONNS" "$WRK_THREADS" "$TUNED_THREADS" "$TUNED_POOL" "$TUNED_BATCH" "$TUNED_KEEP_ALIVE" "$N" "$RATE_CONNS" "$SCALE"; do
+for v in "$SECS" "$CONNS" "$WRK_THREADS" "$TUNED_THREADS" "$TUNED_POOL" "$TUNED_BATCH" "$TUNED_KEEP_ALIVE" "$N" "$RATE_CONNS" "$SCALE" \
+         "$ALT_ROUNDS" "$ALT_SECS"; do
     [[ $v =~ ^[1-9][0-9]*$ ]] || { echo "WEBHOOK_* settings must be positive integers" >&2; exit 2; }
 done
 WARMUP_SECS=2
@@ -348,14 +353,15 @@ run_pgbench() {
     echo "   pgbench $label: PostgreSQL CPU ticks $p0 -> $p1 (${HZ}/s), $(cut -d' ' -f3 <<<"$lat") transactions" >&2
     rm -rf "$logdir"
 }
-# The fixed-rate client: $1 label, $2 rate, $3 request file, $4 the relay's label (its log). Sets R_<label>_* from
+# The fixed-rate client: $1 label, $2 rate, $3 request file, $4 the relay's label (its log), $5 seconds (default
+# WEBHOOK_SECONDS). Sets R_<label>_* from
 # its JSON line, and R_<label>_log0/_log1: webhook requests the relay had answered before and after the run.
 run_rate() {
-    local label=$1 rate=$2 file=$3 out=$WORK/rate_$1.json
+    local label=$1 rate=$2 file=$3 secs=${5:-$SECS} out=$WORK/rate_$1.json
     printf -v "R_${label}_log0" '%s' "$(log_requests "$4")"
     local tcp0
     tcp0=$(tcp_counters)
-    timeout $((SECS + 60)) "$RATE_CLIENT" --file "$file" --rate "$rate" --seconds "$SECS" \
+    timeout $((secs + 60)) "$RATE_CLIENT" --file "$file" --rate "$rate" --seconds "$secs" \
         --warmup-seconds 1 --timeout-ms 3000 --port "$RELAY_PORT" $RATE_KEEP_ALIVE >"$out" || { cat "$out" >&2; exit 1; }
     printf -v "R_${label}_log1" '%s' "$(log_requests "$4")"
     printf -v "R_${label}_tcp" '%s' "$(tcp_delta "$tcp0" "$(tcp_counters)")"
@@ -379,6 +385,8 @@ sign "$WORK/req_default.tsv" 2 "$N"
 sign "$WORK/req_direct.tsv" 3 $((N * 3 / 2))
 sign "$WORK/req_tuned.tsv" 5 "$N"
 sign "$WORK/req_warm2.tsv" 4 10000
+sign "$WORK/req_warm3.tsv" 20 10000
+for r in $(seq "$ALT_ROUNDS"); do sign "$WORK/req_alt$r.tsv" $((20 + r)) $((ALT_SECS * 15000)); done
 
 step "relay with its defaults; sanity check of one signed request"
 start_relay default
@@ -488,6 +496,36 @@ settle
 run_rate tuned "$HALF_RATE" "$WORK/req_rate_tuned.tsv" tuned
 stop_relay tuned
 R_tuned_drained=$RELAY_DRAINED R_tuned_log2=$LOG_AT_STOP R_tuned_stop=$STOP_SECONDS
+
+# (b) and (c) once more, in turns: the VM's speed drifts over minutes (pgbench -N alone has run at 6,600-11,000 TPS
+# in one session, GET /healthz at 8,800-30,000/s), and the phases above are minutes apart. Each round runs pgbench
+# -N, then a fresh tuned relay under wrk, then at half of that round's pgbench -N rate, so each comparison sees one
+# machine; the verdict takes the median round.
+step "(b) and (c) in turns: pgbench -N, the tuned relay under wrk, then at half pgbench's rate; $ALT_ROUNDS rounds of $ALT_SECS s"
+start_relay alt BYO_TWILIO_THREADS="$TUNED_THREADS" BYO_TWILIO_POOL_SIZE="$TUNED_POOL" \
+    BYO_TWILIO_BATCH_MAX="$TUNED_BATCH" BYO_TWILIO_KEEP_ALIVE_REQUESTS="$TUNED_KEEP_ALIVE"
+run_wrk warm3 "$WARMUP_SECS" "$WORK/req_warm3.tsv" warmup
+ALT_RATIOS=() ALT_P99S=() ALT_B_CELLS=() ALT_C_CELLS=()
+for r in $(seq "$ALT_ROUNDS"); do
+    settle
+    run_pgbench "alt_p$r" "$ALT_SECS" -N
+    settle
+    run_wrk "alt_w$r" "$ALT_SECS" "$WORK/req_alt$r.tsv" measure
+    p_var=P_alt_p${r}_tps w_var=W_alt_w${r}_rps
+    ALT_RATIOS+=("$(echo "scale=4; ${!w_var} / ${!p_var}" | bc -l)")
+    ALT_B_CELLS+=("${!p_var} / ${!w_var} ($(printf '%.2f' "${ALT_RATIOS[-1]}")x)")
+    half=$(( ${!p_var} / 2 ))
+    sign "$WORK/req_alt_rate$r.tsv" $((30 + r)) $((half * (ALT_SECS + 1) + 10))
+    settle
+    run_rate "alt_r$r" "$half" "$WORK/req_alt_rate$r.tsv" alt "$ALT_SECS"
+    p99_var=R_alt_r${r}_p99 p50_var=R_alt_r${r}_p50 err_var=R_alt_r${r}_errors
+    ALT_P99S+=("${!p99_var}")
+    ALT_C_CELLS+=("$half/s: ${!p99_var} ms (p50 ${!p50_var}, unanswered or unsent ${!err_var})")
+done
+stop_relay alt
+median() { sort -n | awk '{a[NR] = $1} END {printf "%.2f", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+ALT_MEDIAN=$(printf '%s\n' "${ALT_RATIOS[@]}" | median | sed 's/^\./0./')
+ALT_P99_MEDIAN=$(printf '%s\n' "${ALT_P99S[@]}" | median)
 LOADAVG_AFTER=$(cut -d" " -f1-3 /proc/loadavg)
 
 # Not a measurement: where handle_webhook's time goes statement by statement (pg_stat_statements with nested
@@ -531,7 +569,10 @@ echo "| (a) webhooks/s through the relay (wrk) | **$W_default_rps** | **$W_tuned
 echo "| (a) latency p50 / p99 at full load | $(ms "$W_default_p50_us") / $(ms "$W_default_p99_us") ms | $(ms "$W_tuned_p50_us") / $(ms "$W_tuned_p99_us") ms |"
 echo "| (b) pgbench -N TPS, same cluster, $CONNS clients | $P_simple_tps | (same run) |"
 echo "| (b) ratio relay / pgbench -N (target >= 0.8) | **$(ratio "$W_default_rps" "$P_simple_tps")x** | **$(ratio "$W_tuned_rps" "$P_simple_tps")x** |"
+joined() { local out='' c; for c in "$@"; do out+="${out:+; }$c"; done; echo "$out"; }  # cells "; "-separated
+echo "| (b) in turns, $ALT_ROUNDS rounds of $ALT_SECS s: pgbench -N TPS / tuned relay webhooks/s (ratio) per round; median (target >= 0.8) | - | $(joined "${ALT_B_CELLS[@]}"); **median ${ALT_MEDIAN}x** |"
 echo "| (c) p99 at $HALF_RATE/s = half of pgbench -N (target <= 25 ms) | **$R_default_p99 ms** (p50 $R_default_p50, max $R_default_max) | **$R_tuned_p99 ms** (p50 $R_tuned_p50, max $R_tuned_max) |"
+echo "| (c) in turns: p99 at half of that round's pgbench -N rate, $ALT_SECS s each; median (target <= 25 ms) | - | $(joined "${ALT_C_CELLS[@]}"); **median $ALT_P99_MEDIAN ms** |"
 echo "| (c) sent (+ not sent: client behind schedule); answered non-200; unanswered within 3 s; most in flight | $R_default_sent (+$R_default_unsent); $R_default_non200; $((R_default_errors - R_default_unsent)); $R_default_inflight | $R_tuned_sent (+$R_tuned_unsent); $R_tuned_non200; $((R_tuned_errors - R_tuned_unsent)); $R_tuned_inflight |"
 echo "| (c) relay answered during the run / afterwards to nobody; SIGTERM to exit | $((R_default_log1 - R_default_log0)) / $((R_default_log2 - R_default_log1)); $R_default_stop s (drained: $R_default_drained) | $((R_tuned_log1 - R_tuned_log0)) / $((R_tuned_log2 - R_tuned_log1)); $R_tuned_stop s (drained: $R_tuned_drained) |"
 echo "| (c') p99 at $HALF_RELAY/s = half of the tuned relay's own wrk rate | - | $R_relayhalf_p99 ms (p50 $R_relayhalf_p50, max $R_relayhalf_max; from send: p50 $R_relayhalf_send_p50, p99 $R_relayhalf_send_p99; $R_relayhalf_sent sent, non-200 $R_relayhalf_non200, unanswered $R_relayhalf_errors; listen-queue overflows / SYN retransmits $R_relayhalf_tcp) |"
