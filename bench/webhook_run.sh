@@ -524,7 +524,7 @@ for r in $(seq "$ALT_ROUNDS"); do
 done
 stop_relay alt
 median() { sort -n | awk '{a[NR] = $1} END {printf "%.2f", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
-ALT_MEDIAN=$(printf '%s\n' "${ALT_RATIOS[@]}" | median | sed 's/^\./0./')
+ALT_MEDIAN=$(printf '%s\n' "${ALT_RATIOS[@]}" | median)
 ALT_P99_MEDIAN=$(printf '%s\n' "${ALT_P99S[@]}" | median)
 LOADAVG_AFTER=$(cut -d" " -f1-3 /proc/loadavg)
 
