@@ -149,6 +149,16 @@ void finish_outbox(const std::string& results_json) {
     });
 }
 
+void fail_unrecorded(const std::string& user_id, long long id, const std::string& why) {
+    in_transaction("byo_twilio dispatcher: record a failure", [&] {
+        Oid types[3] = {TEXTOID, INT8OID, TEXTOID};
+        Datum values[3] = {CStringGetTextDatum(user_id.c_str()), Int64GetDatum(id), CStringGetTextDatum(why.c_str())};
+        exec("UPDATE twilio.outbox SET state = 'failed', last_error = $3"
+             " WHERE user_id = $1::uuid AND id = $2 AND state = 'in_flight'",
+             3, types, values, SPI_OK_UPDATE);
+    });
+}
+
 std::optional<double> next_due_ms() {
     std::optional<double> due;
     in_transaction("byo_twilio dispatcher: next due", [&] {

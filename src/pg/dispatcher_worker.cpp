@@ -160,9 +160,32 @@ private:
                 outcomes.push_back(decide(jobs[i], steps[i], classify_outbound(answers[k]), policy_, random_()));
             }
         }
-        finish_outbox(outcomes.dump());
+        record(outcomes);
         limiter_.forget_idle(now);
         return 0;
+    }
+
+    // Records a pass's outcomes in one transaction. When the tables refuse one of them (seen with a mock that
+    // gives two messages the same SID), the whole transaction fails, and the pass's other jobs would stay in
+    // flight until the dispatcher restarts: so then each is recorded on its own, and one still refused is marked
+    // failed with the reason. Failed is final: a message Twilio may have taken is not sent again.
+    static void record(const json& outcomes) {
+        try {
+            finish_outbox(outcomes.dump());
+            return;
+        } catch (const PgError& e) {
+            report(e.data());
+        }
+        for (const json& outcome : outcomes) {
+            try {
+                finish_outbox(json::array({outcome}).dump());
+            } catch (const PgError& e) {
+                const std::string why = std::string("could not record the outcome: ") +
+                                        (e.data()->message ? e.data()->message : "unknown error");
+                report(e.data());
+                fail_unrecorded(outcome.value("user_id", std::string()), outcome.value("id", 0LL), why);
+            }
+        }
     }
 
     // Logs a PostgreSQL error caught in a pass and leaves no transaction behind.

@@ -23,6 +23,23 @@ SELECT channel, status IN ('accepted', 'queued', 'sent') AS accepted_by_spec, er
   FROM twilio.messages ORDER BY channel;
 SELECT status, error_message FROM twilio.conversations;
 RESET ROLE;
+-- Reconciliation: after an answer was lost, the dispatcher looks the message up with a GET (a list filtered by
+-- To, or a conversation's latest messages) before it sends again. Those GETs must pass the spec too: both jobs
+-- are marked as if their answers had been lost, and a new text wakes the dispatcher. A GET the spec rejected
+-- would leave "reconciliation failed: ..." and a retry, then a failure, instead of a finished job.
+UPDATE twilio.outbox SET state = 'ambiguous', not_before = now(), last_error = 'answer lost (set by the test)'
+ WHERE user_id = '00000000-0000-0000-0000-0000000000f0' AND kind IN ('send_sms', 'send_conversation_message');
+SET ROLE authenticated;
+SELECT twilio.send_sms('+15005550302', 'wakes the dispatcher') IS NOT NULL AS queued;
+RESET ROLE;
+SELECT wait_for_dispatcher();
+-- Prism answers every text with the same example SID, so the new text's SID is already another message's and the
+-- tables refuse to record it. That job alone is failed, with the reason; the others of its pass are recorded
+-- (they used to stay in flight until the dispatcher restarted).
+SELECT m.body, o.state, coalesce(o.last_error, '') NOT LIKE '%reconciliation failed%' AS lookup_accepted_by_spec,
+       CASE WHEN o.state = 'failed' THEN o.last_error END AS why_failed
+  FROM twilio.outbox o JOIN twilio.messages m ON m.user_id = o.user_id AND m.id = o.message_id
+ WHERE o.user_id = '00000000-0000-0000-0000-0000000000f0' ORDER BY m.body;
 ALTER SYSTEM RESET byo_twilio.api_base_url;
 ALTER SYSTEM RESET byo_twilio.conversations_base_url;
 ALTER SYSTEM RESET byo_twilio.messaging_base_url;
