@@ -153,8 +153,12 @@ void fail_unrecorded(const std::string& user_id, long long id, const std::string
     in_transaction("byo_twilio dispatcher: record a failure", [&] {
         Oid types[3] = {TEXTOID, INT8OID, TEXTOID};
         Datum values[3] = {CStringGetTextDatum(user_id.c_str()), Int64GetDatum(id), CStringGetTextDatum(why.c_str())};
-        exec("UPDATE twilio.outbox SET state = 'failed', last_error = $3"
-             " WHERE user_id = $1::uuid AND id = $2 AND state = 'in_flight'",
+        // The message, still queued as far as we know, may or may not have gone out: 'unknown', as after a
+        // lookup that kept failing (docs/delivery.md).
+        exec("WITH job AS (UPDATE twilio.outbox SET state = 'failed', last_error = $3"
+             "              WHERE user_id = $1::uuid AND id = $2 AND state = 'in_flight' RETURNING user_id, message_id)"
+             " UPDATE twilio.messages m SET status = 'unknown', error_message = $3"
+             "   FROM job WHERE m.user_id = job.user_id AND m.id = job.message_id AND m.status = 'queued'",
              3, types, values, SPI_OK_UPDATE);
     });
 }

@@ -34,10 +34,10 @@ SELECT twilio.send_sms('+15005550302', 'wakes the dispatcher') IS NOT NULL AS qu
 RESET ROLE;
 SELECT wait_for_dispatcher();
 -- Prism answers every text with the same example SID, so the new text's SID is already another message's and the
--- tables refuse to record it. That job alone is failed, with the reason; the others of its pass are recorded
--- (they used to stay in flight until the dispatcher restarted).
+-- tables refuse to record it. That job alone is failed, with the reason, and its message's fate is 'unknown';
+-- the others of its pass are recorded (they used to stay in flight until the dispatcher restarted).
 SELECT m.body, o.state, coalesce(o.last_error, '') NOT LIKE '%reconciliation failed%' AS lookup_accepted_by_spec,
-       CASE WHEN o.state = 'failed' THEN o.last_error END AS why_failed
+       m.status = 'unknown' AS fate_unknown, CASE WHEN o.state = 'failed' THEN o.last_error END AS why_failed
   FROM twilio.outbox o JOIN twilio.messages m ON m.user_id = o.user_id AND m.id = o.message_id
  WHERE o.user_id = '00000000-0000-0000-0000-0000000000f0' ORDER BY m.body;
 ALTER SYSTEM RESET byo_twilio.api_base_url;
