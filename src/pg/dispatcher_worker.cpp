@@ -167,8 +167,10 @@ private:
 
     // Records a pass's outcomes in one transaction. When the tables refuse one of them (seen with a mock that
     // gives two messages the same SID), the whole transaction fails, and the pass's other jobs would stay in
-    // flight until the dispatcher restarts: so then each is recorded on its own, and one still refused is marked
-    // failed with the reason. Failed is final: a message Twilio may have taken is not sent again.
+    // flight until the dispatcher restarts: so then each is recorded on its own. One the data itself gets refused
+    // (a constraint or a bad value: SQLSTATE class 23 or 22) is marked failed with the reason; failed is final,
+    // so a message Twilio may have taken is not sent again. Any other error (the database in trouble) leaves its
+    // job in flight, to be reconciled after the next restart, as before.
     static void record(const json& outcomes) {
         try {
             finish_outbox(outcomes.dump());
@@ -180,10 +182,14 @@ private:
             try {
                 finish_outbox(json::array({outcome}).dump());
             } catch (const PgError& e) {
+                const int category = ERRCODE_TO_CATEGORY(e.data()->sqlerrcode);
+                const bool refused_data = category == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
+                                          category == ERRCODE_DATA_EXCEPTION;
                 const std::string why = std::string("could not record the outcome: ") +
                                         (e.data()->message ? e.data()->message : "unknown error");
                 report(e.data());
-                fail_unrecorded(outcome.value("user_id", std::string()), outcome.value("id", 0LL), why);
+                if (refused_data)
+                    fail_unrecorded(outcome.value("user_id", std::string()), outcome.value("id", 0LL), why);
             }
         }
     }
