@@ -468,9 +468,11 @@ run_rate default "$HALF_RATE" "$WORK/req_rate_default.tsv" default
 stop_relay default
 R_default_drained=$RELAY_DRAINED R_default_log2=$LOG_AT_STOP R_default_stop=$STOP_SECONDS
 
-step "relay tuned: BYO_TWILIO_THREADS=$TUNED_THREADS BYO_TWILIO_POOL_SIZE=$TUNED_POOL BYO_TWILIO_BATCH_MAX=$TUNED_BATCH BYO_TWILIO_KEEP_ALIVE_REQUESTS=$TUNED_KEEP_ALIVE"
-start_relay tuned BYO_TWILIO_THREADS="$TUNED_THREADS" BYO_TWILIO_POOL_SIZE="$TUNED_POOL" \
-    BYO_TWILIO_BATCH_MAX="$TUNED_BATCH" BYO_TWILIO_KEEP_ALIVE_REQUESTS="$TUNED_KEEP_ALIVE"
+# The tuned relay's settings, for its own phases and for the rounds in turns below.
+TUNED_ENV=(BYO_TWILIO_THREADS="$TUNED_THREADS" BYO_TWILIO_POOL_SIZE="$TUNED_POOL" BYO_TWILIO_BATCH_MAX="$TUNED_BATCH"
+           BYO_TWILIO_KEEP_ALIVE_REQUESTS="$TUNED_KEEP_ALIVE")
+step "relay tuned: ${TUNED_ENV[*]}"
+start_relay tuned "${TUNED_ENV[@]}"
 SETTINGS_tuned=$RELAY_SETTINGS
 RSS_IDLE_tuned=$(rss_kb)
 step "warm-up ($WARMUP_SECS s), then wrk: $CONNS connections, $WRK_THREADS threads, $SECS s (relay: $RELAY_SETTINGS)"
@@ -502,8 +504,7 @@ R_tuned_drained=$RELAY_DRAINED R_tuned_log2=$LOG_AT_STOP R_tuned_stop=$STOP_SECO
 # -N, then a fresh tuned relay under wrk, then at half of that round's pgbench -N rate, so each comparison sees one
 # machine; the verdict takes the median round.
 step "(b) and (c) in turns: pgbench -N, the tuned relay under wrk, then at half pgbench's rate; $ALT_ROUNDS rounds of $ALT_SECS s"
-start_relay alt BYO_TWILIO_THREADS="$TUNED_THREADS" BYO_TWILIO_POOL_SIZE="$TUNED_POOL" \
-    BYO_TWILIO_BATCH_MAX="$TUNED_BATCH" BYO_TWILIO_KEEP_ALIVE_REQUESTS="$TUNED_KEEP_ALIVE"
+start_relay alt "${TUNED_ENV[@]}"
 run_wrk warm3 "$WARMUP_SECS" "$WORK/req_warm3.tsv" warmup
 ALT_RATIOS=() ALT_P99S=() ALT_B_CELLS=() ALT_C_CELLS=()
 for r in $(seq "$ALT_ROUNDS"); do
