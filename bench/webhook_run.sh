@@ -32,7 +32,7 @@
 #              per wrk run, default 200000), WEBHOOK_RATE_CONNECTIONS (default 64), WEBHOOK_PGBENCH_SCALE
 #              (default 10), WEBHOOK_SHARED_BUFFERS (default 128MB), BYO_PGPORT (default 54393),
 #              WEBHOOK_STANDIN_PORT (default 4050), WEBHOOK_RELAY_PORT (default 4051), WEBHOOK_ALT_ROUNDS /
-#              WEBHOOK_ALT_SECONDS (the rounds of (b) and (c) in turns: default 3 / 10).
+#              WEBHOOK_ALT_SECONDS (the rounds of (b) and (c) in turns: default 5 / 10).
 # Usage: bash bench/webhook_run.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -45,7 +45,7 @@ TUNED_THREADS=${WEBHOOK_TUNED_THREADS:-1}
 TUNED_POOL=${WEBHOOK_TUNED_POOL:-2}
 TUNED_BATCH=${WEBHOOK_TUNED_BATCH:-6}
 TUNED_KEEP_ALIVE=${WEBHOOK_TUNED_KEEP_ALIVE:-100}
-ALT_ROUNDS=${WEBHOOK_ALT_ROUNDS:-3}
+ALT_ROUNDS=${WEBHOOK_ALT_ROUNDS:-5}
 ALT_SECS=${WEBHOOK_ALT_SECONDS:-10}
 N=${WEBHOOK_N:-200000}
 RATE_CONNS=${WEBHOOK_RATE_CONNECTIONS:-64}

@@ -32,8 +32,11 @@ void log_notice(void*, const PGresult* r) {
 
 }  // namespace
 
-DbPool::DbPool(std::string conninfo, int size, std::chrono::milliseconds statement_timeout)
-    : conninfo_(std::move(conninfo)), statement_timeout_(statement_timeout), slots_(static_cast<std::size_t>(size)) {}
+DbPool::DbPool(std::string conninfo, int size, std::chrono::milliseconds statement_timeout, SessionObserver on_session)
+    : conninfo_(std::move(conninfo)),
+      statement_timeout_(statement_timeout),
+      on_session_(std::move(on_session)),
+      slots_(static_cast<std::size_t>(size)) {}
 
 DbPool::~DbPool() { close_all(); }
 
@@ -139,10 +142,19 @@ PGconn* DbPool::connect(Clock::time_point deadline, std::string& error) const {
     if (PQsetnonblocking(conn, 1) != 0) return fail(PQerrorMessage(conn));
     PQsetNoticeReceiver(conn, log_notice, nullptr);
 
-    // Server-side bound for every call on this session; the client-side deadline is the other half.
-    const std::string set = "SET statement_timeout = " + std::to_string(statement_timeout_.count());
-    PgOutcome o = run_query(conn, set.c_str(), {}, deadline);
+    // Server-side bound for every call on this session (the client-side deadline is the other half), and, in the
+    // same round trip, the base URL the database hands out (public_url_check.hpp).
+    const std::string timeout = std::to_string(statement_timeout_.count());
+    PgOutcome o = run_query(conn,
+                            "SELECT set_config('statement_timeout', $1, false),"
+                            "       current_setting('byo_twilio.webhook_base_url', true)",
+                            {timeout.c_str()}, deadline);
     if (!o.ok()) return fail(o.error);
+    if (on_session_) {
+        PGresult* r = o.result.get();
+        const bool set = PQntuples(r) == 1 && PQnfields(r) == 2 && !PQgetisnull(r, 0, 1);
+        on_session_(set ? std::optional<std::string>(PQgetvalue(r, 0, 1)) : std::nullopt);
+    }
     return conn;
 }
 

@@ -8,7 +8,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,8 +20,13 @@ namespace byo::relay {
 
 class DbPool {
 public:
-    // `statement_timeout` is set on every new session as the server-side bound of each call.
-    DbPool(std::string conninfo, int size, std::chrono::milliseconds statement_timeout);
+    // What a new session found: the database's byo_twilio.webhook_base_url (nullopt: not set).
+    using SessionObserver = std::function<void(const std::optional<std::string>& webhook_base_url)>;
+
+    // `statement_timeout` is set on every new session as the server-side bound of each call; `on_session` (may be
+    // empty) hears from every new session, on the thread that opened it.
+    DbPool(std::string conninfo, int size, std::chrono::milliseconds statement_timeout,
+           SessionObserver on_session = {});
     ~DbPool();
     DbPool(const DbPool&) = delete;
     DbPool& operator=(const DbPool&) = delete;
@@ -72,6 +79,7 @@ private:
 
     const std::string conninfo_;
     const std::chrono::milliseconds statement_timeout_;
+    const SessionObserver on_session_;
     mutable std::mutex mutex_;
     std::condition_variable freed_;
     std::vector<Slot> slots_;

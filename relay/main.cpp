@@ -19,6 +19,7 @@
 #include "http_server.hpp"
 #include "json_log.hpp"
 #include "metrics.hpp"
+#include "public_url_check.hpp"
 
 namespace {
 
@@ -103,7 +104,11 @@ int main(int argc, char** argv) {
     signal(SIGINT, ignore_signal);
     signal(SIGPIPE, SIG_IGN);  // a client hanging up mid-response must not kill the process
 
-    byo::relay::DbPool pool(config.database_url, config.pool_size, config.db_timeout);
+    byo::relay::PublicUrlCheck public_url_check(config.public_url);
+    byo::relay::DbPool pool(config.database_url, config.pool_size, config.db_timeout,
+                            [&public_url_check](const std::optional<std::string>& base_url) {
+                                public_url_check.observe(base_url);
+                            });
     byo::relay::Metrics metrics;
     byo::relay::WebhookBatcher batcher(pool, metrics, config.batch_max, config.queue_max);
     const byo::relay::RelayContext ctx{config, pool, metrics, batcher};

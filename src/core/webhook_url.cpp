@@ -35,4 +35,10 @@ std::optional<std::string> webhook_key_from_url(std::string_view url) {
     return std::nullopt;
 }
 
+bool url_under_base(std::string_view url, std::string_view base) {
+    while (!base.empty() && base.back() == '/') base.remove_suffix(1);
+    if (base.empty() || url.substr(0, base.size()) != base) return false;
+    return url.size() == base.size() || url[base.size()] == '/' || url[base.size()] == '?' || url[base.size()] == '#';
+}
+
 }  // namespace byo

@@ -11,4 +11,9 @@ namespace byo {
 // followed by '/', '?', '#' or the end; otherwise nothing (the webhook is then matched by its parameters).
 std::optional<std::string> webhook_key_from_url(std::string_view url);
 
+// Whether `url` lies under `base` (byo_twilio.webhook_base_url; trailing slashes ignored): the base itself, or it
+// followed by '/', '?' or '#'. An empty base holds nothing. A rejected webhook whose URL is not under the base was
+// most likely rebuilt by a relay with another BYO_TWILIO_PUBLIC_URL, so the log says so.
+bool url_under_base(std::string_view url, std::string_view base);
+
 }  // namespace byo

@@ -32,7 +32,7 @@ int dispatcher_concurrency_setting = 32;
 int dispatcher_batch_size_setting = 256;
 double max_segments_per_second_setting = 10;
 int max_concurrent_per_account_setting = 16;
-char* webhook_base_url = nullptr;
+char* webhook_base_url_setting = nullptr;
 int reconcile_delay_ms_setting = 10000;
 
 HttpClient* client = nullptr;
@@ -92,7 +92,7 @@ void define_settings() {
                             nullptr, nullptr);
     DefineCustomStringVariable("byo_twilio.webhook_base_url",
                                "Public base URL of the webhook relay (status callbacks); empty: none.", nullptr,
-                               &webhook_base_url, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+                               &webhook_base_url_setting, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("byo_twilio.reconcile_delay_ms",
                             "How long after an ambiguous request the dispatcher looks it up at Twilio.", nullptr,
                             &reconcile_delay_ms_setting, 10000, 0, 600000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr,
@@ -135,10 +135,12 @@ HttpOptions http_options() {
 DispatcherSettings dispatcher_settings() {
     return DispatcherSettings{dispatcher_concurrency_setting, dispatcher_batch_size_setting,
                               max_segments_per_second_setting, max_concurrent_per_account_setting,
-                              text_or_empty(webhook_base_url), reconcile_delay_ms_setting};
+                              text_or_empty(webhook_base_url_setting), reconcile_delay_ms_setting};
 }
 
 const char* dispatcher_database() { return dispatcher_db ? dispatcher_db : "postgres"; }
+
+std::string webhook_base_url() { return text_or_empty(webhook_base_url_setting); }
 
 HttpClient& backend_http_client() {
     if (!client) {

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "core/webhook_event.hpp"
+#include "core/webhook_url.hpp"
+#include "pg/config.hpp"
 #include "pg/datum.hpp"
 #include "pg/spi_plan.hpp"
 #include "pg/webhook_record.hpp"
@@ -56,6 +58,14 @@ Answer reject(int status, const std::string& why, const char* body) {
     return {status, "text/plain", body};
 }
 
+// Said with a 403 when the URL is not under byo_twilio.webhook_base_url: Twilio was given URLs under that base,
+// so the relay that rebuilt this one most likely has another BYO_TWILIO_PUBLIC_URL (docs/operations.md).
+std::string base_url_hint(const std::string& url) {
+    const std::string base = webhook_base_url();
+    if (base.empty() || url_under_base(url, base)) return "";
+    return "; the URL is not under byo_twilio.webhook_base_url: does the relay's BYO_TWILIO_PUBLIC_URL equal it?";
+}
+
 // The event's params column: a JSON body as it came (nested values kept), unless jsonb cannot hold it (a NUL
 // escape); a form body, or that JSON, as an object of strings.
 std::string params_json(const WebhookParams& params, const std::string& body) {
@@ -89,7 +99,8 @@ std::optional<Answer> accept(const Request& r, TenantLookups& lookups, std::opti
     const WebhookTenant tenant =
         resolve_webhook_tenant({url, *r.signature, content_type, body}, a.params, lookups);
     if (!tenant.user_id) {
-        log_line(std::string("byo_twilio webhook rejected (403, ") + kind_name(*kind) + "): " + tenant.outcome);
+        log_line(std::string("byo_twilio webhook rejected (403, ") + kind_name(*kind) + "): " + tenant.outcome +
+                 base_url_hint(url));
         return Answer{403, "text/plain", "forbidden"};
     }
     out.emplace(std::move(a));

@@ -3,9 +3,10 @@
 # by the official `twilio` helper library (test/e2e/relay_client.js), never by our own SQL. Checks tenant routing
 # by webhook URL, rejections that write nothing (forged, replayed with changes, unsigned), idempotent retries, a
 # delivery receipt, STOP, batches, HTTP edge cases (limits, pipelining, stalled and idle clients, smuggling),
-# load shedding (a second relay on RELAY_PORT + 1), permission errors answered 503, the relay riding out a
-# PostgreSQL stop/start without a restart, the call prepared once per session (server log), its metrics, a SIGTERM
-# that answers the webhook in flight, and logs free of tokens, signatures and message bodies.
+# load shedding (a second relay on RELAY_PORT + 1), the warnings when a relay's public URL is not the database's
+# webhook base URL (a third), permission errors answered 503, the relay riding out a PostgreSQL stop/start without a
+# restart, the call prepared once per session (server log), its metrics, a SIGTERM that answers the webhook in
+# flight, and logs free of tokens, signatures and message bodies.
 #
 # Runs against the cluster test/run.sh started, after the pg_regress suites (60_outbound connected ann and ben and
 # sent messages). Needs PGHOST, PGPORT, BYO_CLUSTER_DIR (the cluster, run as the postgres OS user, so this runs as
@@ -416,6 +417,37 @@ check "shedding: the second relay's log holds no token, signature, body or passw
     "$(node "$CLIENT" scan --log "$WORK/relay2.log" --record "$RECORD" --token-env ALICE_TOKEN,BOB_TOKEN \
          --fixtures test/standin/fixtures.json --secret-env RELAY_DB_PASSWORD \
          --literal "$(webhook_key "${SMS_URL[$ANN]}")" >/dev/null 2>&1; echo $?)"
+
+echo "# 4g. a relay whose public URL is not the database's byo_twilio.webhook_base_url: one warning naming both"
+OTHER_URL=https://other.example.test
+BYO_TWILIO_DATABASE_URL="host=$PGHOST port=$PGPORT user=$ROLE password=$RELAY_DB_PASSWORD dbname=postgres" \
+BYO_TWILIO_PUBLIC_URL=$OTHER_URL/ BYO_TWILIO_LISTEN=127.0.0.1:$((RELAY_PORT + 1)) BYO_TWILIO_POOL_SIZE=2 \
+    "$RELAY_BIN" >/dev/null 2>"$WORK/relay3.log" &
+RELAY2_PID=$!
+for _ in $(seq 1 50); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$RELAY2/readyz")" = 200 ] && break
+    sleep 0.1
+done
+mismatch_sid=$(sid SM)
+inbound_params "$ANN" "$SENDER" "through a relay on another base [$RUN]" "$mismatch_sid"
+# Signed for the URL get_settings() gave (the database's base), as Twilio would: the relay checks it against the
+# URL rebuilt on its own base.
+base_hints() { grep -F 'webhook rejected (403' "$SERVER_LOG" | grep -cF 'not under byo_twilio.webhook_base_url'; }
+hints_before=$(base_hints)
+post "${SMS_URL[$ANN]}" BOB_TOKEN "${INBOUND[@]}"  # forged, through the relay on the database's base
+check "same base, forged: 403, and its log line has no word about the base URL" "403 0" \
+    "$STATUS $(($(base_hints) - hints_before))"
+RELAY=$RELAY2 post "${SMS_URL[$ANN]}" ALICE_TOKEN "${INBOUND[@]}"
+check "other base: the webhook Twilio would send is refused (403), nothing written" "403 0 0" \
+    "$STATUS $(rows_anywhere "$mismatch_sid")"
+check "other base: the server log's rejection says the URL is not under byo_twilio.webhook_base_url" 1 \
+    "$(($(base_hints) - hints_before))"
+check "other base: the relay warned once (config_warning), naming both base URLs" "1 yes" \
+    "$(grep -c '"event":"config_warning"' "$WORK/relay3.log") $(grep '"event":"config_warning"' "$WORK/relay3.log" |
+       grep -F "($OTHER_URL)" | grep -qF "($PUBLIC_URL)" && echo yes || echo no)"
+kill -TERM "$RELAY2_PID" && wait "$RELAY2_PID"
+RELAY2_PID=
+check "the relay on the database's base: no config_warning" 0 "$(grep -c '"event":"config_warning"' "$LOG")"
 
 echo "# 7. permission denied, when preparing (a new session) and when executing (prepared): 503, then served again"
 # the relay's last db_error: "<stage> <sqlstate> <message>"

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+using byo::url_under_base;
 using byo::webhook_key_from_url;
 
 TEST(WebhookUrl, KeyAfterTwilioSegment) {
@@ -26,4 +27,23 @@ TEST(WebhookUrl, OnlyThePathCounts) {
     EXPECT_EQ(webhook_key_from_url("https://r.example.com/twilio/sms?next=/twilio/0123456789abcdef/"), std::nullopt);
     EXPECT_EQ(webhook_key_from_url("https://r.example.com/x/twilio/platformx/twilio/0123456789abcdef/sms"),
               "0123456789abcdef");  // the first segment that is a key
+}
+
+TEST(WebhookUrl, UnderBase) {
+    EXPECT_TRUE(url_under_base("https://relay.example.com/twilio/0123456789abcdef/sms", "https://relay.example.com"));
+    EXPECT_TRUE(url_under_base("https://relay.example.com/twilio/0123456789abcdef/sms", "https://relay.example.com/"));
+    EXPECT_TRUE(url_under_base("https://r.example.com/hooks/twilio/platform/status", "https://r.example.com/hooks"));
+    EXPECT_TRUE(url_under_base("https://r.example.com/hooks?x=1", "https://r.example.com/hooks"));
+    EXPECT_TRUE(url_under_base("https://r.example.com", "https://r.example.com"));
+}
+
+TEST(WebhookUrl, NotUnderBase) {
+    EXPECT_FALSE(url_under_base("https://other.example.com/twilio/0123456789abcdef/sms", "https://relay.example.com"));
+    EXPECT_FALSE(url_under_base("http://relay.example.com/twilio/platform/sms", "https://relay.example.com"));
+    EXPECT_FALSE(url_under_base("https://relay.example.com.evil/twilio/platform/sms", "https://relay.example.com"));
+    EXPECT_FALSE(url_under_base("https://relay.example.com:8443/twilio/platform/sms", "https://relay.example.com"));
+    EXPECT_FALSE(url_under_base("https://r.example.com/hooksx/twilio/platform/sms", "https://r.example.com/hooks"));
+    EXPECT_FALSE(url_under_base("https://r.example.com/twilio/platform/sms", "https://r.example.com/hooks"));
+    EXPECT_FALSE(url_under_base("https://r.example.com/twilio/platform/sms", ""));
+    EXPECT_FALSE(url_under_base("https://r.example.com/twilio/platform/sms", "/"));
 }
