@@ -7,13 +7,15 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace byo::relay {
 
 // What is wrong, for the operator, or nullopt when the database's base URL (nullopt or empty: not set) names the
 // same base as the relay's. Trailing slashes do not count (both sides drop them); anything else does, case too:
 // Twilio signs the URL exactly as it was entered.
-std::optional<std::string> public_url_mismatch(std::string_view public_url, const std::optional<std::string>& db_base_url);
+std::optional<std::string> public_url_mismatch(std::string_view public_url,
+                                               const std::optional<std::string>& db_base_url);
 
 class PublicUrlCheck {
 public:
