@@ -22,7 +22,7 @@
 #
 # Builds and installs the extension and the relay, starts the Twilio stand-in (only so save_settings can verify
 # the account) and a throwaway cluster, measures, prints the machine and a Markdown table, and removes everything,
-# even on failure. Needs root (the cluster runs as the postgres OS user). 7 minutes on 2 cores.
+# even on failure. Needs root (the cluster runs as the postgres OS user). About 8.5 minutes on 2 cores.
 #
 # Environment: WEBHOOK_SECONDS (per measurement, default 20), WEBHOOK_CONNECTIONS (default 16),
 #              WEBHOOK_WRK_THREADS (default 2), WEBHOOK_TUNED_THREADS / WEBHOOK_TUNED_POOL /
