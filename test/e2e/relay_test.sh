@@ -113,6 +113,25 @@ post() {
     IFS=$'\t' read -r STATUS CTYPE RETRY_AFTER BODY <<<"$out"
 }
 webhook_key() { local k=${1#"$PUBLIC_URL"/twilio/}; echo "${k%%/*}"; }  # the key in a webhook URL
+# start_relay2 LOG [NAME=VALUE...]: another relay, on RELAY_PORT + 1 (RELAY2), as the relay role, logging to LOG;
+# the settings given override the defaults here. Returns once it is ready (5 s at most). The database URL goes
+# through the environment, never a command line.
+RELAY2=http://127.0.0.1:$((RELAY_PORT + 1))
+start_relay2() {
+    local log=$1
+    shift
+    (
+        export BYO_TWILIO_DATABASE_URL="host=$PGHOST port=$PGPORT user=$ROLE password=$RELAY_DB_PASSWORD dbname=postgres"
+        export BYO_TWILIO_PUBLIC_URL=$PUBLIC_URL BYO_TWILIO_LISTEN=127.0.0.1:$((RELAY_PORT + 1))
+        for setting in "$@"; do export "$setting"; done
+        exec "$RELAY_BIN"
+    ) >/dev/null 2>"$log" &
+    RELAY2_PID=$!
+    for _ in $(seq 1 50); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$RELAY2/readyz")" = 200 ] && break
+        sleep 0.1
+    done
+}
 is_twiml() { [[ "$CTYPE" == text/xml* && "$BODY" == *'<Response>'*'</Response>'* ]] && echo yes || echo no; }
 # hold_inserts SECONDS: in the background, lock twilio.webhook_events against inserts for SECONDS; returns once
 # the lock is held. Sets LOCK_PID (wait for it to know the lock is gone).
@@ -375,16 +394,8 @@ check "200 idle connections open: another request still answered at once" "200,p
 
 echo "# 4f. load shedding: a second relay, one connection, at most 2 webhooks queued; while inserts are held back,"
 echo "#     one webhook in the call, then a burst of 11: 2 queued, 9 answered 503 at once (Twilio retries), never stored"
-RELAY2=http://127.0.0.1:$((RELAY_PORT + 1))
-BYO_TWILIO_DATABASE_URL="host=$PGHOST port=$PGPORT user=$ROLE password=$RELAY_DB_PASSWORD dbname=postgres" \
-BYO_TWILIO_PUBLIC_URL=$PUBLIC_URL BYO_TWILIO_LISTEN=127.0.0.1:$((RELAY_PORT + 1)) BYO_TWILIO_POOL_SIZE=1 \
-BYO_TWILIO_BATCH_MAX=1 BYO_TWILIO_QUEUE_MAX=2 BYO_TWILIO_DB_TIMEOUT_MS=5000 \
-    "$RELAY_BIN" >/dev/null 2>"$WORK/relay2.log" &
-RELAY2_PID=$!
-for _ in $(seq 1 50); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$RELAY2/readyz")" = 200 ] && break
-    sleep 0.1
-done
+start_relay2 "$WORK/relay2.log" BYO_TWILIO_POOL_SIZE=1 BYO_TWILIO_BATCH_MAX=1 BYO_TWILIO_QUEUE_MAX=2 \
+    BYO_TWILIO_DB_TIMEOUT_MS=5000
 shed_prefix=SM$(openssl rand -hex 6)
 inbound_params "$ANN" "$SENDER" "one of a burst while the database falls behind [$RUN]" "${shed_prefix}0"
 hold_inserts 2
@@ -420,14 +431,7 @@ check "shedding: the second relay's log holds no token, signature, body or passw
 
 echo "# 4g. a relay whose public URL is not the database's byo_twilio.webhook_base_url: one warning naming both"
 OTHER_URL=https://other.example.test
-BYO_TWILIO_DATABASE_URL="host=$PGHOST port=$PGPORT user=$ROLE password=$RELAY_DB_PASSWORD dbname=postgres" \
-BYO_TWILIO_PUBLIC_URL=$OTHER_URL/ BYO_TWILIO_LISTEN=127.0.0.1:$((RELAY_PORT + 1)) BYO_TWILIO_POOL_SIZE=2 \
-    "$RELAY_BIN" >/dev/null 2>"$WORK/relay3.log" &
-RELAY2_PID=$!
-for _ in $(seq 1 50); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$RELAY2/readyz")" = 200 ] && break
-    sleep 0.1
-done
+start_relay2 "$WORK/relay3.log" BYO_TWILIO_PUBLIC_URL=$OTHER_URL/ BYO_TWILIO_POOL_SIZE=2
 mismatch_sid=$(sid SM)
 inbound_params "$ANN" "$SENDER" "through a relay on another base [$RUN]" "$mismatch_sid"
 # Signed for the URL get_settings() gave (the database's base), as Twilio would: the relay checks it against the
