@@ -434,13 +434,13 @@ OTHER_URL=https://other.example.test
 start_relay2 "$WORK/relay3.log" BYO_TWILIO_PUBLIC_URL=$OTHER_URL/ BYO_TWILIO_POOL_SIZE=2
 mismatch_sid=$(sid SM)
 inbound_params "$ANN" "$SENDER" "through a relay on another base [$RUN]" "$mismatch_sid"
-# Signed for the URL get_settings() gave (the database's base), as Twilio would: the relay checks it against the
-# URL rebuilt on its own base.
 base_hints() { grep -F 'webhook rejected (403' "$SERVER_LOG" | grep -cF 'not under byo_twilio.webhook_base_url'; }
 hints_before=$(base_hints)
 post "${SMS_URL[$ANN]}" BOB_TOKEN "${INBOUND[@]}"  # forged, through the relay on the database's base
 check "same base, forged: 403, and its log line has no word about the base URL" "403 0" \
     "$STATUS $(($(base_hints) - hints_before))"
+# Signed for the URL get_settings() gave (the database's base), as Twilio would: the relay checks it against the
+# URL rebuilt on its own base.
 RELAY=$RELAY2 post "${SMS_URL[$ANN]}" ALICE_TOKEN "${INBOUND[@]}"
 check "other base: the webhook Twilio would send is refused (403), nothing written" "403 0 0" \
     "$STATUS $(rows_anywhere "$mismatch_sid")"
