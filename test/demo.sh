@@ -39,8 +39,8 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 # Runs SQL as an app user: the `authenticated` role with that user's JWT claims, as PostgREST does.
 as_user() {
     local uid=$1; shift
-    psql -X -q -d $DB -v ON_ERROR_STOP=0 -v alice_sid="$ALICE_SID" -v alice_token="$ALICE_TOKEN" \
-        -v bob_sid="$BOB_SID" -v bob_token="$BOB_TOKEN" \
+    psql -X -q -d $DB -v ON_ERROR_STOP=0 -v alice_sid="$ALICE_SID" -v alice_token="${ALICE_SEALED:-}" \
+        -v bob_sid="$BOB_SID" -v bob_token="${BOB_SEALED:-}" -v wrong_token="${WRONG_SEALED:-}" \
         -c "SET ROLE authenticated" -c "SET request.jwt.claims = '{\"sub\": \"$uid\"}'" "$@"
 }
 ALICE=00000000-0000-0000-0000-00000000a11c
@@ -52,6 +52,13 @@ echo "alice = $ALICE, bob = $BOB"
 
 step "Before connecting: status"
 as_user "$ALICE" -c "SELECT 'alice' AS who, state, reason, can_send FROM twilio.status()"
+
+step "Each seals their auth token in the app (web/seal-token.js), so SQL and its logs never see it in plaintext"
+KEY=$(psql -X -q -At -d $DB -c "SELECT twilio.token_sealing_key()")
+ALICE_SEALED=$(node test/lib/seal_token.js "$KEY" "$ALICE" "$ALICE_SID" "$ALICE_TOKEN")
+BOB_SEALED=$(node test/lib/seal_token.js "$KEY" "$BOB" "$BOB_SID" "$BOB_TOKEN")
+WRONG_SEALED=$(node test/lib/seal_token.js "$KEY" "$ALICE" "$ALICE_SID" "$BOB_TOKEN")  # bob's token, alice's account
+echo "alice's sealed token: ${ALICE_SEALED:0:40}..."
 
 step "Each connects their own Twilio account (verified against Twilio before saving)"
 as_user "$ALICE" -f - <<'SQL'
@@ -67,7 +74,7 @@ SQL
 
 step "A wrong token is refused, and nothing is saved"
 as_user "$ALICE" -f - <<'SQL' 2>&1 | grep -E 'ERROR|HINT' || true
-SELECT twilio.save_settings(:'alice_sid', :'bob_token');
+SELECT twilio.save_settings(:'alice_sid', :'wrong_token');
 SQL
 
 step "Status of each"

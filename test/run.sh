@@ -67,7 +67,9 @@ byo_twilio.conversations_base_url = '$STANDIN_URL'
 byo_twilio.messaging_base_url = '$STANDIN_URL'
 byo_twilio.http_timeout_ms = 5000
 byo_twilio.webhook_base_url = 'https://relay.example.test'
-byo_twilio.reconcile_delay_ms = 1500" || { echo "cluster: 0 passed, 1 failed"; exit 1; }
+byo_twilio.reconcile_delay_ms = 1500
+# The suites pass plaintext fixture tokens; sealed tokens are tested by test/e2e/log_secrets_test.sh and 25_*.
+byo_twilio.accept_plaintext_tokens = on" || { echo "cluster: 0 passed, 1 failed"; exit 1; }
 
 echo "== pg_regress"
 # PostgreSQL 15's pg_regress reads DIR/sql and DIR/expected: lay both out side by side. The suites run in the
@@ -114,6 +116,10 @@ psql -X -q -d postgres -c "CREATE DATABASE oracle_byo_twilio" && \
 psql -X -q -d oracle_byo_twilio -f sql/byo_twilio_auth_compat.sql -c "CREATE EXTENSION byo_twilio" >/dev/null
 PGDATABASE=oracle_byo_twilio bash test/oracle/run.sh >"$WORK/oracle.log" 2>&1
 record_from_log oracle "$WORK/oracle.log"
+
+echo "== secrets in logs (every statement and parameter logged, keys rotated, tokens sealed)"
+bash test/e2e/log_secrets_test.sh >"$WORK/secret_logs.log" 2>&1
+record_from_log secret_logs "$WORK/secret_logs.log"
 
 # Secrets never reach the server log: no fixture token may appear in it.
 leaks=0

@@ -35,6 +35,13 @@ CREATE FUNCTION twilio._check_sealed_credentials(owner text, account_sid text, e
                                                  sms_number text) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'byo_check_sealed_credentials' LANGUAGE C VOLATILE;
 
+CREATE FUNCTION twilio.token_sealing_key() RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'byo_token_sealing_key' LANGUAGE C STABLE;
+COMMENT ON FUNCTION twilio.token_sealing_key() IS
+    'The public key (X25519) to seal an auth token to before save_settings, so no plaintext token reaches SQL';
+CREATE FUNCTION twilio._token_input(owner text, account_sid text, auth_token text) RETURNS text
+    AS 'MODULE_PATHNAME', 'byo_token_input' LANGUAGE C STABLE;
+
 CREATE FUNCTION twilio._uuid_v7() RETURNS uuid
     AS 'MODULE_PATHNAME', 'byo_uuid_v7' LANGUAGE C VOLATILE PARALLEL SAFE;
 COMMENT ON FUNCTION twilio._uuid_v7() IS

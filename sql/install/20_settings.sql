@@ -17,7 +17,8 @@ CREATE TABLE twilio.user_settings (
     -- Names this user in webhook URLs (twilio.get_settings().webhook_urls); not a secret.
     webhook_key text NOT NULL UNIQUE DEFAULT replace(gen_random_uuid()::text, '-', ''),
     -- Per-user sending rate in SMS segments per second (NULL: byo_twilio.max_segments_per_second).
-    max_segments_per_second real CHECK (max_segments_per_second > 0),
+    -- The same range as the setting: a rate near zero would schedule sends past the end of time.
+    max_segments_per_second real CHECK (max_segments_per_second >= 0.01::real AND max_segments_per_second <= 100000),
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now()
 );
@@ -123,7 +124,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
      WHERE b.base IS NOT NULL
 $$;
 
-CREATE FUNCTION twilio._settings_info(uid uuid) RETURNS SETOF twilio.settings_info
+-- Not named _settings_info: that is the name of settings_info's array type, which a call would be read as.
+CREATE FUNCTION twilio._settings_of(uid uuid) RETURNS SETOF twilio.settings_info
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT s.account_sid, s.conversations_service_sid, s.messaging_service_sid, s.sms_number, s.status,
            twilio._mask_or_null(s.user_id::text, s.account_sid, s.auth_token_envelope),
@@ -136,9 +138,9 @@ $$;
 CREATE FUNCTION twilio._raise_unless_ok(verdict jsonb) RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF NOT (verdict ->> 'ok')::boolean THEN
-        RAISE EXCEPTION '%', verdict ->> 'message'
-            USING ERRCODE = verdict ->> 'sqlstate',
+    IF verdict IS NULL OR (verdict ->> 'ok') IS DISTINCT FROM 'true' THEN
+        RAISE EXCEPTION '%', coalesce(verdict ->> 'message', 'the check gave no verdict')
+            USING ERRCODE = coalesce(verdict ->> 'sqlstate', 'XX000'),
                   DETAIL = format('failed check: %s', verdict ->> 'failed_check'),
                   HINT = 'Nothing was saved.';
     END IF;
@@ -167,11 +169,12 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 #variable_conflict use_variable
 DECLARE
     uid uuid := twilio._require_user();
-    sid text := btrim(account_sid);
-    token text := btrim(auth_token);
-    conv text := nullif(btrim(conversations_service_sid), '');
-    msg text := nullif(btrim(messaging_service_sid), '');
-    num text := nullif(btrim(sms_number), '');
+    sid text := btrim(account_sid, E' \t\r\n');
+    conv text := nullif(btrim(conversations_service_sid, E' \t\r\n'), '');
+    msg text := nullif(btrim(messaging_service_sid, E' \t\r\n'), '');
+    num text := nullif(btrim(sms_number, E' \t\r\n'), '');
+    -- Sealed for this user and account (docs/security.md); plaintext only where the operator allows it.
+    token text := twilio._token_input(uid::text, sid, auth_token);
     envelope bytea;
     result twilio.settings_info;
 BEGIN
@@ -187,7 +190,7 @@ BEGIN
             conversations_service_sid = EXCLUDED.conversations_service_sid,
             messaging_service_sid = EXCLUDED.messaging_service_sid, sms_number = EXCLUDED.sms_number,
             status = 'active', verified_at = EXCLUDED.verified_at, last_error = NULL;
-    SELECT * INTO result FROM twilio._settings_info(uid);
+    SELECT * INTO result FROM twilio._settings_of(uid);
     RETURN result;
 END
 $$;
@@ -196,7 +199,7 @@ COMMENT ON FUNCTION twilio.save_settings(text, text, text, text, text) IS
 
 CREATE FUNCTION twilio.get_settings() RETURNS SETOF twilio.settings_info
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-    SELECT * FROM twilio._settings_info(twilio._require_user())
+    SELECT * FROM twilio._settings_of(twilio._require_user())
 $$;
 COMMENT ON FUNCTION twilio.get_settings() IS 'The caller''s settings with the auth token masked (no row: not connected)';
 
@@ -295,11 +298,11 @@ CREATE FUNCTION twilio.set_platform_account(account_sid text, auth_token text,
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
-    sid text := btrim(account_sid);
-    token text := btrim(auth_token);
-    conv text := nullif(btrim(conversations_service_sid), '');
-    msg text := nullif(btrim(messaging_service_sid), '');
-    num text := nullif(btrim(sms_number), '');
+    sid text := btrim(account_sid, E' \t\r\n');
+    conv text := nullif(btrim(conversations_service_sid, E' \t\r\n'), '');
+    msg text := nullif(btrim(messaging_service_sid, E' \t\r\n'), '');
+    num text := nullif(btrim(sms_number, E' \t\r\n'), '');
+    token text := twilio._token_input('platform', sid, auth_token);
     envelope bytea;
 BEGIN
     envelope := twilio._verified_envelope('platform', sid, token, conv, msg, num);
@@ -318,6 +321,9 @@ $$;
 CREATE FUNCTION twilio.set_platform_fallback(enabled boolean) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    IF enabled IS NULL THEN
+        RAISE EXCEPTION 'enabled must be true or false, not NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     UPDATE twilio.platform_account SET fallback_enabled = enabled;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no platform account is set' USING ERRCODE = 'object_not_in_prerequisite_state',

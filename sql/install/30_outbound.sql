@@ -168,7 +168,7 @@ $$;
 CREATE FUNCTION twilio._require_body(body text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF body IS NULL OR btrim(body) = '' THEN
+    IF body IS NULL OR body !~ '\S' THEN  -- only whitespace (tabs and newlines too) is empty
         RAISE EXCEPTION 'message body is empty' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF char_length(body) > 1600 THEN

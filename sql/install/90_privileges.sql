@@ -3,7 +3,7 @@
 ------------------------------------------------------------------------------------------------------------------
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA twilio FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION twilio.compute_signature(text, text, jsonb),
-                          twilio.validate_signature(text, text, text, text, text)
+                          twilio.validate_signature(text, text, text, text, text), twilio.token_sealing_key()
     TO authenticated, service_role;
 GRANT EXECUTE ON FUNCTION twilio.save_settings(text, text, text, text, text), twilio.get_settings(),
                           twilio.status(), twilio.verify_settings(), twilio.disconnect(),

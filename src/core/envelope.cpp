@@ -41,6 +41,9 @@ Header parse_header(const Bytes& env) {
     if (id_len == 0 || env.size() < h.size + kNonceLen + kTagLen)
         throw CoreError(sqlstate::invalid_parameter_value, "token envelope is malformed (truncated)");
     h.key_id.assign(reinterpret_cast<const char*>(env.data() + 2), id_len);
+    // An altered header could carry any bytes; they must not reach an error message (or a client) as text.
+    if (!valid_key_id(h.key_id))
+        throw CoreError(sqlstate::invalid_parameter_value, "token envelope is malformed (invalid key id)");
     return h;
 }
 

@@ -34,6 +34,7 @@ double max_segments_per_second_setting = 10;
 int max_concurrent_per_account_setting = 16;
 char* webhook_base_url_setting = nullptr;
 int reconcile_delay_ms_setting = 10000;
+bool accept_plaintext_tokens_setting = false;
 
 HttpClient* client = nullptr;
 
@@ -97,6 +98,12 @@ void define_settings() {
                             "How long after an ambiguous request the dispatcher looks it up at Twilio.", nullptr,
                             &reconcile_delay_ms_setting, 10000, 0, 600000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr,
                             nullptr);
+    // Off: save_settings and set_platform_account take only sealed tokens (core/token_seal.hpp), so no plaintext
+    // token can sit in a statement, a bind parameter or a log line. Superuser-only, so no client can turn it on.
+    DefineCustomBoolVariable("byo_twilio.accept_plaintext_tokens",
+                             "Whether save_settings and set_platform_account accept an auth token that is not sealed.",
+                             nullptr, &accept_plaintext_tokens_setting, false, PGC_SUSET, 0, nullptr, nullptr,
+                             nullptr);
     MarkGUCPrefixReserved("byo_twilio");
 }
 
@@ -141,6 +148,8 @@ DispatcherSettings dispatcher_settings() {
 const char* dispatcher_database() { return dispatcher_db ? dispatcher_db : "postgres"; }
 
 std::string webhook_base_url() { return text_or_empty(webhook_base_url_setting); }
+
+bool accept_plaintext_tokens() { return accept_plaintext_tokens_setting; }
 
 HttpClient& backend_http_client() {
     if (!client) {

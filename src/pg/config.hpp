@@ -28,6 +28,7 @@ struct DispatcherSettings {
 DispatcherSettings dispatcher_settings();
 const char* dispatcher_database();  // the database the dispatcher serves (postmaster-level setting)
 std::string webhook_base_url();     // byo_twilio.webhook_base_url, "" when not set
+bool accept_plaintext_tokens();     // byo_twilio.accept_plaintext_tokens: save_settings may take an unsealed token
 
 // One client per backend, created on first use (after fork) so connections to Twilio are reused.
 HttpClient& backend_http_client();

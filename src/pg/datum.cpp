@@ -38,7 +38,17 @@ Secret arg_secret(FunctionCallInfo fcinfo, int n) {
     return out;
 }
 
+namespace {
+// Reading a NULL argument as a value would dereference a null pointer: every reader of a required argument
+// refuses NULL here, so no C function can crash on one, STRICT or not.
+void require_not_null(FunctionCallInfo fcinfo, int n) {
+    if (PG_ARGISNULL(n))
+        throw CoreError("22004", "argument " + std::to_string(n + 1) + " must not be NULL");
+}
+}  // namespace
+
 Bytes arg_bytea(FunctionCallInfo fcinfo, int n) {
+    require_not_null(fcinfo, n);
     const unsigned char* data = nullptr;
     std::size_t len = 0;
     pg_call([&] {
@@ -50,6 +60,7 @@ Bytes arg_bytea(FunctionCallInfo fcinfo, int n) {
 }
 
 std::string arg_jsonb_text(FunctionCallInfo fcinfo, int n) {
+    require_not_null(fcinfo, n);
     char* rendered = nullptr;
     pg_call([&] {
         Jsonb* j = PG_GETARG_JSONB_P(n);
@@ -61,6 +72,7 @@ std::string arg_jsonb_text(FunctionCallInfo fcinfo, int n) {
 }
 
 std::vector<std::optional<std::string>> arg_text_array(FunctionCallInfo fcinfo, int n) {
+    require_not_null(fcinfo, n);
     Datum* elems = nullptr;
     bool* nulls = nullptr;
     int count = 0, ndim = 0;
@@ -79,7 +91,7 @@ std::vector<std::optional<std::string>> arg_text_array(FunctionCallInfo fcinfo, 
     return out;
 }
 
-Datum text_datum(const std::string& value) {
+Datum text_datum(std::string_view value) {
     Datum d = 0;
     pg_call([&] { d = PointerGetDatum(cstring_to_text_with_len(value.data(), static_cast<int>(value.size()))); });
     return d;

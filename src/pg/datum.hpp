@@ -2,6 +2,7 @@
 // C++ exception at the call.
 #pragma once
 #include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,7 @@ std::string arg_jsonb_text(FunctionCallInfo fcinfo, int n);  // the jsonb render
 // A text[] argument's elements in order (nullopt: a NULL element); 22023 unless it has at most one dimension.
 std::vector<std::optional<std::string>> arg_text_array(FunctionCallInfo fcinfo, int n);
 
-Datum text_datum(const std::string& value);
+Datum text_datum(std::string_view value);
 Datum bytea_datum(const Bytes& value);
 Datum jsonb_datum(const std::string& json_text);
 Datum text_array_datum(const std::vector<std::string>& values);

@@ -1,5 +1,6 @@
-// Extension entry: settings, the log-redaction hook, and (when preloaded) the dispatcher worker. libcurl and OpenSSL are initialised lazily in backends, never here
+// Extension entry: settings, the log-redaction and ALTER SYSTEM hooks, and (when preloaded) the dispatcher worker. libcurl and OpenSSL are initialised lazily in backends, never here
 // (this runs in the postmaster when the library is preloaded).
+#include "pg/alter_system_guard.hpp"
 #include "pg/config.hpp"
 #include "pg/guard.hpp"
 #include "pg/log_redaction.hpp"
@@ -19,6 +20,7 @@ void _PG_init(void) {
     byo::pg::guard([]() -> Datum {
         byo::pg::pg_call([] { byo::pg::define_settings(); });
         byo::pg::install_log_redaction();
+        byo::pg::install_alter_system_guard();
         // The dispatcher and its wake-up slot exist only when preloaded (shared_preload_libraries).
         if (process_shared_preload_libraries_in_progress) {
             byo::pg::pg_call([] {

@@ -44,8 +44,11 @@ Step g_steps[] = {
 };
 
 SavedPlan g_platform_account{"SELECT 'platform', account_sid, auth_token_envelope FROM twilio.platform_account", 0};
+// Only traffic sent with the platform account: its token must not reach a message a user sent with their own.
 SavedPlan g_message_owner{
-    "SELECT user_id::text FROM twilio.messages WHERE twilio_sid = $1 AND direction = 'outbound' LIMIT 1", 1};
+    "SELECT user_id::text FROM twilio.messages WHERE twilio_sid = $1 AND direction = 'outbound' AND account_sid = $2"
+    " LIMIT 1",
+    2};
 
 std::vector<Candidate> candidates_from(const std::vector<SqlRow>& rows) {
     std::vector<Candidate> out;
@@ -95,6 +98,27 @@ std::vector<std::string> signers(const std::vector<Candidate>& candidates, const
     return valid;
 }
 
+// What a candidate's check costs (a token decrypted, the signature computed), spent when there is no candidate:
+// otherwise a 403 for an unknown number, service or webhook key comes back measurably sooner than one for a wrong
+// signature, and an outsider could tell which are registered. The decoy token is sealed once per key.
+void spend_like_a_check(const SignedRequest& r, const SignatureCheck& check, TenantLookups& lookups) {
+    static Bytes decoy;
+    static std::string decoy_key_id;
+    const char* const context = "byo_twilio decoy";
+    try {
+        if (!lookups.keyring) lookups.keyring = current_keyring();
+        const EncryptionKey& key = lookups.keyring->current();
+        if (decoy.empty() || decoy_key_id != key.id) {
+            decoy = seal_envelope(key, std::string(32, '0'), context);
+            decoy_key_id = key.id;
+        }
+        const Secret token = open_envelope(*lookups.keyring, decoy, context);
+        (void)check.matches(token.view(), r.signature);
+    } catch (const CoreError&) {
+        decoy.clear();  // no key, or the key changed under the same id: nothing to time against; reseal next time
+    }
+}
+
 constexpr int kPlatformStep = -1;
 
 // The rows stay in `lookups` for the rest of the call: a batch's webhooks read them, not copies.
@@ -108,11 +132,16 @@ const std::vector<SqlRow>& lookup(int step, SavedPlan& plan, const std::string* 
 
 WebhookTenant platform_tenant(const SignedRequest& r, const WebhookParams& params, const SignatureCheck& check,
                               TenantLookups& lookups) {
-    const std::vector<SqlRow>& account = lookup(kPlatformStep, g_platform_account, nullptr, lookups);
-    if (signers(candidates_from(account), r, check, lookups).size() != 1)
+    const std::vector<Candidate> account = candidates_from(lookup(kPlatformStep, g_platform_account, nullptr, lookups));
+    if (account.empty()) {
+        spend_like_a_check(r, check, lookups);
+        return {std::nullopt, "no platform account is set"};
+    }
+    if (signers(account, r, check, lookups).size() != 1)
         return {std::nullopt, "signature does not validate with the platform account"};
     const std::string* sid = params.first_of({"MessageSid", "SmsSid"});
-    const std::vector<SqlRow> owner = sid ? g_message_owner.run({*sid}) : std::vector<SqlRow>{};
+    const std::vector<SqlRow> owner =
+        sid ? g_message_owner.run({*sid, account[0].account_sid}) : std::vector<SqlRow>{};
     if (owner.empty() || !owner[0][0]) return {std::nullopt, "platform callback for an unknown message"};
     return {owner[0][0], "ok"};
 }
@@ -139,6 +168,7 @@ WebhookTenant resolve_webhook_tenant(const SignedRequest& r, const WebhookParams
                                       "own webhook URL with its key)"};
         return {std::nullopt, std::string("signature does not validate for the user(s) matched by ") + step.label};
     }
+    spend_like_a_check(r, check, lookups);
     return {std::nullopt, "no tenant matches"};
 }
 

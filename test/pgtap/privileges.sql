@@ -9,7 +9,7 @@
 --   other B = 00000000-0000-4000-a000-00000000000b   account ACbbbb...
 --   platform account                                 account ACcccc...
 BEGIN;
-SELECT plan(276);
+SELECT plan(282);
 
 ------------------------------------------------------------------------------------------------------------------
 -- Fixtures (superuser)
@@ -123,7 +123,8 @@ SELECT function_privs_are('twilio', f.name, f.args, r.role,
         (10, 'get_platform_account', '{}', '{service_role}'),
         (11, 'clear_platform_account', '{}', '{service_role}'),
         (12, 'rotate_encryption_keys', '{}', '{service_role}'),
-        (13, 'encryption_status', '{}', '{service_role}')) f(ord, name, args, grantees)
+        (13, 'encryption_status', '{}', '{service_role}'),
+        (14, 'token_sealing_key', '{}', '{authenticated,service_role}')) f(ord, name, args, grantees)
  CROSS JOIN (VALUES (1, 'anon'::name), (2, 'authenticated'), (3, 'service_role')) r(rord, role)
  ORDER BY f.ord, r.rord;
 
@@ -142,10 +143,11 @@ SELECT function_privs_are('twilio', f.name, f.args, r.role, '{}'::name[],
         (8, '_touch_updated_at', '{}'),
         (9, '_require_user', '{}'),
         (10, '_mask_or_null', '{text,text,bytea}'),
-        (11, '_settings_info', '{uuid}'),
+        (11, '_settings_of', '{uuid}'),
         (12, '_raise_unless_ok', '{jsonb}'),
         (13, '_resolve_config', '{uuid}'),
-        (14, '_check_formats', '{text,text,text,text,text}')) f(ord, name, args)
+        (14, '_check_formats', '{text,text,text,text,text}'),
+        (15, '_token_input', '{text,text,text}')) f(ord, name, args)
  CROSS JOIN (VALUES (1, 'anon'::name), (2, 'authenticated'), (3, 'service_role')) r(rord, role)
  ORDER BY f.ord, r.rord;
 
@@ -169,10 +171,10 @@ SELECT is(ARRAY(SELECT DISTINCT p.proname::text FROM pg_proc p
   FROM (VALUES (1, 'anon', '{}'::text[]),
                (2, 'authenticated', '{compute_signature,disconnect,get_or_create_conversation_for_lead,'
                                     'get_settings,save_settings,send_conversation_message,send_sms,status,'
-                                    'validate_signature,verify_settings}'),
+                                    'token_sealing_key,validate_signature,verify_settings}'),
                (3, 'service_role', '{clear_platform_account,compute_signature,dispatcher_pid,encryption_status,'
                                    'get_platform_account,rotate_encryption_keys,set_platform_account,'
-                                   'set_platform_fallback,validate_signature}')) r(ord, role, expected)
+                                   'set_platform_fallback,token_sealing_key,validate_signature}')) r(ord, role, expected)
  ORDER BY r.ord;
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace = 'twilio'::regnamespace AND p.prosecdef
