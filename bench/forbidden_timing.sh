@@ -21,7 +21,7 @@ INSERT INTO auth.users (id) VALUES ('00000000-0000-0000-0000-00000000f001');
 INSERT INTO twilio.user_settings (user_id, account_sid, auth_token_envelope, sms_number, webhook_key)
 VALUES ('00000000-0000-0000-0000-00000000f001', 'AC$(printf 'f%.0s' {1..32})',
         twilio._seal_token('00000000-0000-0000-0000-00000000f001', 'AC$(printf 'f%.0s' {1..32})', repeat('ab', 16)),
-        '+15005550006', 'knownkey');
+        '+15005550006', 'abababababababababababababababab');
 SQL
 psql -X -q -At -v ON_ERROR_STOP=1 -d postgres <<SQL
 CREATE TEMP TABLE t (kind text, us double precision);
@@ -32,8 +32,8 @@ DECLARE
     cases text[][] := ARRAY[
         ['unknown number', 'https://relay.example.test/twilio/sms', '%2B15005559999'],
         ['known number, wrong signature', 'https://relay.example.test/twilio/sms', '%2B15005550006'],
-        ['unknown webhook key', 'https://relay.example.test/twilio/unknownkey/sms', '%2B15005559999'],
-        ['known webhook key, wrong signature', 'https://relay.example.test/twilio/knownkey/sms', '%2B15005559999']];
+        ['unknown webhook key', 'https://relay.example.test/twilio/cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd/sms', '%2B15005559999'],
+        ['known webhook key, wrong signature', 'https://relay.example.test/twilio/abababababababababababababababab/sms', '%2B15005559999']];
     t0 timestamptz;
     st integer;
 BEGIN
