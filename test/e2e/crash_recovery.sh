@@ -38,13 +38,20 @@ SET ROLE authenticated;
 SET request.jwt.claims = '{"sub": "$USER_ID"}';
 SELECT count(twilio.send_sms('+1500777' || lpad(i::text, 4, '0'), 'crash-test-' || i)) FROM generate_series(1, $N) i;
 SQL
-sleep 0.8
+# Each step waits for an event (a row count, a new worker), bounded, never for a fixed time: the kill lands once the
+# run has started, the restart once the new dispatcher has made progress of its own.
+wait_until() {  # a query answering t, polled for at most 60 s
+    for _ in $(seq 1 1200); do [ "$(q -c "$1" 2>/dev/null)" = t ] && return 0; sleep 0.05; done
+    echo "# gave up waiting for: $1"; return 1
+}
+done_count="SELECT count(*) FROM twilio.outbox WHERE user_id = '$USER_ID' AND state = 'done'"
+wait_until "SELECT ($done_count) > 0"
 pid=$(q -c "SELECT twilio.dispatcher_pid()")
-sent_before_kill=$(q -c "SELECT count(*) FROM twilio.outbox WHERE user_id = '$USER_ID' AND state = 'done'")
+sent_before_kill=$(q -c "$done_count")
 kill -9 "$pid" && echo "# killed dispatcher $pid with $sent_before_kill/$N done"
-for _ in $(seq 1 100); do q -c "SELECT 1" >/dev/null 2>&1 && break; sleep 0.1; done
-sleep 1.5
-done_before_restart=$(q -c "SELECT count(*) FROM twilio.outbox WHERE user_id = '$USER_ID' AND state = 'done'")
+wait_until "SELECT twilio.dispatcher_pid() IS NOT NULL AND twilio.dispatcher_pid() <> $pid"
+wait_until "SELECT ($done_count) > $sent_before_kill"
+done_before_restart=$(q -c "$done_count")
 restart_cluster && echo "# restarted PostgreSQL (immediate) with $done_before_restart/$N done"
 
 for _ in $(seq 1 600); do
