@@ -17,11 +17,13 @@ BEGIN
         RAISE EXCEPTION 'time zone % is not an IANA time zone name', coalesce(quote_literal(tz), 'NULL')
             USING ERRCODE = 'invalid_parameter_value', HINT = 'For example America/New_York or Europe/Paris.';
     END IF;
-    PERFORM now() AT TIME ZONE tz;
+    BEGIN
+        PERFORM now() AT TIME ZONE tz;
+    EXCEPTION WHEN invalid_parameter_value THEN
+        RAISE EXCEPTION 'unknown time zone %', quote_literal(tz)
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'See pg_timezone_names for the known IANA names.';
+    END;
     RETURN tz;
-EXCEPTION WHEN invalid_parameter_value THEN
-    RAISE EXCEPTION 'unknown time zone %', quote_literal(tz)
-        USING ERRCODE = 'invalid_parameter_value', HINT = 'See pg_timezone_names for the known IANA names.';
 END
 $$;
 

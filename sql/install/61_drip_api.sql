@@ -9,7 +9,7 @@ DECLARE
 BEGIN
     SELECT * INTO c FROM twilio.campaigns x WHERE x.user_id = uid AND x.id = cid FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'campaign % not found', cid USING ERRCODE = 'no_data_found';
+        RAISE EXCEPTION 'campaign not found' USING ERRCODE = 'no_data_found';
     END IF;
     RETURN c;
 END
@@ -101,13 +101,13 @@ DECLARE
     c twilio.campaigns := twilio._require_campaign(uid, cid);
 BEGIN
     IF NOT c.status = ANY (allowed_from) THEN
-        RAISE EXCEPTION 'campaign % is %; only a campaign that is % can become %', cid, c.status,
+        RAISE EXCEPTION 'the campaign is %; only a campaign that is % can become %', c.status,
                         array_to_string(allowed_from, ' or '), new_status
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     IF new_status = 'active' AND NOT EXISTS (SELECT 1 FROM twilio.campaign_steps s
                                               WHERE s.user_id = uid AND s.campaign_id = cid) THEN
-        RAISE EXCEPTION 'campaign % has no steps', cid USING ERRCODE = 'object_not_in_prerequisite_state',
+        RAISE EXCEPTION 'the campaign has no steps' USING ERRCODE = 'object_not_in_prerequisite_state',
             HINT = 'Add one with twilio.add_step(...).';
     END IF;
     UPDATE twilio.campaigns x SET status = new_status WHERE x.user_id = uid AND x.id = cid;
@@ -179,7 +179,7 @@ DECLARE
     sid uuid;
 BEGIN
     IF c.status = 'archived' THEN
-        RAISE EXCEPTION 'campaign % is archived', c.id USING ERRCODE = 'object_not_in_prerequisite_state';
+        RAISE EXCEPTION 'the campaign is archived' USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     IF delay IS NULL AND on_day IS NULL THEN
         delay := interval '0';
@@ -192,7 +192,7 @@ BEGIN
         RAISE EXCEPTION 'position must be 1 to 1000' USING ERRCODE = 'invalid_parameter_value';
     ELSIF EXISTS (SELECT 1 FROM twilio.campaign_steps s WHERE s.user_id = uid AND s.campaign_id = c.id
                                                          AND s.position = pos) THEN
-        RAISE EXCEPTION 'campaign % already has a step at position %', c.id, pos USING ERRCODE = 'unique_violation';
+        RAISE EXCEPTION 'the campaign already has a step at position %', pos USING ERRCODE = 'unique_violation';
     END IF;
     INSERT INTO twilio.campaign_steps (user_id, campaign_id, position, delay, on_day, at_local_time, body_template,
                                        channel)
@@ -216,7 +216,7 @@ DECLARE
 BEGIN
     SELECT * INTO s FROM twilio.campaign_steps x WHERE x.user_id = uid AND x.id = step_id FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'step % not found', step_id USING ERRCODE = 'no_data_found';
+        RAISE EXCEPTION 'step not found' USING ERRCODE = 'no_data_found';
     END IF;
     IF delay IS NOT NULL THEN
         s.delay := delay; s.on_day := NULL; s.at_local_time := NULL;
@@ -282,7 +282,7 @@ BEGIN
     SELECT s.body_template INTO tmpl FROM twilio.campaign_steps s
      WHERE s.user_id = twilio._require_user() AND s.id = step_id;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'step % not found', step_id USING ERRCODE = 'no_data_found';
+        RAISE EXCEPTION 'step not found' USING ERRCODE = 'no_data_found';
     END IF;
     SELECT * INTO body, characters, segments, encoding FROM twilio.preview(tmpl, variables);
 END
@@ -310,7 +310,7 @@ BEGIN
             HINT = 'For example {"first_name": "Ada"}.';
     END IF;
     IF c.status = 'archived' THEN
-        RAISE EXCEPTION 'campaign % is archived', c.id USING ERRCODE = 'object_not_in_prerequisite_state';
+        RAISE EXCEPTION 'the campaign is archived' USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     FOR s IN SELECT * FROM twilio.campaign_steps x WHERE x.user_id = uid AND x.campaign_id = c.id ORDER BY x.position
     LOOP
@@ -408,7 +408,7 @@ DECLARE
 BEGIN
     SELECT * INTO e FROM twilio.enrollments x WHERE x.user_id = uid AND x.id = eid FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'enrollment % not found', eid USING ERRCODE = 'no_data_found';
+        RAISE EXCEPTION 'enrollment not found' USING ERRCODE = 'no_data_found';
     END IF;
     RETURN e;
 END
@@ -436,7 +436,7 @@ DECLARE
     e twilio.enrollments := twilio._require_enrollment(uid, enrollment_id);
 BEGIN
     IF e.status NOT IN ('active', 'paused') THEN
-        RAISE EXCEPTION 'enrollment % is %', e.id, e.status USING ERRCODE = 'object_not_in_prerequisite_state';
+        RAISE EXCEPTION 'the enrollment is %', e.status USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     UPDATE twilio.enrollments x SET status = 'paused', pause_reason = 'paused', next_run_at = NULL
      WHERE x.user_id = uid AND x.id = e.id;
@@ -453,7 +453,7 @@ DECLARE
     c twilio.campaigns := twilio._require_campaign(uid, e.campaign_id);
 BEGIN
     IF e.status NOT IN ('active', 'paused') THEN
-        RAISE EXCEPTION 'enrollment % is %', e.id, e.status USING ERRCODE = 'object_not_in_prerequisite_state';
+        RAISE EXCEPTION 'the enrollment is %', e.status USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     IF c.status <> 'active' THEN
         UPDATE twilio.enrollments x
