@@ -125,11 +125,6 @@ DECLARE
     spec text;
     job bigint;
 BEGIN
-    IF to_regprocedure('cron.schedule(text, text, text)') IS NULL THEN
-        RAISE EXCEPTION 'pg_cron is not installed in this database' USING ERRCODE = 'object_not_in_prerequisite_state',
-            HINT = 'Add pg_cron to shared_preload_libraries, then CREATE EXTENSION pg_cron in the database '
-                   'cron.database_name names.';
-    END IF;
     IF max_rows IS NULL OR max_rows NOT BETWEEN 1 AND 100000 THEN
         RAISE EXCEPTION 'max_rows must be 1 to 100000' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -141,8 +136,18 @@ BEGIN
         RAISE EXCEPTION 'every must be whole seconds from 1 to 59, or whole minutes from 1 to 59 (got %)', every
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job
-        USING 'byo_twilio_drips', spec, format('SELECT twilio.drip_tick(%s)', max_rows);
+    IF to_regprocedure('cron.schedule(text, text, text)') IS NULL THEN
+        RAISE EXCEPTION 'pg_cron is not installed in this database' USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Add pg_cron to shared_preload_libraries, then CREATE EXTENSION pg_cron in the database '
+                   'cron.database_name names.';
+    END IF;
+    BEGIN
+        EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job
+            USING 'byo_twilio_drips', spec, format('SELECT twilio.drip_tick(%s)', max_rows);
+    EXCEPTION WHEN invalid_parameter_value THEN  -- pg_cron's "invalid schedule": before 1.5, no second schedules
+        RAISE EXCEPTION 'pg_cron refused the schedule ''%''', spec USING ERRCODE = 'feature_not_supported',
+            HINT = 'Second-level schedules need pg_cron 1.5 or later; use whole minutes, e.g. interval ''1 minute''.';
+    END;
     RETURN job;
 END
 $$;
