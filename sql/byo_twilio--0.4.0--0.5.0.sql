@@ -923,9 +923,10 @@ BEGIN
             e.last_position := s.position;
             e.anchor_at := now();
             SELECT * INTO p FROM twilio._drip_plan(e, c);
-            UPDATE twilio.enrollments x
+            UPDATE twilio.enrollments x  -- the last step sent: completed now
                SET last_position = s.position, anchor_at = now(), last_sent_at = now(), last_error = NULL,
-                   next_run_at = coalesce(p.allowed_at, now()),
+                   status = CASE WHEN p.step_id IS NULL THEN 'completed' ELSE 'active' END,
+                   next_run_at = p.allowed_at, finished_at = CASE WHEN p.step_id IS NULL THEN now() END,
                    hold_reason = CASE WHEN p.allowed_at > p.due_at THEN 'quiet hours' END
              WHERE x.user_id = e.user_id AND x.id = e.id;
             sent := sent + 1;
@@ -971,7 +972,7 @@ BEGIN
         RAISE EXCEPTION 'every must be whole seconds from 1 to 59, or whole minutes from 1 to 59 (got %)', every
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF to_regprocedure('cron.schedule(text, text, text)') IS NULL THEN
+    IF to_regclass('cron.job') IS NULL THEN
         RAISE EXCEPTION 'pg_cron is not installed in this database' USING ERRCODE = 'object_not_in_prerequisite_state',
             HINT = 'Add pg_cron to shared_preload_libraries, then CREATE EXTENSION pg_cron in the database '
                    'cron.database_name names.';
@@ -994,7 +995,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 DECLARE
     found_job boolean;
 BEGIN
-    IF to_regprocedure('cron.unschedule(text)') IS NULL THEN
+    IF to_regclass('cron.job') IS NULL THEN
         RETURN false;
     END IF;
     EXECUTE 'SELECT EXISTS (SELECT 1 FROM cron.job WHERE jobname = $1 AND username = current_user)'

@@ -90,7 +90,7 @@ check "the STOP stops that enrollment as an opt-out" "stopped opted_out" \
 # The others run to the end, step by step.
 check "the other enrollments complete" yes \
     "$(wait_for "(SELECT count(*) FROM twilio.enrollments WHERE user_id IN ('$U1', '$U2') AND status = 'completed') = 2")"
-check "steps went out in order, each no earlier than its delay after the previous" "1,2,3 t|1,2 t" \
+check "steps went out in order, each no earlier than its delay after the previous" "1,2,3 true|1,2 true" \
     "$(sql "SELECT string_agg(positions || ' ' || on_time, '|' ORDER BY phone) FROM (
               SELECT phone, string_agg(position::text, ',' ORDER BY sent_at) AS positions,
                      bool_and(sent_at >= coalesce(prev + interval '30 seconds', sent_at)) AS on_time
