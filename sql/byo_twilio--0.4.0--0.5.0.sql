@@ -1,5 +1,6 @@
--- byo_twilio 0.4.0 -> 0.5.0: hardening (docs/security.md): tokens sealed in the browser or app, so no plaintext
--- token need ever sit in a statement, a parameter or a log; stricter settings and inputs.
+-- byo_twilio 0.4.0 -> 0.5.0: hardening (docs/security.md: tokens sealed in the browser or app, so no plaintext
+-- token need ever sit in a statement, a parameter or a log; stricter settings and inputs) and drip campaigns
+-- (docs/drips.md).
 \echo Use "ALTER EXTENSION byo_twilio UPDATE TO '0.5.0'" to load this file. \quit
 
 CREATE FUNCTION twilio.token_sealing_key() RETURNS jsonb
@@ -137,3 +138,1192 @@ ALTER TABLE twilio.user_settings DROP CONSTRAINT user_settings_max_segments_per_
 
 REVOKE ALL ON FUNCTION twilio.token_sealing_key(), twilio._token_input(text, text, text), twilio._settings_of(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION twilio.token_sealing_key() TO authenticated, service_role;
+
+
+------------------------------------------------------------------------------------------------------------------
+-- Drip campaigns (docs/drips.md): sql/install/30_outbound.sql's enqueue functions split so that the drip tick
+-- enqueues for a given user, then sql/install/60_drips.sql to 63_drip_events.sql as they are.
+------------------------------------------------------------------------------------------------------------------
+-- (drips) The enqueue bodies take the user as a parameter so that twilio.drip_tick (60_drips.sql), which runs for
+-- many users outside any JWT, enqueues exactly as the public functions below do; those pass auth.uid().
+CREATE FUNCTION twilio._conversation_for_lead(uid uuid, lead_id uuid, phone text, friendly_name text) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    sender record;
+    conv twilio.conversations;
+BEGIN
+    IF lead_id IS NULL THEN
+        RAISE EXCEPTION 'lead_id is required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM twilio._require_e164('phone', phone);
+    SELECT * INTO sender FROM twilio._require_sender(uid);
+    IF sender.conversations_service_sid IS NULL OR sender.sms_number IS NULL THEN
+        RAISE EXCEPTION 'your Twilio settings have no Conversations service or SMS number'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Save settings with conversations_service_sid and sms_number.';
+    END IF;
+    SELECT * INTO conv FROM twilio.conversations c WHERE c.user_id = uid AND c.lead_id = lead_id FOR UPDATE;
+    IF FOUND THEN
+        IF conv.status = 'failed' THEN  -- try again, from the start
+            UPDATE twilio.conversations c SET status = 'pending', error_code = NULL, error_message = NULL,
+                   twilio_sid = NULL, participant_sid = NULL
+             WHERE c.user_id = uid AND c.id = conv.id;
+            INSERT INTO twilio.outbox (user_id, kind, conversation_id) VALUES (uid, 'create_conversation', conv.id);
+        END IF;
+        RETURN conv.id;
+    END IF;
+    INSERT INTO twilio.conversations (user_id, lead_id, phone, friendly_name, account_sid, service_sid, proxy_address)
+    VALUES (uid, lead_id, phone, coalesce(friendly_name, phone), sender.account_sid,
+            sender.conversations_service_sid, sender.sms_number)
+    RETURNING * INTO conv;
+    INSERT INTO twilio.outbox (user_id, kind, conversation_id) VALUES (uid, 'create_conversation', conv.id);
+    RETURN conv.id;
+END
+$$;
+CREATE OR REPLACE FUNCTION twilio.get_or_create_conversation_for_lead(lead_id uuid, phone text, friendly_name text DEFAULT NULL)
+    RETURNS uuid
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN twilio._conversation_for_lead(twilio._require_user(), lead_id, phone, friendly_name);
+COMMENT ON FUNCTION twilio.get_or_create_conversation_for_lead(uuid, text, text) IS
+    'The caller''s conversation for a lead: created here at once, and at Twilio by the dispatcher after commit';
+
+CREATE FUNCTION twilio._enqueue_conversation_message(uid uuid, conversation_id uuid, body text) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    conv twilio.conversations;
+    seg record;
+    msg_id uuid;
+BEGIN
+    PERFORM twilio._require_body(body);
+    PERFORM twilio._require_sender(uid);
+    SELECT * INTO conv FROM twilio.conversations c WHERE c.user_id = uid AND c.id = conversation_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'conversation % not found', conversation_id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF conv.status = 'failed' THEN
+        RAISE EXCEPTION 'conversation % could not be created at Twilio: %', conversation_id, conv.error_message
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call twilio.get_or_create_conversation_for_lead(...) again to retry.';
+    END IF;
+    PERFORM twilio._require_not_opted_out(uid, conv.phone);
+    seg := twilio._sms_segments(body);
+    INSERT INTO twilio.messages (user_id, conversation_id, channel, to_number, from_number, body, segments,
+                                 encoding, account_sid)
+    VALUES (uid, conv.id, 'conversation', conv.phone, conv.proxy_address, body, seg.segments, seg.encoding,
+            conv.account_sid)
+    RETURNING id INTO msg_id;
+    INSERT INTO twilio.outbox (user_id, kind, conversation_id, message_id)
+    VALUES (uid, 'send_conversation_message', conv.id, msg_id);
+    RETURN msg_id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION twilio.send_conversation_message(conversation_id uuid, body text) RETURNS uuid
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN twilio._enqueue_conversation_message(twilio._require_user(), conversation_id, body);
+
+CREATE FUNCTION twilio._enqueue_sms(uid uuid, to_number text, body text) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    sender record;
+    seg record;
+    msg_id uuid;
+BEGIN
+    PERFORM twilio._require_e164('to_number', to_number);
+    PERFORM twilio._require_body(body);
+    SELECT * INTO sender FROM twilio._require_sender(uid);
+    IF sender.messaging_service_sid IS NULL THEN
+        RAISE EXCEPTION 'your Twilio settings have no Messaging service' USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Save settings with messaging_service_sid.';
+    END IF;
+    PERFORM twilio._require_not_opted_out(uid, to_number);
+    seg := twilio._sms_segments(body);
+    INSERT INTO twilio.messages (user_id, channel, to_number, from_number, body, segments, encoding, account_sid)
+    VALUES (uid, 'sms', to_number, sender.sms_number, body, seg.segments, seg.encoding, sender.account_sid)
+    RETURNING id INTO msg_id;
+    INSERT INTO twilio.outbox (user_id, kind, message_id) VALUES (uid, 'send_sms', msg_id);
+    RETURN msg_id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION twilio.send_sms(to_number text, body text) RETURNS uuid
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN twilio._enqueue_sms(twilio._require_user(), to_number, body);
+
+------------------------------------------------------------------------------------------------------------------
+-- Drip campaigns (docs/drips.md): campaigns of timed steps, enrollments of contacts, a record of every step sent
+-- and per-day rollups. Users write through the functions below; the tick (61_drip_tick.sql) sends.
+------------------------------------------------------------------------------------------------------------------
+
+-- Templates are parsed in C++ (src/core/drip_template.cpp): {{name}} and {{name|fallback}}.
+CREATE FUNCTION twilio._drip_render(template text, variables jsonb) RETURNS text
+    AS 'MODULE_PATHNAME', 'byo_drip_render' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION twilio._drip_required_variables(template text) RETURNS text[]
+    AS 'MODULE_PATHNAME', 'byo_drip_required_variables' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- An IANA zone ("Area/Location", or UTC). Abbreviations (PST) and POSIX strings are refused: they have no DST rules.
+CREATE FUNCTION twilio._require_time_zone(tz text) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF tz IS NULL OR tz !~ '^([A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)+|UTC)$' THEN
+        RAISE EXCEPTION 'time zone % is not an IANA time zone name', coalesce(quote_literal(tz), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'For example America/New_York or Europe/Paris.';
+    END IF;
+    BEGIN
+        PERFORM now() AT TIME ZONE tz;
+    EXCEPTION WHEN invalid_parameter_value THEN
+        RAISE EXCEPTION 'unknown time zone %', quote_literal(tz)
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'See pg_timezone_names for the known IANA names.';
+    END;
+    RETURN tz;
+END
+$$;
+
+CREATE TABLE twilio.campaigns (
+    user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
+    id uuid NOT NULL DEFAULT twilio._uuid_v7(),
+    name text NOT NULL CHECK (btrim(name) <> '' AND char_length(name) <= 200),
+    status text NOT NULL DEFAULT 'draft' CHECK (status IN ('draft', 'active', 'paused', 'archived')),
+    channel text NOT NULL DEFAULT 'sms' CHECK (channel IN ('sms', 'conversation')),
+    -- Used for enrollments made without a time zone.
+    time_zone text NOT NULL DEFAULT 'UTC' CHECK (time_zone ~ '^([A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)+|UTC)$'),
+    -- Local quiet window [quiet_start, quiet_end), wrapping midnight when start > end; quiet_days (ISO, 1 = Monday)
+    -- are quiet all day. A step due then waits for the next allowed local time.
+    quiet_start time,
+    quiet_end time,
+    quiet_days integer[] NOT NULL DEFAULT '{}' CHECK (quiet_days <@ '{1,2,3,4,5,6,7}' AND cardinality(quiet_days) < 7),
+    stop_on_reply boolean NOT NULL DEFAULT true,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, id),
+    CONSTRAINT campaigns_quiet_window CHECK ((quiet_start IS NULL AND quiet_end IS NULL)
+                                             OR (quiet_start IS NOT NULL AND quiet_end IS NOT NULL
+                                                 AND quiet_start <> quiet_end))
+);
+
+CREATE TABLE twilio.campaign_steps (
+    user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
+    id uuid NOT NULL DEFAULT twilio._uuid_v7(),
+    campaign_id uuid NOT NULL,
+    position integer NOT NULL CHECK (position BETWEEN 1 AND 1000),
+    -- When: a delay after the previous step was sent (after enrolling, for the first step), or a local time of
+    -- day on day N after enrolling (day 0 is the day of enrolling).
+    delay interval CHECK (delay >= interval '0'),
+    on_day integer CHECK (on_day BETWEEN 0 AND 3650),
+    at_local_time time,
+    body_template text NOT NULL CHECK (btrim(body_template) <> '' AND char_length(body_template) <= 1600),
+    channel text CHECK (channel IN ('sms', 'conversation')),  -- NULL: the campaign's
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, id),
+    UNIQUE (user_id, campaign_id, position),
+    FOREIGN KEY (user_id, campaign_id) REFERENCES twilio.campaigns (user_id, id) ON DELETE CASCADE,
+    CONSTRAINT campaign_steps_timing CHECK ((delay IS NOT NULL AND on_day IS NULL AND at_local_time IS NULL)
+                                            OR (delay IS NULL AND on_day IS NOT NULL AND at_local_time IS NOT NULL))
+);
+
+-- status: active (next_run_at set) | paused (pause_reason) | completed | stopped (stop_reason).
+CREATE TABLE twilio.enrollments (
+    user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
+    id uuid NOT NULL DEFAULT twilio._uuid_v7(),
+    campaign_id uuid NOT NULL,
+    lead_id uuid,
+    phone text NOT NULL CHECK (phone ~ '^\+[1-9][0-9]{1,14}$'),
+    time_zone text NOT NULL CHECK (time_zone ~ '^([A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)+|UTC)$'),
+    variables jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(variables) = 'object'),
+    status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'paused', 'completed', 'stopped')),
+    pause_reason text CHECK (pause_reason IN ('paused', 'campaign_paused', 'campaign_draft')),
+    stop_reason text CHECK (stop_reason IN ('replied', 'opted_out', 'unenrolled', 'failed', 'campaign_archived')),
+    last_position integer NOT NULL DEFAULT 0,      -- position of the last step sent; 0 before the first
+    anchor_at timestamptz NOT NULL DEFAULT now(),  -- the last send (or enrolling): the next delay counts from it
+    next_run_at timestamptz,                       -- when the tick looks at it next
+    hold_reason text,  -- why an active enrollment waits past its step's time (quiet hours, no Twilio account)
+    last_error text,   -- why it failed (stop_reason failed)
+    enrolled_at timestamptz NOT NULL DEFAULT now(),
+    last_sent_at timestamptz,
+    finished_at timestamptz,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, id),
+    FOREIGN KEY (user_id, campaign_id) REFERENCES twilio.campaigns (user_id, id) ON DELETE CASCADE,
+    CONSTRAINT enrollments_state CHECK ((status = 'active') = (next_run_at IS NOT NULL)
+                                        AND (status = 'paused') = (pause_reason IS NOT NULL)
+                                        AND (status = 'stopped') = (stop_reason IS NOT NULL))
+);
+-- One ongoing enrollment per campaign and phone; also finds a phone's enrollments when it replies or opts out.
+CREATE UNIQUE INDEX enrollments_ongoing ON twilio.enrollments (user_id, phone, campaign_id)
+    WHERE status IN ('active', 'paused');
+-- The tick reads only due rows: its cost follows them, not the enrolled total.
+CREATE INDEX enrollments_due ON twilio.enrollments (next_run_at) WHERE status = 'active';
+CREATE INDEX enrollments_campaign ON twilio.enrollments (user_id, campaign_id);
+
+-- Each step sent, once ever per enrollment (the primary key), with its message and how it fared.
+CREATE TABLE twilio.enrollment_sends (
+    user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
+    enrollment_id uuid NOT NULL,
+    step_id uuid NOT NULL,  -- no foreign key: a sent step stays on record when the step is deleted
+    campaign_id uuid NOT NULL,
+    position integer NOT NULL,
+    message_id uuid NOT NULL,
+    phone text NOT NULL,
+    segments integer NOT NULL,
+    day date NOT NULL,  -- UTC day of the send: the analytics row its outcomes count in
+    outcome text NOT NULL DEFAULT 'pending' CHECK (outcome IN ('pending', 'delivered', 'failed')),
+    replied_at timestamptz,
+    opted_out_at timestamptz,
+    sent_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, enrollment_id, step_id),
+    UNIQUE (user_id, message_id),
+    FOREIGN KEY (user_id, enrollment_id) REFERENCES twilio.enrollments (user_id, id) ON DELETE CASCADE
+);
+CREATE INDEX enrollment_sends_phone ON twilio.enrollment_sends (user_id, phone, sent_at);
+
+-- Per day, campaign and step, kept up to date as events land (62_drip_analytics.sql): analytics reads these.
+CREATE TABLE twilio.campaign_stats_daily (
+    user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
+    campaign_id uuid NOT NULL,
+    day date NOT NULL,
+    step_id uuid NOT NULL,
+    position integer NOT NULL,
+    sent integer NOT NULL DEFAULT 0,
+    delivered integer NOT NULL DEFAULT 0,
+    failed integer NOT NULL DEFAULT 0,  -- failed or undelivered
+    replies integer NOT NULL DEFAULT 0,
+    opt_outs integer NOT NULL DEFAULT 0,
+    segments bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (user_id, campaign_id, day, step_id),
+    FOREIGN KEY (user_id, campaign_id) REFERENCES twilio.campaigns (user_id, id) ON DELETE CASCADE
+);
+CREATE INDEX campaign_stats_daily_day ON twilio.campaign_stats_daily (user_id, day);
+
+CREATE TRIGGER campaigns_updated_at BEFORE UPDATE ON twilio.campaigns
+    FOR EACH ROW EXECUTE FUNCTION twilio._touch_updated_at();
+CREATE TRIGGER campaign_steps_updated_at BEFORE UPDATE ON twilio.campaign_steps
+    FOR EACH ROW EXECUTE FUNCTION twilio._touch_updated_at();
+CREATE TRIGGER enrollments_updated_at BEFORE UPDATE ON twilio.enrollments
+    FOR EACH ROW EXECUTE FUNCTION twilio._touch_updated_at();
+
+SELECT pg_catalog.pg_extension_config_dump('twilio.campaigns', '');
+SELECT pg_catalog.pg_extension_config_dump('twilio.campaign_steps', '');
+SELECT pg_catalog.pg_extension_config_dump('twilio.enrollments', '');
+SELECT pg_catalog.pg_extension_config_dump('twilio.enrollment_sends', '');
+SELECT pg_catalog.pg_extension_config_dump('twilio.campaign_stats_daily', '');
+
+-- Owner-only reads; every write goes through the functions (which check what a CHECK cannot: templates, zones).
+ALTER TABLE twilio.campaigns ENABLE ROW LEVEL SECURITY;
+ALTER TABLE twilio.campaign_steps ENABLE ROW LEVEL SECURITY;
+ALTER TABLE twilio.enrollments ENABLE ROW LEVEL SECURITY;
+ALTER TABLE twilio.enrollment_sends ENABLE ROW LEVEL SECURITY;
+ALTER TABLE twilio.campaign_stats_daily ENABLE ROW LEVEL SECURITY;
+CREATE POLICY campaigns_select_own ON twilio.campaigns FOR SELECT TO authenticated USING (user_id = auth.uid());
+CREATE POLICY campaign_steps_select_own ON twilio.campaign_steps FOR SELECT TO authenticated
+    USING (user_id = auth.uid());
+CREATE POLICY enrollments_select_own ON twilio.enrollments FOR SELECT TO authenticated USING (user_id = auth.uid());
+CREATE POLICY enrollment_sends_select_own ON twilio.enrollment_sends FOR SELECT TO authenticated
+    USING (user_id = auth.uid());
+CREATE POLICY campaign_stats_daily_select_own ON twilio.campaign_stats_daily FOR SELECT TO authenticated
+    USING (user_id = auth.uid());
+REVOKE ALL ON twilio.campaigns, twilio.campaign_steps, twilio.enrollments, twilio.enrollment_sends,
+              twilio.campaign_stats_daily FROM PUBLIC;
+GRANT SELECT ON twilio.campaigns, twilio.campaign_steps, twilio.enrollments, twilio.enrollment_sends,
+                twilio.campaign_stats_daily TO authenticated, service_role;
+
+------------------------------------------------------------------------------------------------------------------
+-- When a step may go out
+------------------------------------------------------------------------------------------------------------------
+
+-- t + delay as PostgreSQL adds them with TimeZone = tz: months and days move the local calendar (so "1 day" keeps
+-- the wall-clock time across a DST change), hours and smaller are elapsed time.
+CREATE FUNCTION twilio._drip_add(t timestamptz, delay interval, tz text) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT ((t AT TIME ZONE tz) + make_interval(months => (extract(year FROM delay) * 12 + extract(month FROM delay))::integer,
+                                                days => extract(day FROM delay)::integer)) AT TIME ZONE tz
+           + (delay - make_interval(months => (extract(year FROM delay) * 12 + extract(month FROM delay))::integer,
+                                    days => extract(day FROM delay)::integer))
+$$;
+
+-- The first moment at or after t outside the campaign's quiet hours, on local wall-clock time in tz (so it
+-- follows DST changes). A local time a DST change skips maps forward, as PostgreSQL's AT TIME ZONE does.
+CREATE FUNCTION twilio._drip_allowed_at(t timestamptz, tz text, quiet_start time, quiet_end time,
+                                        quiet_days integer[]) RETURNS timestamptz
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    local timestamp := t AT TIME ZONE tz;
+    moved boolean := false;
+BEGIN
+    -- Each pass moves past one quiet day or one quiet window: at most 6 quiet days, each with a window.
+    FOR i IN 1..16 LOOP
+        IF extract(isodow FROM local)::integer = ANY (quiet_days) THEN
+            local := local::date + 1;
+        ELSIF quiet_start < quiet_end AND local::time >= quiet_start AND local::time < quiet_end THEN
+            local := local::date + quiet_end;
+        ELSIF quiet_start > quiet_end AND local::time >= quiet_start THEN
+            local := local::date + 1 + quiet_end;
+        ELSIF quiet_start > quiet_end AND local::time < quiet_end THEN
+            local := local::date + quiet_end;
+        ELSE
+            EXIT;
+        END IF;
+        moved := true;
+    END LOOP;
+    RETURN CASE WHEN moved THEN local AT TIME ZONE tz ELSE t END;
+END
+$$;
+
+-- When the enrollment's next step (the first after last_position) may go out, and whether quiet hours moved it;
+-- no row when no step is left.
+CREATE FUNCTION twilio._drip_plan(e twilio.enrollments, c twilio.campaigns,
+                                  OUT step_id uuid, OUT due_at timestamptz, OUT allowed_at timestamptz)
+    RETURNS SETOF record
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT s.id, d.due, twilio._drip_allowed_at(d.due, e.time_zone, c.quiet_start, c.quiet_end, c.quiet_days)
+      FROM (SELECT * FROM twilio.campaign_steps s
+             WHERE s.user_id = e.user_id AND s.campaign_id = e.campaign_id AND s.position > e.last_position
+             ORDER BY s.position LIMIT 1) s
+     CROSS JOIN LATERAL (
+        SELECT CASE WHEN s.delay IS NOT NULL THEN twilio._drip_add(e.anchor_at, s.delay, e.time_zone)
+                    ELSE greatest(e.anchor_at, ((e.enrolled_at AT TIME ZONE e.time_zone)::date + s.on_day
+                                                + s.at_local_time) AT TIME ZONE e.time_zone) END AS due) d
+$$;
+
+-- Plans the active enrollments of a campaign (or one of them) after enrolling, resuming, or a change of its steps
+-- or quiet hours; with no step left, due now, so that the next tick completes them.
+CREATE FUNCTION twilio._drip_replan(uid uuid, cid uuid, eid uuid DEFAULT NULL) RETURNS void
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    UPDATE twilio.enrollments e
+       SET next_run_at = coalesce((SELECT p.allowed_at FROM twilio._drip_plan(e, c) p), now()),
+           hold_reason = (SELECT CASE WHEN p.allowed_at > p.due_at THEN 'quiet hours' END
+                            FROM twilio._drip_plan(e, c) p)
+      FROM twilio.campaigns c
+     WHERE e.user_id = uid AND e.campaign_id = cid AND e.status = 'active' AND (eid IS NULL OR e.id = eid)
+       AND c.user_id = uid AND c.id = cid
+$$;
+
+------------------------------------------------------------------------------------------------------------------
+-- Drip campaigns: the SQL API, as the calling user (auth.uid()); every function acts on the caller's rows only.
+------------------------------------------------------------------------------------------------------------------
+
+CREATE FUNCTION twilio._require_campaign(uid uuid, cid uuid) RETURNS twilio.campaigns
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    c twilio.campaigns;
+BEGIN
+    SELECT * INTO c FROM twilio.campaigns x WHERE x.user_id = uid AND x.id = cid FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'campaign not found' USING ERRCODE = 'no_data_found';
+    END IF;
+    RETURN c;
+END
+$$;
+
+CREATE FUNCTION twilio._require_channel(channel text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF channel IS NULL OR channel NOT IN ('sms', 'conversation') THEN
+        RAISE EXCEPTION 'channel must be ''sms'' or ''conversation''' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN channel;
+END
+$$;
+
+CREATE FUNCTION twilio.create_campaign(name text, channel text DEFAULT 'sms', time_zone text DEFAULT 'UTC',
+                                       stop_on_reply boolean DEFAULT true) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    uid uuid := twilio._require_user();
+    cid uuid;
+BEGIN
+    IF name IS NULL OR btrim(name) = '' OR char_length(name) > 200 THEN
+        RAISE EXCEPTION 'campaign name must have 1 to 200 characters' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO twilio.campaigns (user_id, name, channel, time_zone, stop_on_reply)
+    VALUES (uid, btrim(name), twilio._require_channel(channel), twilio._require_time_zone(time_zone),
+            coalesce(stop_on_reply, true))
+    RETURNING id INTO cid;
+    RETURN cid;
+END
+$$;
+COMMENT ON FUNCTION twilio.create_campaign(text, text, text, boolean) IS
+    'A new draft campaign of the caller''s; add steps, then activate_campaign';
+
+-- NULL leaves a setting as it is.
+CREATE FUNCTION twilio.update_campaign(campaign_id uuid, name text DEFAULT NULL, channel text DEFAULT NULL,
+                                       time_zone text DEFAULT NULL, stop_on_reply boolean DEFAULT NULL)
+    RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    uid uuid := twilio._require_user();
+    c twilio.campaigns := twilio._require_campaign(uid, campaign_id);
+BEGIN
+    IF name IS NOT NULL AND (btrim(name) = '' OR char_length(name) > 200) THEN
+        RAISE EXCEPTION 'campaign name must have 1 to 200 characters' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE twilio.campaigns x
+       SET name = coalesce(btrim(name), x.name),
+           channel = CASE WHEN channel IS NULL THEN x.channel ELSE twilio._require_channel(channel) END,
+           time_zone = CASE WHEN time_zone IS NULL THEN x.time_zone ELSE twilio._require_time_zone(time_zone) END,
+           stop_on_reply = coalesce(stop_on_reply, x.stop_on_reply)
+     WHERE x.user_id = uid AND x.id = c.id;
+END
+$$;
+
+-- Quiet hours: no texts between quiet_start and quiet_end (local to each contact; NULL for none), nor on
+-- quiet_days (ISO day numbers, 1 = Monday).
+CREATE FUNCTION twilio.set_quiet_hours(campaign_id uuid, quiet_start time, quiet_end time,
+                                       quiet_days integer[] DEFAULT '{}') RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    uid uuid := twilio._require_user();
+    c twilio.campaigns := twilio._require_campaign(uid, campaign_id);
+BEGIN
+    IF (quiet_start IS NULL) <> (quiet_end IS NULL) OR quiet_start = quiet_end THEN
+        RAISE EXCEPTION 'quiet hours need both a start and a different end (or neither)'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT coalesce(quiet_days, '{}') <@ '{1,2,3,4,5,6,7}' OR cardinality(array(SELECT DISTINCT unnest(quiet_days))) > 6 THEN
+        RAISE EXCEPTION 'quiet_days must be ISO day numbers (1 = Monday ... 7 = Sunday), leaving at least one day'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE twilio.campaigns x
+       SET quiet_start = quiet_start, quiet_end = quiet_end,
+           quiet_days = array(SELECT DISTINCT d FROM unnest(coalesce(quiet_days, '{}')) d ORDER BY d)
+     WHERE x.user_id = uid AND x.id = c.id;
+    PERFORM twilio._drip_replan(uid, c.id);
+END
+$$;
+
+-- Moves a campaign's enrollments with it: held while it is paused (or a draft), on again when it is active.
+CREATE FUNCTION twilio._set_campaign_status(uid uuid, cid uuid, allowed_from text[], new_status text) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    c twilio.campaigns := twilio._require_campaign(uid, cid);
+BEGIN
+    IF NOT c.status = ANY (allowed_from) THEN
+        RAISE EXCEPTION 'the campaign is %; only a campaign that is % can become %', c.status,
+                        array_to_string(allowed_from, ' or '), new_status
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF new_status = 'active' AND NOT EXISTS (SELECT 1 FROM twilio.campaign_steps s
+                                              WHERE s.user_id = uid AND s.campaign_id = cid) THEN
+        RAISE EXCEPTION 'the campaign has no steps' USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Add one with twilio.add_step(...).';
+    END IF;
+    UPDATE twilio.campaigns x SET status = new_status WHERE x.user_id = uid AND x.id = cid;
+    IF new_status = 'active' THEN
+        UPDATE twilio.enrollments e SET status = 'active', pause_reason = NULL, next_run_at = now()
+         WHERE e.user_id = uid AND e.campaign_id = cid AND e.status = 'paused'
+           AND e.pause_reason IN ('campaign_paused', 'campaign_draft');
+        PERFORM twilio._drip_replan(uid, cid);
+    ELSIF new_status = 'paused' THEN
+        UPDATE twilio.enrollments e SET status = 'paused', pause_reason = 'campaign_paused', next_run_at = NULL
+         WHERE e.user_id = uid AND e.campaign_id = cid AND e.status = 'active';
+    ELSIF new_status = 'archived' THEN
+        UPDATE twilio.enrollments e
+           SET status = 'stopped', stop_reason = 'campaign_archived', pause_reason = NULL, next_run_at = NULL,
+               hold_reason = NULL, finished_at = now()
+         WHERE e.user_id = uid AND e.campaign_id = cid AND e.status IN ('active', 'paused');
+    END IF;
+END
+$$;
+
+CREATE FUNCTION twilio.activate_campaign(campaign_id uuid) RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN twilio._set_campaign_status(twilio._require_user(), campaign_id, '{draft}', 'active');
+CREATE FUNCTION twilio.pause_campaign(campaign_id uuid) RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN twilio._set_campaign_status(twilio._require_user(), campaign_id, '{active}', 'paused');
+CREATE FUNCTION twilio.resume_campaign(campaign_id uuid) RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN twilio._set_campaign_status(twilio._require_user(), campaign_id, '{paused}', 'active');
+CREATE FUNCTION twilio.archive_campaign(campaign_id uuid) RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN twilio._set_campaign_status(twilio._require_user(), campaign_id, '{draft,active,paused}', 'archived');
+
+------------------------------------------------------------------------------------------------------------------
+-- Steps. Editing a step of an active campaign is allowed: enrollments that already sent it are not affected;
+-- the others are re-planned.
+------------------------------------------------------------------------------------------------------------------
+
+CREATE FUNCTION twilio._check_step(body text, delay interval, on_day integer, at_local_time time, channel text)
+    RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM twilio._require_body(body);
+    PERFORM twilio._drip_required_variables(body);  -- raises on a malformed template
+    IF (delay IS NULL) = (on_day IS NULL OR at_local_time IS NULL) OR (on_day IS NULL) <> (at_local_time IS NULL) THEN
+        RAISE EXCEPTION 'a step needs either a delay, or on_day with at_local_time'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF delay < interval '0' OR on_day NOT BETWEEN 0 AND 3650 THEN
+        RAISE EXCEPTION 'a step''s delay must not be negative, and on_day must be 0 to 3650'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF channel IS NOT NULL THEN
+        PERFORM twilio._require_channel(channel);
+    END IF;
+END
+$$;
+
+-- position NULL: after the last step.
+CREATE FUNCTION twilio.add_step(campaign_id uuid, body text, delay interval DEFAULT NULL,
+                                "position" integer DEFAULT NULL, on_day integer DEFAULT NULL,
+                                at_local_time time DEFAULT NULL, channel text DEFAULT NULL) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    uid uuid := twilio._require_user();
+    c twilio.campaigns := twilio._require_campaign(uid, campaign_id);
+    pos integer := position;
+    sid uuid;
+BEGIN
+    IF c.status = 'archived' THEN
+        RAISE EXCEPTION 'the campaign is archived' USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF delay IS NULL AND on_day IS NULL THEN
+        delay := interval '0';
+    END IF;
+    PERFORM twilio._check_step(body, delay, on_day, at_local_time, channel);
+    IF pos IS NULL THEN
+        SELECT coalesce(max(s.position), 0) + 1 INTO pos FROM twilio.campaign_steps s
+         WHERE s.user_id = uid AND s.campaign_id = c.id;
+    ELSIF pos NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'position must be 1 to 1000' USING ERRCODE = 'invalid_parameter_value';
+    ELSIF EXISTS (SELECT 1 FROM twilio.campaign_steps s WHERE s.user_id = uid AND s.campaign_id = c.id
+                                                         AND s.position = pos) THEN
+        RAISE EXCEPTION 'the campaign already has a step at position %', pos USING ERRCODE = 'unique_violation';
+    END IF;
+    INSERT INTO twilio.campaign_steps (user_id, campaign_id, position, delay, on_day, at_local_time, body_template,
+                                       channel)
+    VALUES (uid, c.id, pos, delay, on_day, at_local_time, body, channel)
+    RETURNING id INTO sid;
+    PERFORM twilio._drip_replan(uid, c.id);
+    RETURN sid;
+END
+$$;
+
+-- NULL leaves a field as it is; a delay replaces on_day/at_local_time and the other way round; channel '' goes
+-- back to the campaign's.
+CREATE FUNCTION twilio.update_step(step_id uuid, body text DEFAULT NULL, delay interval DEFAULT NULL,
+                                   on_day integer DEFAULT NULL, at_local_time time DEFAULT NULL,
+                                   channel text DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    uid uuid := twilio._require_user();
+    s twilio.campaign_steps;
+BEGIN
+    SELECT * INTO s FROM twilio.campaign_steps x WHERE x.user_id = uid AND x.id = step_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'step not found' USING ERRCODE = 'no_data_found';
+    END IF;
+    IF delay IS NOT NULL THEN
+        s.delay := delay; s.on_day := NULL; s.at_local_time := NULL;
+    ELSIF on_day IS NOT NULL OR at_local_time IS NOT NULL THEN
+        s.delay := NULL; s.on_day := coalesce(on_day, s.on_day); s.at_local_time := coalesce(at_local_time, s.at_local_time);
+    END IF;
+    s.body_template := coalesce(body, s.body_template);
+    s.channel := CASE WHEN channel IS NULL THEN s.channel ELSE nullif(channel, '') END;
+    PERFORM twilio._check_step(s.body_template, s.delay, s.on_day, s.at_local_time, s.channel);
+    UPDATE twilio.campaign_steps x
+       SET body_template = s.body_template, delay = s.delay, on_day = s.on_day, at_local_time = s.at_local_time,
+           channel = s.channel
+     WHERE x.user_id = uid AND x.id = s.id;
+    PERFORM twilio._drip_replan(uid, s.campaign_id);
+END
+$$;
+
+CREATE FUNCTION twilio.delete_step(step_id uuid) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    uid uuid := twilio._require_user();
+    cid uuid;
+BEGIN
+    DELETE FROM twilio.campaign_steps x WHERE x.user_id = uid AND x.id = step_id RETURNING x.campaign_id INTO cid;
+    IF cid IS NULL THEN
+        RETURN false;
+    END IF;
+    PERFORM twilio._drip_replan(uid, cid);
+    RETURN true;
+END
+$$;
+
+------------------------------------------------------------------------------------------------------------------
+-- Preview: what a contact would receive, and what it costs in SMS segments.
+------------------------------------------------------------------------------------------------------------------
+
+CREATE FUNCTION twilio.preview(template text, variables jsonb DEFAULT '{}',
+                               OUT body text, OUT characters integer, OUT segments integer, OUT encoding text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    seg record;
+BEGIN
+    PERFORM twilio._require_user();
+    IF template IS NULL THEN
+        RAISE EXCEPTION 'template is required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    body := twilio._require_body(twilio._drip_render(template, coalesce(variables, '{}')));
+    seg := twilio._sms_segments(body);
+    characters := char_length(body);
+    segments := seg.segments;
+    encoding := seg.encoding;
+END
+$$;
+
+CREATE FUNCTION twilio.preview_step(step_id uuid, variables jsonb DEFAULT '{}',
+                                    OUT body text, OUT characters integer, OUT segments integer, OUT encoding text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    tmpl text;
+BEGIN
+    SELECT s.body_template INTO tmpl FROM twilio.campaign_steps s
+     WHERE s.user_id = twilio._require_user() AND s.id = step_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'step not found' USING ERRCODE = 'no_data_found';
+    END IF;
+    SELECT * INTO body, characters, segments, encoding FROM twilio.preview(tmpl, variables);
+END
+$$;
+
+------------------------------------------------------------------------------------------------------------------
+-- Enrollments
+------------------------------------------------------------------------------------------------------------------
+
+-- One enrollment of the caller's, checked as the tick will send it: phone, zone, every step renders with these
+-- variables, a lead for Conversations, not opted out. An ongoing enrollment of this phone is returned as it is.
+-- outcome: enrolled | already_enrolled | opted_out (then no id; enroll raises instead).
+CREATE FUNCTION twilio._enroll(uid uuid, c twilio.campaigns, lead uuid, phone_number text, zone text,
+                               vars_in jsonb, OUT enrollment_id uuid, OUT outcome text)
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    vars jsonb := coalesce(vars_in, '{}');
+    tz text := twilio._require_time_zone(coalesce(zone, c.time_zone));
+    s twilio.campaign_steps;
+    e twilio.enrollments;
+BEGIN
+    PERFORM twilio._require_e164('phone', phone_number);
+    IF jsonb_typeof(vars) <> 'object' THEN
+        RAISE EXCEPTION 'variables must be a JSON object' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'For example {"first_name": "Ada"}.';
+    END IF;
+    IF c.status = 'archived' THEN
+        RAISE EXCEPTION 'the campaign is archived' USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    FOR s IN SELECT * FROM twilio.campaign_steps x WHERE x.user_id = uid AND x.campaign_id = c.id ORDER BY x.position
+    LOOP
+        PERFORM twilio._drip_render(s.body_template, vars);  -- a missing variable: 22004, naming it
+        IF lead IS NULL AND coalesce(s.channel, c.channel) = 'conversation' THEN
+            RAISE EXCEPTION 'step % sends a Conversations message: the enrollment needs a lead_id', s.position
+                USING ERRCODE = 'null_value_not_allowed';
+        END IF;
+    END LOOP;
+    IF lead IS NULL AND c.channel = 'conversation' THEN
+        RAISE EXCEPTION 'a Conversations campaign needs a lead_id per enrollment' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF EXISTS (SELECT 1 FROM twilio.opt_outs o WHERE o.user_id = uid AND o.phone = phone_number) THEN
+        outcome := 'opted_out';
+        RETURN;
+    END IF;
+    INSERT INTO twilio.enrollments AS x (user_id, campaign_id, lead_id, phone, time_zone, variables, status,
+                                         pause_reason, next_run_at)
+    VALUES (uid, c.id, lead, phone_number, tz, vars, CASE WHEN c.status = 'active' THEN 'active' ELSE 'paused' END,
+            CASE c.status WHEN 'paused' THEN 'campaign_paused' WHEN 'draft' THEN 'campaign_draft' END,
+            CASE WHEN c.status = 'active' THEN now() END)
+    ON CONFLICT (user_id, phone, campaign_id) WHERE status IN ('active', 'paused') DO NOTHING
+    RETURNING * INTO e;
+    IF e.id IS NULL THEN
+        SELECT x.id INTO enrollment_id FROM twilio.enrollments x
+         WHERE x.user_id = uid AND x.phone = phone_number AND x.campaign_id = c.id AND x.status IN ('active', 'paused');
+        outcome := 'already_enrolled';
+        RETURN;
+    END IF;
+    PERFORM twilio._drip_replan(uid, c.id, e.id);
+    enrollment_id := e.id;
+    outcome := 'enrolled';
+END
+$$;
+
+CREATE FUNCTION twilio.enroll(campaign_id uuid, lead_id uuid, phone text, time_zone text DEFAULT NULL,
+                              variables jsonb DEFAULT '{}') RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    uid uuid := twilio._require_user();
+    r record;
+BEGIN
+    r := twilio._enroll(uid, twilio._require_campaign(uid, campaign_id), lead_id, phone, time_zone, variables);
+    IF r.outcome = 'opted_out' THEN
+        PERFORM twilio._require_not_opted_out(uid, phone);
+    END IF;
+    RETURN r.enrollment_id;
+END
+$$;
+COMMENT ON FUNCTION twilio.enroll(uuid, uuid, text, text, jsonb) IS
+    'Enroll a contact (idempotent: an ongoing enrollment of this phone in the campaign is returned as it is)';
+
+-- A batch: a JSON array of {"phone", "lead_id", "time_zone", "variables"}. All or nothing: an invalid item
+-- raises, naming it; opted-out phones are skipped and reported.
+CREATE FUNCTION twilio.enroll_many(campaign_id uuid, contacts jsonb)
+    RETURNS TABLE (item integer, phone text, enrollment_id uuid, outcome text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    uid uuid := twilio._require_user();
+    c twilio.campaigns := twilio._require_campaign(uid, campaign_id);
+    x record;
+    r record;
+BEGIN
+    IF jsonb_typeof(contacts) IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'contacts must be a JSON array of objects' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'For example [{"phone": "+14155550123", "variables": {"first_name": "Ada"}}].';
+    END IF;
+    FOR x IN SELECT t.value AS v, t.ordinality::integer AS n FROM jsonb_array_elements(contacts) WITH ORDINALITY t LOOP
+        BEGIN
+            IF jsonb_typeof(x.v) <> 'object' THEN
+                RAISE EXCEPTION 'not a JSON object' USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            r := twilio._enroll(uid, c, (x.v ->> 'lead_id')::uuid, x.v ->> 'phone', x.v ->> 'time_zone',
+                                x.v -> 'variables');
+        EXCEPTION WHEN OTHERS THEN
+            DECLARE
+                state text; msg text; hint text;
+            BEGIN
+                GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
+                RAISE EXCEPTION 'contact %: %', x.n, msg USING ERRCODE = state, HINT = coalesce(nullif(hint, ''),
+                    'Nothing was enrolled: fix this contact and send the batch again.');
+            END;
+        END;
+        item := x.n; phone := x.v ->> 'phone'; enrollment_id := r.enrollment_id; outcome := r.outcome;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+CREATE FUNCTION twilio._require_enrollment(uid uuid, eid uuid) RETURNS twilio.enrollments
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    e twilio.enrollments;
+BEGIN
+    SELECT * INTO e FROM twilio.enrollments x WHERE x.user_id = uid AND x.id = eid FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'enrollment not found' USING ERRCODE = 'no_data_found';
+    END IF;
+    RETURN e;
+END
+$$;
+
+-- Stops an enrollment for good (stop_reason 'unenrolled'); false if it had already ended.
+CREATE FUNCTION twilio.unenroll(enrollment_id uuid) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    uid uuid := twilio._require_user();
+    e twilio.enrollments := twilio._require_enrollment(uid, enrollment_id);
+BEGIN
+    UPDATE twilio.enrollments x
+       SET status = 'stopped', stop_reason = 'unenrolled', pause_reason = NULL, next_run_at = NULL,
+           hold_reason = NULL, finished_at = now()
+     WHERE x.user_id = uid AND x.id = e.id AND x.status IN ('active', 'paused');
+    RETURN FOUND;
+END
+$$;
+
+CREATE FUNCTION twilio.pause_enrollment(enrollment_id uuid) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    uid uuid := twilio._require_user();
+    e twilio.enrollments := twilio._require_enrollment(uid, enrollment_id);
+BEGIN
+    IF e.status NOT IN ('active', 'paused') THEN
+        RAISE EXCEPTION 'the enrollment is %', e.status USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    UPDATE twilio.enrollments x SET status = 'paused', pause_reason = 'paused', next_run_at = NULL
+     WHERE x.user_id = uid AND x.id = e.id;
+END
+$$;
+
+-- Picks up where it left off (a step whose time has passed goes out at the next tick); in a campaign that is
+-- not active, it waits for the campaign.
+CREATE FUNCTION twilio.resume_enrollment(enrollment_id uuid) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    uid uuid := twilio._require_user();
+    e twilio.enrollments := twilio._require_enrollment(uid, enrollment_id);
+    c twilio.campaigns := twilio._require_campaign(uid, e.campaign_id);
+BEGIN
+    IF e.status NOT IN ('active', 'paused') THEN
+        RAISE EXCEPTION 'the enrollment is %', e.status USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF c.status <> 'active' THEN
+        UPDATE twilio.enrollments x
+           SET status = 'paused', next_run_at = NULL,
+               pause_reason = CASE c.status WHEN 'draft' THEN 'campaign_draft' ELSE 'campaign_paused' END
+         WHERE x.user_id = uid AND x.id = e.id;
+        RETURN;
+    END IF;
+    UPDATE twilio.enrollments x SET status = 'active', pause_reason = NULL, next_run_at = now()
+     WHERE x.user_id = uid AND x.id = e.id AND x.status = 'paused';
+    PERFORM twilio._drip_replan(uid, c.id, e.id);
+END
+$$;
+
+------------------------------------------------------------------------------------------------------------------
+-- The drip tick: one pass that pg_cron runs (twilio.schedule_drips). It claims due enrollments, writes their next
+-- step into the outbox exactly as send_sms / send_conversation_message would for that user, records the step as
+-- sent and advances, all in the pass's transaction: a step is sent once, whatever overlaps or crashes.
+------------------------------------------------------------------------------------------------------------------
+
+-- Sends one due enrollment's next step, or says why not. Raises on anything the step cannot get past.
+CREATE FUNCTION twilio._drip_send_step(e twilio.enrollments, c twilio.campaigns, s twilio.campaign_steps)
+    RETURNS uuid
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    body text := twilio._drip_render(s.body_template, e.variables);
+    msg_id uuid;
+    seg integer;
+BEGIN
+    IF coalesce(s.channel, c.channel) = 'sms' THEN
+        msg_id := twilio._enqueue_sms(e.user_id, e.phone, body);
+    ELSE
+        msg_id := twilio._enqueue_conversation_message(
+            e.user_id, twilio._conversation_for_lead(e.user_id, e.lead_id, e.phone, NULL), body);
+    END IF;
+    SELECT m.segments INTO seg FROM twilio.messages m WHERE m.user_id = e.user_id AND m.id = msg_id;
+    -- The primary key (enrollment, step) refuses a second send of this step, ever.
+    INSERT INTO twilio.enrollment_sends (user_id, enrollment_id, step_id, campaign_id, position, message_id, phone,
+                                         segments, day)
+    VALUES (e.user_id, e.id, s.id, c.id, s.position, msg_id, e.phone, seg, (now() AT TIME ZONE 'UTC')::date);
+    INSERT INTO twilio.campaign_stats_daily AS d (user_id, campaign_id, day, step_id, position, sent, segments)
+    VALUES (e.user_id, c.id, (now() AT TIME ZONE 'UTC')::date, s.id, s.position, 1, seg)
+    ON CONFLICT (user_id, campaign_id, day, step_id)
+        DO UPDATE SET sent = d.sent + 1, segments = d.segments + EXCLUDED.segments;
+    RETURN msg_id;
+END
+$$;
+
+-- One pass over at most max_rows due enrollments. Bad data never stops it: an enrollment whose step cannot be
+-- rendered or enqueued is stopped as failed with the reason; one whose sender is missing (no account connected,
+-- settings disabled) is held and retried in 5 minutes, with the reason in hold_reason.
+CREATE FUNCTION twilio.drip_tick(max_rows integer DEFAULT 500,
+                                 OUT claimed integer, OUT sent integer, OUT completed integer, OUT waiting integer,
+                                 OUT held integer, OUT stopped integer, OUT failed integer)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    e twilio.enrollments;
+    c twilio.campaigns;
+    s twilio.campaign_steps;
+    p record;
+    why text;
+BEGIN
+    IF max_rows IS NULL OR max_rows NOT BETWEEN 1 AND 100000 THEN
+        RAISE EXCEPTION 'max_rows must be 1 to 100000' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    claimed := 0; sent := 0; completed := 0; waiting := 0; held := 0; stopped := 0; failed := 0;
+    -- Rows another pass holds are skipped; a row it already advanced no longer qualifies when rechecked.
+    FOR e IN SELECT * FROM twilio.enrollments x
+              WHERE x.status = 'active' AND x.next_run_at <= now()
+              ORDER BY x.next_run_at
+              LIMIT max_rows
+                FOR UPDATE SKIP LOCKED
+    LOOP
+        claimed := claimed + 1;
+        SELECT * INTO c FROM twilio.campaigns x WHERE x.user_id = e.user_id AND x.id = e.campaign_id;
+        SELECT * INTO p FROM twilio._drip_plan(e, c);
+        IF p.step_id IS NULL THEN
+            UPDATE twilio.enrollments x SET status = 'completed', next_run_at = NULL, hold_reason = NULL,
+                                             finished_at = now()
+             WHERE x.user_id = e.user_id AND x.id = e.id;
+            completed := completed + 1;
+            CONTINUE;
+        END IF;
+        IF p.allowed_at > now() THEN  -- the plan moved (a step edited, quiet hours changed): wait for it
+            UPDATE twilio.enrollments x
+               SET next_run_at = p.allowed_at, hold_reason = CASE WHEN p.allowed_at > p.due_at THEN 'quiet hours' END
+             WHERE x.user_id = e.user_id AND x.id = e.id;
+            waiting := waiting + 1;
+            CONTINUE;
+        END IF;
+        IF EXISTS (SELECT 1 FROM twilio.opt_outs o WHERE o.user_id = e.user_id AND o.phone = e.phone) THEN
+            UPDATE twilio.enrollments x
+               SET status = 'stopped', stop_reason = 'opted_out', next_run_at = NULL, hold_reason = NULL,
+                   finished_at = now()
+             WHERE x.user_id = e.user_id AND x.id = e.id;
+            stopped := stopped + 1;
+            CONTINUE;
+        END IF;
+        SELECT * INTO s FROM twilio.campaign_steps x WHERE x.user_id = e.user_id AND x.id = p.step_id;
+        BEGIN
+            PERFORM twilio._drip_send_step(e, c, s);
+            e.last_position := s.position;
+            e.anchor_at := now();
+            SELECT * INTO p FROM twilio._drip_plan(e, c);
+            UPDATE twilio.enrollments x  -- the last step sent: completed now
+               SET last_position = s.position, anchor_at = now(), last_sent_at = now(), last_error = NULL,
+                   status = CASE WHEN p.step_id IS NULL THEN 'completed' ELSE 'active' END,
+                   next_run_at = p.allowed_at, finished_at = CASE WHEN p.step_id IS NULL THEN now() END,
+                   hold_reason = CASE WHEN p.allowed_at > p.due_at THEN 'quiet hours' END
+             WHERE x.user_id = e.user_id AND x.id = e.id;
+            sent := sent + 1;
+        EXCEPTION
+            WHEN object_not_in_prerequisite_state THEN  -- the sender: not connected, disabled, incomplete
+                GET STACKED DIAGNOSTICS why = MESSAGE_TEXT;
+                UPDATE twilio.enrollments x SET next_run_at = now() + interval '5 minutes', hold_reason = why
+                 WHERE x.user_id = e.user_id AND x.id = e.id;
+                held := held + 1;
+            WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS why = MESSAGE_TEXT;
+                UPDATE twilio.enrollments x
+                   SET status = 'stopped', stop_reason = 'failed', next_run_at = NULL, hold_reason = NULL,
+                       last_error = format('step %s: %s (SQLSTATE %s)', s.position, why, SQLSTATE),
+                       finished_at = now()
+                 WHERE x.user_id = e.user_id AND x.id = e.id;
+                failed := failed + 1;
+        END;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION twilio.drip_tick(integer) IS
+    'One pass of drip sending over due enrollments (pg_cron runs it; see twilio.schedule_drips)';
+
+-- The pg_cron job that runs the tick: installed, or changed, under one name. Seconds (1-59) use pg_cron's
+-- second-level schedule; whole minutes a */N cron spec.
+CREATE FUNCTION twilio.schedule_drips(every interval DEFAULT '10 seconds', max_rows integer DEFAULT 500)
+    RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    secs numeric := extract(epoch FROM every);
+    spec text;
+    job bigint;
+BEGIN
+    IF max_rows IS NULL OR max_rows NOT BETWEEN 1 AND 100000 THEN
+        RAISE EXCEPTION 'max_rows must be 1 to 100000' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF secs BETWEEN 1 AND 59 AND secs = trunc(secs) THEN
+        spec := secs::integer || ' seconds';
+    ELSIF secs BETWEEN 60 AND 3540 AND mod(secs, 60) = 0 THEN
+        spec := '*/' || (secs / 60)::integer || ' * * * *';
+    ELSE
+        RAISE EXCEPTION 'every must be whole seconds from 1 to 59, or whole minutes from 1 to 59 (got %)', every
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF to_regclass('cron.job') IS NULL THEN
+        RAISE EXCEPTION 'pg_cron is not installed in this database' USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Add pg_cron to shared_preload_libraries, then CREATE EXTENSION pg_cron in the database '
+                   'cron.database_name names.';
+    END IF;
+    BEGIN
+        EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job
+            USING 'byo_twilio_drips', spec, format('SELECT twilio.drip_tick(%s)', max_rows);
+    EXCEPTION WHEN invalid_parameter_value THEN  -- pg_cron's "invalid schedule": before 1.5, no second schedules
+        RAISE EXCEPTION 'pg_cron refused the schedule ''%''', spec USING ERRCODE = 'feature_not_supported',
+            HINT = 'Second-level schedules need pg_cron 1.5 or later; use whole minutes, e.g. interval ''1 minute''.';
+    END;
+    RETURN job;
+END
+$$;
+COMMENT ON FUNCTION twilio.schedule_drips(interval, integer) IS
+    'Install or change the pg_cron job byo_twilio_drips that runs twilio.drip_tick; returns its job id';
+
+CREATE FUNCTION twilio.unschedule_drips() RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    found_job boolean;
+BEGIN
+    IF to_regclass('cron.job') IS NULL THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM cron.job WHERE jobname = $1 AND username = current_user)'
+        INTO found_job USING 'byo_twilio_drips';
+    IF found_job THEN
+        EXECUTE 'SELECT cron.unschedule($1)' USING 'byo_twilio_drips';
+    END IF;
+    RETURN found_job;
+END
+$$;
+
+------------------------------------------------------------------------------------------------------------------
+-- Drip events: replies and opt-outs stop enrollments; replies, opt-outs and delivery statuses update the per-day
+-- rollups (twilio.campaign_stats_daily) as they land, so analytics never scans the history. Statement triggers
+-- with transition tables: a webhook batch or a dispatcher pass pays once per statement, not once per row.
+-- SECURITY DEFINER: a user adding a manual opt-out must stop their enrollments too; the triggers only touch the
+-- rows of the users whose rows the statement wrote.
+------------------------------------------------------------------------------------------------------------------
+
+-- Adds per-(campaign, day, step) deltas to the rollups; rows arrive as jsonb built from enrollment_sends rows.
+CREATE FUNCTION twilio._drip_add_stats(deltas jsonb) RETURNS void
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    INSERT INTO twilio.campaign_stats_daily AS d (user_id, campaign_id, day, step_id, position, delivered, failed,
+                                                  replies, opt_outs)
+    SELECT x.user_id, x.campaign_id, x.day, x.step_id, x.position, sum(x.delivered), sum(x.failed), sum(x.replies),
+           sum(x.opt_outs)
+      FROM jsonb_to_recordset(deltas) AS x(user_id uuid, campaign_id uuid, day date, step_id uuid, position integer,
+                                           delivered integer, failed integer, replies integer, opt_outs integer)
+     GROUP BY x.user_id, x.campaign_id, x.day, x.step_id, x.position
+    ON CONFLICT (user_id, campaign_id, day, step_id)
+        DO UPDATE SET delivered = d.delivered + EXCLUDED.delivered, failed = d.failed + EXCLUDED.failed,
+                      replies = d.replies + EXCLUDED.replies, opt_outs = d.opt_outs + EXCLUDED.opt_outs
+$$;
+
+-- Inbound messages: a reply (not a STOP: that is an opt-out) stops the phone's ongoing enrollments in campaigns
+-- that stop on reply, and counts once for the step that last reached that phone.
+CREATE FUNCTION twilio._drip_on_inbound() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    deltas jsonb;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM new_messages n WHERE n.direction = 'inbound') THEN
+        RETURN NULL;  -- outbound messages: nothing to do
+    END IF;
+    WITH replies AS (
+        SELECT DISTINCT n.user_id, n.from_number AS phone FROM new_messages n
+         WHERE n.direction = 'inbound' AND n.from_number IS NOT NULL
+           AND twilio._opt_keyword(n.body, NULL) IS DISTINCT FROM 'STOP'
+    ), stopped AS (
+        UPDATE twilio.enrollments e
+           SET status = 'stopped', stop_reason = 'replied', pause_reason = NULL, next_run_at = NULL,
+               hold_reason = NULL, finished_at = now()
+          FROM replies r, twilio.campaigns c
+         WHERE e.user_id = r.user_id AND e.phone = r.phone AND e.status IN ('active', 'paused')
+           AND c.user_id = e.user_id AND c.id = e.campaign_id AND c.stop_on_reply
+    ), last_send AS (
+        SELECT l.* FROM replies r
+         CROSS JOIN LATERAL (SELECT s.user_id, s.enrollment_id, s.step_id FROM twilio.enrollment_sends s
+                              WHERE s.user_id = r.user_id AND s.phone = r.phone
+                              ORDER BY s.sent_at DESC LIMIT 1) l
+    ), marked AS (
+        UPDATE twilio.enrollment_sends s SET replied_at = now()
+          FROM last_send l
+         WHERE s.user_id = l.user_id AND s.enrollment_id = l.enrollment_id AND s.step_id = l.step_id
+           AND s.replied_at IS NULL
+     RETURNING s.user_id, s.campaign_id, s.day, s.step_id, s.position
+    )
+    SELECT jsonb_agg(to_jsonb(m) || '{"delivered": 0, "failed": 0, "replies": 1, "opt_outs": 0}') INTO deltas
+      FROM marked m;
+    PERFORM twilio._drip_add_stats(deltas) WHERE deltas IS NOT NULL;
+    RETURN NULL;
+END
+$$;
+
+-- Opt-outs (STOP, Twilio's 21610, or added by hand) stop every ongoing enrollment of the phone, also one a reply
+-- in this same transaction had just stopped (a STOP is an opt-out first). STOP and 21610 count for the step that
+-- last reached the phone.
+CREATE FUNCTION twilio._drip_on_opt_out() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    deltas jsonb;
+BEGIN
+    UPDATE twilio.enrollments e
+       SET status = 'stopped', stop_reason = 'opted_out', pause_reason = NULL, next_run_at = NULL,
+           hold_reason = NULL, finished_at = now()
+      FROM new_opt_outs o
+     WHERE e.user_id = o.user_id AND e.phone = o.phone
+       AND (e.status IN ('active', 'paused') OR (e.stop_reason = 'replied' AND e.finished_at = now()));
+    WITH last_send AS (
+        SELECT l.* FROM new_opt_outs o
+         CROSS JOIN LATERAL (SELECT s.user_id, s.enrollment_id, s.step_id FROM twilio.enrollment_sends s
+                              WHERE s.user_id = o.user_id AND s.phone = o.phone
+                              ORDER BY s.sent_at DESC LIMIT 1) l
+         WHERE o.source IN ('keyword', 'twilio_21610')
+    ), marked AS (
+        UPDATE twilio.enrollment_sends s SET opted_out_at = now()
+          FROM last_send l
+         WHERE s.user_id = l.user_id AND s.enrollment_id = l.enrollment_id AND s.step_id = l.step_id
+           AND s.opted_out_at IS NULL
+     RETURNING s.user_id, s.campaign_id, s.day, s.step_id, s.position
+    )
+    SELECT jsonb_agg(to_jsonb(m) || '{"delivered": 0, "failed": 0, "replies": 0, "opt_outs": 1}') INTO deltas
+      FROM marked m;
+    PERFORM twilio._drip_add_stats(deltas) WHERE deltas IS NOT NULL;
+    RETURN NULL;
+END
+$$;
+
+-- Delivery statuses of drip messages: delivered (or read) and failed (or undelivered), counted once per send.
+CREATE FUNCTION twilio._drip_on_status() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    deltas jsonb;
+BEGIN
+    WITH changed AS (
+        SELECT s.user_id, s.enrollment_id, s.step_id, s.outcome AS old_outcome,
+               CASE WHEN n.status IN ('delivered', 'read') THEN 'delivered'
+                    WHEN n.status IN ('failed', 'undelivered') THEN 'failed' ELSE 'pending' END AS outcome
+          FROM new_messages n
+          JOIN twilio.enrollment_sends s ON s.user_id = n.user_id AND s.message_id = n.id
+         WHERE n.direction = 'outbound'
+    ), moved AS (
+        UPDATE twilio.enrollment_sends s SET outcome = c.outcome
+          FROM changed c
+         WHERE s.user_id = c.user_id AND s.enrollment_id = c.enrollment_id AND s.step_id = c.step_id
+           AND c.outcome <> c.old_outcome
+     RETURNING s.user_id, s.campaign_id, s.day, s.step_id, s.position,
+               (c.outcome = 'delivered')::integer - (c.old_outcome = 'delivered')::integer AS delivered,
+               (c.outcome = 'failed')::integer - (c.old_outcome = 'failed')::integer AS failed,
+               0 AS replies, 0 AS opt_outs
+    )
+    SELECT jsonb_agg(to_jsonb(m)) INTO deltas FROM moved m;
+    PERFORM twilio._drip_add_stats(deltas) WHERE deltas IS NOT NULL;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER messages_drip_inbound AFTER INSERT ON twilio.messages
+    REFERENCING NEW TABLE AS new_messages FOR EACH STATEMENT EXECUTE FUNCTION twilio._drip_on_inbound();
+CREATE TRIGGER messages_drip_status AFTER UPDATE ON twilio.messages
+    REFERENCING NEW TABLE AS new_messages FOR EACH STATEMENT EXECUTE FUNCTION twilio._drip_on_status();
+CREATE TRIGGER opt_outs_drip_stop AFTER INSERT ON twilio.opt_outs
+    REFERENCING NEW TABLE AS new_opt_outs FOR EACH STATEMENT EXECUTE FUNCTION twilio._drip_on_opt_out();
+
+------------------------------------------------------------------------------------------------------------------
+-- Analytics: the caller's rollups, per UTC day of sending, campaign and step.
+------------------------------------------------------------------------------------------------------------------
+CREATE FUNCTION twilio.analytics(from_day date, to_day date, campaign uuid DEFAULT NULL)
+    RETURNS TABLE (day date, campaign_id uuid, campaign_name text, step_position integer, step_id uuid,
+                   sent bigint, delivered bigint, failed bigint, replies bigint, opt_outs bigint, segments bigint,
+                   delivery_rate numeric, reply_rate numeric)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    uid uuid := twilio._require_user();
+    cid uuid := campaign;
+BEGIN
+    IF from_day IS NULL OR to_day IS NULL OR from_day > to_day THEN
+        RAISE EXCEPTION 'analytics needs from_day <= to_day' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY
+    SELECT d.day, d.campaign_id, c.name, d.position, d.step_id, d.sent::bigint, d.delivered::bigint,
+           d.failed::bigint, d.replies::bigint, d.opt_outs::bigint, d.segments,
+           round(d.delivered::numeric / nullif(d.sent, 0), 4), round(d.replies::numeric / nullif(d.sent, 0), 4)
+      FROM twilio.campaign_stats_daily d
+      JOIN twilio.campaigns c ON c.user_id = d.user_id AND c.id = d.campaign_id
+     WHERE d.user_id = uid AND d.day BETWEEN from_day AND to_day AND (cid IS NULL OR d.campaign_id = cid)
+     ORDER BY d.day, c.name, d.campaign_id, d.position;
+END
+$$;
+COMMENT ON FUNCTION twilio.analytics(date, date, uuid) IS
+    'The caller''s drip results per UTC day of sending, campaign and step: sent, delivered, failed, replies, opt-outs';
+
+------------------------------------------------------------------------------------------------------------------
+-- Who may call the drip functions (90_privileges.sql revokes from PUBLIC; repeated here so an update script that
+-- copies this part grants the same).
+------------------------------------------------------------------------------------------------------------------
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA twilio FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION twilio.create_campaign(text, text, text, boolean),
+                          twilio.update_campaign(uuid, text, text, text, boolean),
+                          twilio.set_quiet_hours(uuid, time, time, integer[]),
+                          twilio.activate_campaign(uuid), twilio.pause_campaign(uuid), twilio.resume_campaign(uuid),
+                          twilio.archive_campaign(uuid),
+                          twilio.add_step(uuid, text, interval, integer, integer, time, text),
+                          twilio.update_step(uuid, text, interval, integer, time, text), twilio.delete_step(uuid),
+                          twilio.preview(text, jsonb), twilio.preview_step(uuid, jsonb),
+                          twilio.enroll(uuid, uuid, text, text, jsonb), twilio.enroll_many(uuid, jsonb),
+                          twilio.unenroll(uuid), twilio.pause_enrollment(uuid), twilio.resume_enrollment(uuid),
+                          twilio.analytics(date, date, uuid)
+    TO authenticated;
+GRANT EXECUTE ON FUNCTION twilio.drip_tick(integer), twilio.schedule_drips(interval, integer),
+                          twilio.unschedule_drips()
+    TO service_role;

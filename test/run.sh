@@ -69,7 +69,9 @@ byo_twilio.http_timeout_ms = 5000
 byo_twilio.webhook_base_url = 'https://relay.example.test'
 byo_twilio.reconcile_delay_ms = 1500
 # The suites pass plaintext fixture tokens; sealed tokens are tested by test/e2e/log_secrets_test.sh and 25_*.
-byo_twilio.accept_plaintext_tokens = on" || { echo "cluster: 0 passed, 1 failed"; exit 1; }
+byo_twilio.accept_plaintext_tokens = on
+# pg_cron 1.4 would connect to localhost over TCP; the cluster listens on its socket only.
+cron.use_background_workers = on" || { echo "cluster: 0 passed, 1 failed"; exit 1; }
 
 echo "== pg_regress"
 # PostgreSQL 15's pg_regress reads DIR/sql and DIR/expected: lay both out side by side. The suites run in the
@@ -99,6 +101,10 @@ record_from_log relay "$WORK/relay.log"
 echo "== crash recovery (dispatcher killed, PostgreSQL restarted mid-run)"
 bash test/e2e/crash_recovery.sh >"$WORK/crash.log" 2>&1
 record_from_log crash "$WORK/crash.log"
+
+echo "== drips (pg_cron runs twilio.drip_tick; two users, a reply and a STOP)"
+bash test/e2e/drips_test.sh >"$WORK/drips.log" 2>&1
+record_from_log drips "$WORK/drips.log"
 
 echo "== pgTAP (pg_prove)"
 psql -X -q -d postgres -c "CREATE DATABASE tap_byo_twilio" && \

@@ -190,12 +190,12 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION twilio.get_or_create_conversation_for_lead(lead_id uuid, phone text, friendly_name text DEFAULT NULL)
-    RETURNS uuid
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- (drips) The enqueue bodies take the user as a parameter so that twilio.drip_tick (60_drips.sql), which runs for
+-- many users outside any JWT, enqueues exactly as the public functions below do; those pass auth.uid().
+CREATE FUNCTION twilio._conversation_for_lead(uid uuid, lead_id uuid, phone text, friendly_name text) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
-    uid uuid := twilio._require_user();
     sender record;
     conv twilio.conversations;
 BEGIN
@@ -227,14 +227,17 @@ BEGIN
     RETURN conv.id;
 END
 $$;
+CREATE FUNCTION twilio.get_or_create_conversation_for_lead(lead_id uuid, phone text, friendly_name text DEFAULT NULL)
+    RETURNS uuid
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN twilio._conversation_for_lead(twilio._require_user(), lead_id, phone, friendly_name);
 COMMENT ON FUNCTION twilio.get_or_create_conversation_for_lead(uuid, text, text) IS
     'The caller''s conversation for a lead: created here at once, and at Twilio by the dispatcher after commit';
 
-CREATE FUNCTION twilio.send_conversation_message(conversation_id uuid, body text) RETURNS uuid
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+CREATE FUNCTION twilio._enqueue_conversation_message(uid uuid, conversation_id uuid, body text) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
-    uid uuid := twilio._require_user();
     conv twilio.conversations;
     seg record;
     msg_id uuid;
@@ -263,11 +266,14 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION twilio.send_sms(to_number text, body text) RETURNS uuid
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+CREATE FUNCTION twilio.send_conversation_message(conversation_id uuid, body text) RETURNS uuid
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN twilio._enqueue_conversation_message(twilio._require_user(), conversation_id, body);
+
+CREATE FUNCTION twilio._enqueue_sms(uid uuid, to_number text, body text) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
-    uid uuid := twilio._require_user();
     sender record;
     seg record;
     msg_id uuid;
@@ -288,3 +294,7 @@ BEGIN
     RETURN msg_id;
 END
 $$;
+
+CREATE FUNCTION twilio.send_sms(to_number text, body text) RETURNS uuid
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN twilio._enqueue_sms(twilio._require_user(), to_number, body);

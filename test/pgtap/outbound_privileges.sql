@@ -76,7 +76,8 @@ SELECT results_eq('SELECT backlog, in_flight, ambiguous, sent, failed FROM twili
 -- Catalog: relations, RLS, policies, table privileges
 ------------------------------------------------------------------------------------------------------------------
 SELECT tables_are('twilio', ARRAY['user_settings', 'platform_account', 'opt_outs', 'conversations', 'messages',
-                                  'outbox', 'webhook_events', 'voice_calls'], 'schema twilio has exactly these tables');
+                                  'outbox', 'webhook_events', 'voice_calls',
+                                  'campaigns', 'campaign_steps', 'enrollments', 'enrollment_sends', 'campaign_stats_daily'], 'schema twilio has exactly these tables');
 SELECT views_are('twilio', ARRAY['outbox_status'], 'schema twilio has exactly the view outbox_status');
 SELECT is(ARRAY(SELECT c.relname::text FROM pg_class c
                  WHERE c.relnamespace = 'twilio'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relrowsecurity
@@ -139,7 +140,12 @@ SELECT is(ARRAY(SELECT c.relname || ' ' || r || ' ' || priv
                  WHERE c.relnamespace = 'twilio'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
                    AND has_table_privilege(r, c.oid, priv)
                  ORDER BY 1),
-          ARRAY['conversations authenticated SELECT', 'conversations service_role SELECT',
+          ARRAY['campaign_stats_daily authenticated SELECT', 'campaign_stats_daily service_role SELECT',
+                'campaign_steps authenticated SELECT', 'campaign_steps service_role SELECT',
+                'campaigns authenticated SELECT', 'campaigns service_role SELECT',
+                'conversations authenticated SELECT', 'conversations service_role SELECT',
+                'enrollment_sends authenticated SELECT', 'enrollment_sends service_role SELECT',
+                'enrollments authenticated SELECT', 'enrollments service_role SELECT',
                 'messages authenticated SELECT', 'messages service_role SELECT',
                 'opt_outs authenticated DELETE', 'opt_outs authenticated INSERT', 'opt_outs authenticated SELECT',
                 'opt_outs service_role DELETE', 'opt_outs service_role INSERT', 'opt_outs service_role SELECT',
