@@ -38,19 +38,22 @@ SET ROLE authenticated;
 SET request.jwt.claims = '{"sub": "$USER_ID"}';
 SELECT count(twilio.send_sms('+1500777' || lpad(i::text, 4, '0'), 'crash-test-' || i)) FROM generate_series(1, $N) i;
 SQL
-# Each step waits for an event (a row count, a new worker), bounded, never for a fixed time: the kill lands once the
-# run has started, the restart once the new dispatcher has made progress of its own.
-wait_until() {  # a query answering t, polled for at most 60 s
-    for _ in $(seq 1 1200); do [ "$(q -c "$1" 2>/dev/null)" = t ] && return 0; sleep 0.05; done
-    echo "# gave up waiting for: $1"; return 1
+# Each step waits for an event, bounded, never for a fixed time. The stand-in records a request before it delays
+# the answer, so once it has seen one, that job is in flight: the kill lands mid-run. The restart lands once the
+# new dispatcher has itself reached Twilio (a lookup or a send), before the run can have finished.
+wait_until() {  # a command whose output must be "t", polled for at most 60 s
+    for _ in $(seq 1 1200); do [ "$("$@" 2>/dev/null)" = t ] && return 0; sleep 0.05; done
+    echo "# gave up waiting for: $*"; return 1
 }
+standin_requests() { curl -s "$STANDIN_URL/__requests" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).length))'; }
+more_requests_than() { [ "$(standin_requests)" -gt "$1" ] && echo t; }
 done_count="SELECT count(*) FROM twilio.outbox WHERE user_id = '$USER_ID' AND state = 'done'"
-wait_until "SELECT ($done_count) > 0"
+wait_until more_requests_than 0
 pid=$(q -c "SELECT twilio.dispatcher_pid()")
 sent_before_kill=$(q -c "$done_count")
+seen_at_kill=$(standin_requests)
 kill -9 "$pid" && echo "# killed dispatcher $pid with $sent_before_kill/$N done"
-wait_until "SELECT twilio.dispatcher_pid() IS NOT NULL AND twilio.dispatcher_pid() <> $pid"
-wait_until "SELECT ($done_count) > $sent_before_kill"
+wait_until more_requests_than "$seen_at_kill"
 done_before_restart=$(q -c "$done_count")
 restart_cluster && echo "# restarted PostgreSQL (immediate) with $done_before_restart/$N done"
 
