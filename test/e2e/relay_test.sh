@@ -2,7 +2,9 @@
 # The webhook path end to end: real HTTP into byo-twilio-relay, one SQL call per webhook into the cluster, signed
 # by the official `twilio` helper library (test/e2e/relay_client.js), never by our own SQL. Checks tenant routing
 # by webhook URL, rejections that write nothing (forged, replayed with changes, unsigned), idempotent retries, a
-# delivery receipt, STOP, batches, HTTP edge cases (limits, pipelining, stalled and idle clients, smuggling),
+# delivery receipt, STOP, batches, HTTP edge cases (limits, pipelining, stalled and idle clients, smuggling, a
+# Transfer-Encoding other than chunked, never-ending chunk lines and trailers against the relay's peak memory, the
+# keep-alive limit), bad input answered 400 (invalid UTF-8, a data exception, a deeply nested JSON body),
 # load shedding (a second relay on RELAY_PORT + 1), the warnings when a relay's public URL is not the database's
 # webhook base URL (a third), permission errors answered 503, the relay riding out a PostgreSQL stop/start without a
 # restart, the call prepared once per session (server log), its metrics, a SIGTERM that answers the webhook in
