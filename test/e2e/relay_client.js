@@ -33,8 +33,9 @@
 //   node relay_client.js framing --relay URL
 //     Requests whose Transfer-Encoding is not exactly "chunked" (xchunked, identity, gzip, "chunked, identity",
 //     "gzip, chunked", two fields, with a Content-Length, in HTTP/1.0), each carrying a GET /metrics as its body,
-//     each on its own connection read until the relay closes it (5 s at most). Prints "<name>=<statuses>[,metrics]"
-//     per case: ",metrics" if the smuggled request was answered.
+//     each on its own connection read until the relay closes it (5 s at most). Prints
+//     "<name>=<statuses>[,refused][,metrics]" per case: ",refused" if the relay refused the Transfer-Encoding itself,
+//     ",metrics" if the smuggled request was answered.
 //
 //   node relay_client.js flood --relay URL --mb N
 //     Two chunked POSTs at once: one whose chunk-size line never ends (a chunk extension), one whose trailer never
@@ -299,12 +300,13 @@ async function framing(opts) {
     const out = [];
     for (const [name, lines] of Object.entries(cases)) {
         const endsChunked = /chunked$/.test(lines[lines.length - 1]);
-        // Signed (badly), so that a webhook the relay let through would get 403 from the database, never 400.
         const head = [...lines, 'Host: relay', 'Content-Type: application/x-www-form-urlencoded',
                       'X-Twilio-Signature: x'].join('\r\n');
         const r = await untilClosed(relay, `${head}\r\n\r\n${endsChunked ? asChunk : smuggled}`, 5000);
         const answered = /byo_twilio_relay_/.test(r.raw);
-        out.push(`${name}=${r.statuses.join(',') || 'none'}${answered ? ',metrics' : ''}`);
+        // The relay's own refusal, not a 400 from the database for a webhook it let through.
+        const refused = /\r\n\r\nbad request: [^\n]*Transfer-Encoding/.test(r.raw);
+        out.push(`${name}=${r.statuses.join(',') || 'none'}${refused ? ',refused' : ''}${answered ? ',metrics' : ''}`);
     }
     return out.join(' ');
 }

@@ -422,7 +422,7 @@ echo "#     its body is never served"
 framing=$(node "$CLIENT" framing --relay "$RELAY")
 echo "# $framing"
 for c in xchunked identity gzip chunked_identity gzip_chunked two_fields with_length http10; do
-    check "Transfer-Encoding $c: 400, the smuggled request not answered" 400 \
+    check "Transfer-Encoding $c: 400 from the relay itself, the smuggled request not answered" 400,refused \
         "$(echo "$framing" | tr ' ' '\n' | sed -n "s/^$c=//p")"
 done
 
