@@ -184,6 +184,12 @@ void WebhookBatcher::run(std::vector<Pending>& batch) {
         for (std::size_t i = 0; i < batch.size(); ++i) batch[i].answer = std::move((*answers)[i]);
         return;
     }
+    if (is_data_exception(failure.sqlstate)) {
+        // One webhook's value was refused and aborted the batch: not database trouble. Each alone finds it (400).
+        log_event("bad_input", {{"stage", "batch_call"}, {"sqlstate", failure.sqlstate}, {"webhooks", batch.size()},
+                                {"fallback", "each webhook of the batch in a call of its own"}});
+        return run_singles(lease, batch, deadline);
+    }
     metrics_.record_db_error();
     LogFields f{{"stage", "batch_call"}, {"message", failure.error}, {"webhooks", batch.size()}};
     if (!failure.sqlstate.empty()) f["sqlstate"] = failure.sqlstate;

@@ -7,6 +7,7 @@
 
 #include "json_log.hpp"
 #include "redact.hpp"
+#include "utf8.hpp"
 #include "webhook.hpp"
 
 namespace byo::relay {
@@ -31,10 +32,15 @@ std::optional<std::string> header(const HttpRequest& req, const char* name) {
     return std::string(it->value());
 }
 
-void forward(const RelayContext& ctx, HttpRequest&& req, Responder reply) {
-    if (req.body().find('\0') != std::string::npos)
-        return reply(text_response(400, "body contains a NUL byte\n"));
+// Why `value` cannot be a PostgreSQL text parameter, or nullptr. Such input is the sender's error: answered 400
+// here, it never becomes a failed call (SQLSTATE 22021) answered 503, which Twilio would retry forever.
+const char* not_text(std::string_view value) {
+    if (value.find('\0') != std::string_view::npos) return "a NUL byte";
+    if (!valid_utf8(value)) return "invalid UTF-8";
+    return nullptr;
+}
 
+void forward(const RelayContext& ctx, HttpRequest&& req, Responder reply) {
     WebhookRequest w;
     // The raw target, not a decoded path: Twilio signed the URL byte for byte, %2B and all.
     w.url = ctx.config.public_url;
@@ -42,6 +48,14 @@ void forward(const RelayContext& ctx, HttpRequest&& req, Responder reply) {
     w.signature = header(req, "X-Twilio-Signature");
     w.content_type = header(req, "Content-Type");
     w.body = std::move(req.body());
+
+    const std::pair<const char*, const std::string*> fields[] = {
+        {"body", &w.body}, {"request target", &w.url},
+        {"X-Twilio-Signature", w.signature ? &*w.signature : nullptr},
+        {"Content-Type", w.content_type ? &*w.content_type : nullptr}};
+    for (const auto& [name, value] : fields)
+        if (const char* why = value ? not_text(*value) : nullptr)
+            return reply(text_response(400, std::string(name) + " contains " + why + "\n"));
 
     ctx.batcher.submit(std::move(w), Clock::now() + ctx.config.db_timeout, [reply](WebhookAnswer&& a) {
         HttpResponse res = text_response(a.status, std::move(a.body), a.content_type.c_str());

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <list>
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -22,6 +23,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "framing.hpp"
 #include "json_log.hpp"
 
 namespace byo::relay {
@@ -39,6 +41,13 @@ constexpr auto kLingerTimeout = std::chrono::seconds(2);
 // Room for a whole typical webhook (headers and a form body of about 800 bytes) in one read: Beast otherwise reads
 // 512 bytes at a time, two system calls per request.
 constexpr std::size_t kReadReserve = 4 * 1024;
+// The most a connection buffers of what its parser has not consumed yet: a header (bounded by kHeaderLimit before
+// this), a chunk-size line with its extensions, a trailer. Beast bounds neither of the last two; without this, a
+// line that never ends is buffered whole. Body bytes do not stay here: the parser moves them into the body.
+constexpr std::size_t kBufferLimit = kHeaderLimit + kReadReserve;
+// Chunk framing (size lines, extensions, trailers) of one body counts against the header limit; the body's own
+// bytes count against the body limit.
+constexpr std::size_t kFramingLimit = kHeaderLimit;
 
 class Session;
 
@@ -68,7 +77,7 @@ namespace {
 class Session : public std::enable_shared_from_this<Session> {
 public:
     Session(std::shared_ptr<HttpServer::Impl> server, tcp::socket socket)
-        : server_(std::move(server)), stream_(std::move(socket)) {
+        : server_(std::move(server)), stream_(std::move(socket)), buffer_(kBufferLimit) {
         buffer_.reserve(kReadReserve);
     }
 
@@ -113,6 +122,10 @@ private:
         waiting_ = false;
         start_ = SteadyClock::now();
         if (ec) return on_read_error(ec);
+        if (const char* why = framing_error_of(parser_->get())) {
+            note_request_line();
+            return write(text_response(400, std::string("bad request: ") + why + "\n"), true);
+        }
         const auto expect = parser_->get()[http::field::expect];
         if (beast::iequals(expect, "100-continue")) {
             // curl and others wait (up to a second) for this before sending a body.
@@ -130,12 +143,49 @@ private:
 
     void read_body() {
         stream_.expires_after(options().read_timeout);
-        http::async_read(stream_, buffer_, *parser_,
-                         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_body(ec); });
+        parser_->eager(true);  // each read parses all it can, as http::async_read does
+        consumed_ = 0;
+        read_body_part();
     }
 
-    void on_body(beast::error_code ec) {
-        if (ec) return on_read_error(ec);
+    // The body piece by piece, counting what the parser consumed: whatever of it is not body is chunk framing.
+    void read_body_part() {
+        if (parser_->is_done()) return on_body();
+        http::async_read_some(stream_, buffer_, *parser_,
+                              [self = shared_from_this()](beast::error_code ec, std::size_t consumed) {
+                                  if (ec) return self->on_read_error(ec);
+                                  self->consumed_ += consumed;
+                                  if (self->consumed_ - self->parser_->get().body().size() > kFramingLimit) {
+                                      self->note_request_line();
+                                      return self->write(
+                                          text_response(431, "chunk sizes, extensions and trailers over 16 KiB\n"),
+                                          true);
+                                  }
+                                  self->read_body_part();
+                              });
+    }
+
+    // Transfer-Encoding as framing.hpp allows it, or why not.
+    static const char* framing_error_of(const HttpRequest& req) {
+        std::vector<std::string_view> codings;
+        const auto range = req.equal_range(http::field::transfer_encoding);
+        for (auto it = range.first; it != range.second; ++it) codings.emplace_back(it->value().data(), it->value().size());
+        return framing_error(codings, req.find(http::field::content_length) != req.end(), req.version() >= 11);
+    }
+
+    // For the log line of an answer given before the request was read whole.
+    void note_request_line() {
+        if (parser_->is_header_done() || parser_->get().method() != http::verb::unknown) {
+            method_ = std::string(parser_->get().method_string());
+            target_ = std::string(parser_->get().target());
+        } else {
+            method_.clear();
+            target_.clear();
+        }
+        head_request_ = false;
+    }
+
+    void on_body() {
         ++served_;
         HttpRequest req = parser_->release();
         method_ = std::string(req.method_string());
@@ -163,16 +213,12 @@ private:
 
     // The request could not be read whole: answer what went wrong, if anyone is left to hear it, and close.
     void on_read_error(beast::error_code ec) {
-        if (parser_->is_header_done() || parser_->get().method() != http::verb::unknown) {
-            method_ = std::string(parser_->get().method_string());
-            target_ = std::string(parser_->get().target());
-        } else {
-            method_.clear();
-            target_.clear();
-        }
-        head_request_ = false;
+        note_request_line();
         if (ec == http::error::body_limit) return write(text_response(413, "payload too large\n"), true);
         if (ec == http::error::header_limit) return write(text_response(431, "request header too large\n"), true);
+        // kBufferLimit: a chunk-size line (with extensions) or a trailer that goes on and on.
+        if (ec == http::error::buffer_overflow)
+            return write(text_response(431, "chunk size line or trailer too large\n"), true);
         // A request that stalls, or a kept connection left idle: the stream closed the socket when its time ran
         // out, so there is nobody to answer.
         if (ec == beast::error::timeout) return close();
@@ -185,8 +231,9 @@ private:
     }
 
     // `broken`: part of the request may be unread, so the connection ends after this answer whatever keep-alive
-    // says, and the rest of what the client sends is drained before closing (closing on unread data would reset
-    // the connection and could destroy the answer before the client reads it).
+    // says. Whenever a connection ends after an answer (broken, Connection: close, the keep-alive request limit,
+    // a stop), what the client still sends is drained before closing: closing on unread data (pipelined requests,
+    // say) would reset the connection and could destroy answers already written before the client reads them.
     void write(HttpResponse&& res, bool broken) {
         const bool keep = !broken && keep_alive_ && !server_->draining && served_ < options().keep_alive_requests;
         res.keep_alive(keep);
@@ -203,8 +250,7 @@ private:
                           [self = shared_from_this(), keep, broken](beast::error_code ec, std::size_t) {
                               self->response_.reset();
                               if (ec) return self->close();
-                              if (broken) return self->linger();
-                              if (!keep) return self->close();
+                              if (broken || !keep) return self->linger();
                               self->read_header();
                           });
     }
@@ -238,6 +284,7 @@ private:
     std::list<std::weak_ptr<Session>>::iterator registry_pos_;
     std::string method_, target_;
     SteadyClock::time_point start_ = SteadyClock::now();
+    std::size_t consumed_ = 0;  // bytes of the current body's wire form the parser has taken, framing included
     int served_ = 0;
     bool keep_alive_ = false;
     bool head_request_ = false;

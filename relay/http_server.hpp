@@ -1,7 +1,8 @@
 // HTTP/1.1 on Boost.Beast, with an event loop: a connection costs a socket and a buffer, not a thread, so idle
 // keep-alive connections are cheap, and under load one wake-up reads every request that arrived meanwhile.
-// Framing is Beast's parser: a body is read exactly to its end, or the connection is closed after the answer, so
-// nothing left of one request can ever be read as the next (no request smuggling).
+// Framing is Beast's parser, with the Transfer-Encoding rules of framing.hpp on top: a body is read exactly to its
+// end, or the connection is closed after the answer, so nothing left of one request can ever be read as the next
+// (no request smuggling). Every buffer is bounded: unparsed bytes 20 KiB, chunk framing 16 KiB, a body body_limit.
 // What each request gets is the Handler's business (handlers.cpp); this file owns sockets, timeouts, limits,
 // keep-alive and the drain.
 #pragma once

@@ -58,6 +58,14 @@ WebhookAnswer answer_from(const PGresult* r, int row, int col) {
 
 WebhookAnswer unavailable_answer() { return {503, "text/plain", "database unavailable, retry later\n", true}; }
 
+bool is_data_exception(const std::string& sqlstate) { return sqlstate.size() == 5 && sqlstate.rfind("22", 0) == 0; }
+
+WebhookAnswer bad_input_answer(const std::string& sqlstate, const char* stage) {
+    log_event("bad_input", {{"stage", stage}, {"sqlstate", sqlstate}});
+    return {400, "text/plain", "bad request: the database refused a value of it (SQLSTATE " + sqlstate + ")\n",
+            false};
+}
+
 WebhookAnswer call_handle_webhook(DbPool::Lease& lease, Metrics& metrics, const WebhookRequest& request,
                                   Clock::time_point deadline) {
     const std::vector<const char*> params{
@@ -67,6 +75,7 @@ WebhookAnswer call_handle_webhook(DbPool::Lease& lease, Metrics& metrics, const 
     if (outcome.connection_unusable) lease.discard();
     metrics.record_db_call(1);
     if (!outcome.ok()) {
+        if (is_data_exception(outcome.sqlstate)) return bad_input_answer(outcome.sqlstate, "call");
         metrics.record_db_error();
         LogFields f{{"stage", "call"}, {"message", outcome.error}};
         if (!outcome.sqlstate.empty()) f["sqlstate"] = outcome.sqlstate;

@@ -29,9 +29,15 @@ struct WebhookAnswer {
 // Database trouble: Twilio should come back later.
 WebhookAnswer unavailable_answer();
 
+// SQLSTATE class 22 (data exception): the database refused a value of the request itself. Retrying cannot help.
+bool is_data_exception(const std::string& sqlstate);
+// The answer to that: 400, no Retry-After. Only the SQLSTATE is logged (stage `stage`): the message may quote the
+// value, i.e. the webhook.
+WebhookAnswer bad_input_answer(const std::string& sqlstate, const char* stage);
+
 // One webhook, one call on `lease`'s connection. The call gets `deadline` + a short grace so the server's
 // statement_timeout (same budget) normally reports first. Never throws for database failures: they are logged,
-// counted, and answered 503.
+// counted, and answered 503; a data exception (class 22) is the request's fault, answered 400 and not counted.
 WebhookAnswer call_handle_webhook(DbPool::Lease& lease, Metrics& metrics, const WebhookRequest& request,
                                   Clock::time_point deadline);
 

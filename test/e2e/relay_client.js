@@ -16,7 +16,8 @@
 //   node relay_client.js burst --count N --sid-prefix SMx... (other flags and params as post)
 //     Posts N copies of the webhook at once, each on its own connection, copy i with MessageSid, SmsSid and
 //     SmsMessageSid set to the prefix followed by i (zero-padded to 34 characters). Prints "<status>:<count>" per
-//     status seen, sorted, space-separated.
+//     status seen, sorted, space-separated; a status answered with Retry-After is "<status>+retry".
+//     --timeout-ms (post and burst): how long a request may wait for its answer (8000).
 //
 //   node relay_client.js smuggle --relay http://127.0.0.1:4031 --body-limit BYTES
 //     Raw requests on kept-alive connections, each scenario's responses printed as "<name>=<status>,<status>...":
@@ -28,6 +29,22 @@
 //     Content-Length over the limit; GET on a webhook path; an unknown path; two pipelined GETs; HEAD then GET;
 //     Expect: 100-continue; a header that stalls past the read timeout (closed then, not before); a GET beside
 //     200 idle connections.
+//
+//   node relay_client.js framing --relay URL
+//     Requests whose Transfer-Encoding is not exactly "chunked" (xchunked, identity, gzip, "chunked, identity",
+//     "gzip, chunked", two fields, with a Content-Length, in HTTP/1.0), each carrying a GET /metrics as its body,
+//     each on its own connection read until the relay closes it (5 s at most). Prints
+//     "<name>=<statuses>[,refused][,metrics]" per case: ",refused" if the relay refused the Transfer-Encoding itself,
+//     ",metrics" if the smuggled request was answered.
+//
+//   node relay_client.js flood --relay URL --mb N
+//     Two chunked POSTs at once: one whose chunk-size line never ends (a chunk extension), one whose trailer never
+//     ends; each sends up to N MiB, stopping early once the relay answers or closes. Prints
+//     "extension=<status|none>,<closed|open> trailer=... sent_mib=<total>".
+//
+//   node relay_client.js pipeline --relay URL --count N
+//     N GET /healthz (each padded to about 1 KB) written at once on one connection; reads until the relay closes it
+//     (10 s at most). Prints "answers=<200s received>,<ended|reset|open>".
 //
 //   node relay_client.js idle --relay URL --wait-ms MS
 //     One GET /healthz on a kept connection, then nothing: prints "closed_at_ms=N" (Unix time in ms when the relay
@@ -117,7 +134,7 @@ function post(opts) {
     return new Promise((resolve) => {
         const req = http.request({
             host: relay.hostname, port: relay.port, method: 'POST', path: target, headers, agent: false,
-            timeout: 8000,
+            timeout: Number(opts['timeout-ms'] || 8000),
         }, (res) => {
             const chunks = [];
             res.on('data', (c) => chunks.push(c));
@@ -147,7 +164,8 @@ async function burst(opts) {
     }
     const seen = {};
     for (const line of await Promise.all(posts)) {
-        const status = line.split('\t')[0];
+        const [code, , retryAfter] = line.split('\t');
+        const status = retryAfter !== '-' ? `${code}+retry` : code;
         seen[status] = (seen[status] || 0) + 1;
     }
     return Object.keys(seen).sort().map((s) => `${s}:${seen[s]}`).join(' ');
@@ -239,6 +257,114 @@ async function edges(opts) {
     return out.join(' ');
 }
 
+// Writes `data` on one connection and reads until the relay closes it, or `maxMs` passed: resolves the raw text
+// received, the statuses in it, and how it ended ("ended": the relay's FIN; "reset"; "open": still open at maxMs).
+function untilClosed(relay, data, maxMs) {
+    return new Promise((resolve) => {
+        const socket = net.connect({ host: relay.hostname, port: Number(relay.port) });
+        let raw = '';
+        let how = null;
+        const done = (h) => {
+            if (how !== null) return;
+            how = h;
+            clearTimeout(timer);
+            socket.destroy();
+            const statuses = (raw.match(/HTTP\/1\.[01] (\d{3})/g) || []).map((x) => x.slice(9));
+            resolve({ raw, statuses, how });
+        };
+        const timer = setTimeout(() => done('open'), maxMs);
+        socket.on('data', (d) => { raw += d.toString('latin1'); });
+        socket.on('end', () => done('ended'));
+        socket.on('error', (e) => done(e.code === 'ECONNRESET' ? 'reset' : `error:${e.code}`));
+        socket.on('close', () => done('ended'));
+        socket.on('connect', () => socket.write(data));
+    });
+}
+
+async function framing(opts) {
+    const relay = new URL(opts.relay);
+    const hook = 'POST /twilio/0123456789abcdef0123456789abcdef/sms';
+    const smuggled = 'GET /metrics HTTP/1.1\r\nHost: relay\r\n\r\n';
+    // The smuggled request as a chunked body, for the codings that end in chunked.
+    const asChunk = `${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`;
+    const cases = {
+        xchunked: [`${hook} HTTP/1.1`, 'Transfer-Encoding: xchunked'],
+        identity: [`${hook} HTTP/1.1`, 'Transfer-Encoding: identity'],
+        gzip: [`${hook} HTTP/1.1`, 'Transfer-Encoding: gzip'],
+        chunked_identity: [`${hook} HTTP/1.1`, 'Transfer-Encoding: chunked, identity'],
+        gzip_chunked: [`${hook} HTTP/1.1`, 'Transfer-Encoding: gzip, chunked'],
+        two_fields: [`${hook} HTTP/1.1`, 'Transfer-Encoding: gzip', 'Transfer-Encoding: chunked'],
+        with_length: [`${hook} HTTP/1.1`, 'Transfer-Encoding: gzip', 'Content-Length: 0'],
+        http10: [`${hook} HTTP/1.0`, 'Transfer-Encoding: chunked'],
+    };
+    const out = [];
+    for (const [name, lines] of Object.entries(cases)) {
+        const endsChunked = /chunked$/.test(lines[lines.length - 1]);
+        const head = [...lines, 'Host: relay', 'Content-Type: application/x-www-form-urlencoded',
+                      'X-Twilio-Signature: x'].join('\r\n');
+        const r = await untilClosed(relay, `${head}\r\n\r\n${endsChunked ? asChunk : smuggled}`, 5000);
+        const answered = /byo_twilio_relay_/.test(r.raw);
+        // The relay's own refusal, not a 400 from the database for a webhook it let through.
+        const refused = /\r\n\r\nbad request: [^\n]*Transfer-Encoding/.test(r.raw);
+        out.push(`${name}=${r.statuses.join(',') || 'none'}${refused ? ',refused' : ''}${answered ? ',metrics' : ''}`);
+    }
+    return out.join(' ');
+}
+
+// One chunked POST whose framing never ends: writes 64 KiB pieces of `filler` after `head` until `mib` MiB went
+// out, the relay answered, or it closed. Resolves the status seen, how it ended and the bytes written.
+function floodOne(relay, head, filler, mib) {
+    return new Promise((resolve) => {
+        const socket = net.connect({ host: relay.hostname, port: Number(relay.port) });
+        const piece = Buffer.alloc(64 * 1024, filler);
+        let raw = '', sent = 0, ended = false, finished = false;
+        const finish = () => {
+            if (finished) return;
+            finished = true;
+            const m = raw.match(/^HTTP\/1\.1 (\d{3})/);
+            socket.destroy();
+            resolve({ status: m ? m[1] : 'none', closed: ended, sent });
+        };
+        socket.on('data', (d) => { raw += d.toString('latin1'); });
+        socket.on('end', () => { ended = true; });
+        socket.on('error', () => { ended = true; finish(); });
+        socket.on('close', () => { ended = true; finish(); });
+        const pump = () => {
+            // Stop at the budget, or once the relay has answered or closed: a client would.
+            while (sent < mib * 1024 * 1024 && raw === '' && !ended) {
+                sent += piece.length;
+                if (!socket.write(piece)) return socket.once('drain', pump);
+            }
+            // Give the relay the last write's answer, if any: it comes at once or not at all, as it closes or not.
+            socket.end();
+            setTimeout(finish, 2000);
+        };
+        socket.on('connect', () => { socket.write(head); pump(); });
+    });
+}
+
+async function flood(opts) {
+    const relay = new URL(opts.relay);
+    const mib = Number(opts.mb);
+    const post = 'POST /twilio/0123456789abcdef0123456789abcdef/sms HTTP/1.1\r\nHost: relay\r\n' +
+        'Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const [ext, trailer] = await Promise.all([
+        floodOne(relay, `${post}5;ext=`, 'e', mib),                  // 5;ext=eeee... never reaches its CRLF
+        floodOne(relay, `${post}5\r\nhello\r\n0\r\nX-Trailer: `, 't', mib),  // a trailer field that never ends
+    ]);
+    const show = (r) => `${r.status},${r.closed ? 'closed' : 'open'}`;
+    return `extension=${show(ext)} trailer=${show(trailer)} sent_mib=${Math.round((ext.sent + trailer.sent) / 1048576)}`;
+}
+
+async function pipeline(opts) {
+    const relay = new URL(opts.relay);
+    const count = Number(opts.count);
+    // Padded so that what is left unread at the limit is more than the relay's read buffer holds.
+    const one = `GET /healthz HTTP/1.1\r\nHost: relay\r\nX-Pad: ${'p'.repeat(1000)}\r\n\r\n`;
+    const r = await untilClosed(relay, one.repeat(count), 10000);
+    return `answers=${r.statuses.filter((x) => x === '200').length},${r.how}`;
+}
+
 // Opens a connection, sends one GET /healthz on it and keeps it open without a further request; prints when the
 // relay closed it ("closed_at_ms=N", Unix time in ms) or "open" after --wait-ms.
 async function idle(opts) {
@@ -303,13 +429,13 @@ function scan(opts) {
 async function main() {
     const [cmd, ...rest] = process.argv.slice(2);
     const opts = parseArgs(rest);
-    const printed = { post, burst, idle, edges, smuggle };  // commands that print one result line
+    const printed = { post, burst, idle, edges, smuggle, framing, flood, pipeline };  // commands that print one result line
     if (printed[cmd]) {
         console.log(await printed[cmd](opts));
         return 0;
     }
     if (cmd === 'scan') return scan(opts);
-    throw new Error('usage: relay_client.js post|burst|smuggle|edges|idle|scan ... (see the header of this file)');
+    throw new Error('usage: relay_client.js post|burst|smuggle|edges|framing|flood|pipeline|idle|scan ... (see the header of this file)');
 }
 
 main().then((code) => process.exit(code), (e) => {
