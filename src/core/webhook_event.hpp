@@ -44,6 +44,8 @@ public:
     const FormParams& form() const { return form_; }
 
 private:
+    void check_lengths() const;  // the limits above; CoreError 22023
+
     std::map<std::string, std::string> values_;  // the first value of each name, as text PostgreSQL can store
     FormParams form_;
     bool json_ = false;
