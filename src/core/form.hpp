@@ -22,4 +22,8 @@ std::string encode_form(const FormParams& params);
 // Params from a JSON object whose values are strings or arrays of strings. Throws CoreError 22023 otherwise.
 FormParams params_from_json(std::string_view json_text);
 
+// Length of the well-formed UTF-8 sequence at s[i] (no overlongs, surrogates, CESU-8 or code points past
+// U+10FFFF), or 0 when there is none. Decoded form values are bytes: this tells which of them are text.
+std::size_t utf8_sequence(std::string_view s, std::size_t i);
+
 }  // namespace byo

@@ -63,7 +63,8 @@ bool split_url(std::string_view url, UrlParts& parts) {
     return true;
 }
 
-// Reads one UTF-16 code unit at a time from UTF-8 text; a malformed byte reads as U+FFFD.
+// Reads one UTF-16 code unit at a time from UTF-8 text; each byte that starts no well-formed sequence (overlong,
+// surrogate or CESU-8, past U+10FFFF, truncated) reads as U+FFFD.
 class Utf16Units {
 public:
     explicit Utf16Units(const std::string& s) : s_(s) {}
@@ -87,17 +88,12 @@ public:
 
 private:
     unsigned decode() {
-        const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s_[k]); };
-        const unsigned b0 = byte(i_);
-        const std::size_t len = b0 < 0x80 ? 1 : (b0 >> 5) == 0x6 ? 2 : (b0 >> 4) == 0xE ? 3 : (b0 >> 3) == 0x1E ? 4 : 0;
-        if (len == 1) return s_[i_++], b0;
-        if (len == 0 || i_ + len > s_.size()) return ++i_, 0xFFFD;
-        unsigned cp = b0 & (0xFF >> (len + 1));
-        for (std::size_t k = 1; k < len; ++k) {
-            if ((byte(i_ + k) & 0xC0) != 0x80) return ++i_, 0xFFFD;
-            cp = (cp << 6) | (byte(i_ + k) & 0x3F);
-        }
-        i_ += len;
+        const std::size_t n = utf8_sequence(s_, i_);
+        if (n == 0) return ++i_, 0xFFFD;
+        const unsigned b0 = static_cast<unsigned char>(s_[i_]);
+        unsigned cp = n == 1 ? b0 : b0 & (0x7Fu >> n);
+        for (std::size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s_[i_ + k]) & 0x3F);
+        i_ += n;
         return cp;
     }
 
@@ -106,15 +102,21 @@ private:
     unsigned pending_ = 0;
 };
 
-// Orders names and values as Twilio's signer and the official Node and Java helpers do: by UTF-16 code units.
-// (Byte order differs for characters above U+FFFF against U+E000-U+FFFF.)
-struct Utf16Less {
+// The order names and values are signed in. By UTF-16 code units first, as Twilio's signer and the official Node
+// and Java helpers sort (for characters above U+FFFF against U+E000-U+FFFF this differs from byte order). Strings
+// that read alike that way differ only in ill-formed bytes (each reads as U+FFFD): their bytes decide, so this is
+// a strict total order. No two different values are ever taken as one, and the signed data never depends on the
+// order of the params.
+struct SignedOrder {
     bool operator()(const std::string& a, const std::string& b) const {
         Utf16Units ua(a), ub(b);
         unsigned x = 0, y = 0;
         while (true) {
             const bool has_a = ua.next(x), has_b = ub.next(y);
-            if (!has_a || !has_b) return !has_a && has_b;
+            if (!has_a || !has_b) {
+                if (has_a != has_b) return has_b;
+                return a < b;  // alike as UTF-16: by bytes
+            }
             if (x != y) return x < y;
         }
     }
@@ -147,9 +149,9 @@ bool is_ascii(const std::string& s) {
     return true;
 }
 
-// The params as signed: names in UTF-16 order, each name's distinct values in that order, name + value each. For
-// ASCII (nearly every webhook) that order is plain byte order, and a sorted vector does what the map of sets does
-// at a fraction of the cost.
+// The params as signed: names in SignedOrder, each name's distinct values in that order, name + value each (a pair
+// repeated byte for byte is signed once, as Twilio's helpers do). For ASCII (nearly every webhook) that order is
+// plain byte order, and a sorted vector does what the map of sets does at a fraction of the cost.
 std::string sorted_params(const FormParams& params) {
     bool ascii = true;
     for (const auto& [name, value] : params) ascii = ascii && is_ascii(name) && is_ascii(value);
@@ -168,7 +170,7 @@ std::string sorted_params(const FormParams& params) {
         }
         return data;
     }
-    std::map<std::string, std::set<std::string, Utf16Less>, Utf16Less> sorted;
+    std::map<std::string, std::set<std::string, SignedOrder>, SignedOrder> sorted;
     for (const auto& [name, value] : params) sorted[name].insert(value);
     for (const auto& [name, values] : sorted)
         for (const auto& value : values) {

@@ -9,8 +9,9 @@
 namespace byo {
 
 // The signature Twilio sends for a request to `url` with these form params: names sorted (by UTF-16 code
-// units, as Twilio's signer and its Node helper sort), each name's distinct values sorted, appended as
-// name + value after the URL.
+// units, as Twilio's signer and its Node helper sort; strings alike that way, which differ only in ill-formed
+// UTF-8, by bytes), each name's distinct values sorted the same way, appended as name + value after the URL.
+// Only a pair repeated byte for byte is signed once; no other value is dropped or merged.
 std::string compute_signature(std::string_view auth_token, std::string_view url, const FormParams& params);
 
 // The URLs a signature may have been computed over, as the official validators accept: the URL with its

@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "core/core_error.hpp"
@@ -28,24 +30,6 @@ std::string md5_hex(std::string_view data) {
 
 std::string or_empty(const std::string* v) { return v ? *v : std::string(); }
 
-// Length of the well-formed UTF-8 sequence at s[i] (no overlongs, surrogates or code points past U+10FFFF),
-// or 0 when there is none.
-std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-    const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-    const unsigned char c = b(i);
-    if (c < 0x80) return 1;
-    std::size_t n = 0;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) n = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-    else if (c >= 0xF0 && c <= 0xF4) n = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-    else return 0;
-    if (i + n > s.size() || b(i + 1) < lo || b(i + 1) > hi) return 0;
-    for (std::size_t k = 2; k < n; ++k)
-        if (b(i + k) < 0x80 || b(i + k) > 0xBF) return 0;
-    return n;
-}
-
 // A decoded value as text PostgreSQL can store: bytes that are not UTF-8, and NUL, become U+FFFD (a webhook is
 // kept rather than rejected for one odd character; the raw body is stored as it came).
 std::string as_text(std::string_view s) {
@@ -67,6 +51,99 @@ std::string as_text(std::string_view s) {
     return out;
 }
 
+// Whether PostgreSQL's numeric (a jsonb number) holds a JSON number literal: at most 16383 digits after the point
+// once the exponent is applied (nlohmann reads 1e-99999 as 0 without complaint), and less than numeric's largest
+// weight (nlohmann refuses what a double cannot hold, far below it anyway).
+bool numeric_fits(std::string_view n) {
+    const auto digit = [&](std::size_t i) { return i < n.size() && n[i] >= '0' && n[i] <= '9'; };
+    std::size_t i = !n.empty() && n[0] == '-';
+    long long int_digits = 0, frac_digits = 0, exponent = 0;
+    for (; digit(i); ++i) ++int_digits;
+    if (i < n.size() && n[i] == '.')
+        for (++i; digit(i); ++i) ++frac_digits;
+    if (i < n.size() && (n[i] == 'e' || n[i] == 'E')) {
+        ++i;
+        const bool negative = i < n.size() && n[i] == '-';
+        if (i < n.size() && (n[i] == '-' || n[i] == '+')) ++i;
+        for (; digit(i); ++i) exponent = std::min(exponent * 10 + (n[i] - '0'), 1000000000LL);
+        if (negative) exponent = -exponent;
+    }
+    return frac_digits - exponent <= 16383 && int_digits - 1 + exponent < 131000;
+}
+
+// A first pass over a JSON body, before anything that recurses: it stops at the first level deeper than
+// kMaxJsonDepth (however deep the rest goes), and notes what jsonb could not hold.
+class JsonScan : public nlohmann::json_sax<nlohmann::json> {
+public:
+    bool too_deep = false;
+    bool storable = true;
+
+    bool null() override { return true; }
+    bool boolean(bool) override { return true; }
+    bool number_integer(number_integer_t) override { return true; }
+    bool number_unsigned(number_unsigned_t) override { return true; }
+    bool number_float(number_float_t, const string_t& literal) override {
+        storable = storable && numeric_fits(literal);
+        return true;
+    }
+    bool string(string_t& s) override { return text(s); }
+    bool binary(binary_t&) override { return true; }
+    bool key(string_t& s) override { return text(s); }
+    bool start_object(std::size_t) override { return enter(); }
+    bool end_object() override { return --depth_, true; }
+    bool start_array(std::size_t) override { return enter(); }
+    bool end_array() override { return --depth_, true; }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+private:
+    bool enter() {
+        too_deep = ++depth_ > kMaxJsonDepth;
+        return !too_deep;
+    }
+    bool text(const string_t& s) {
+        storable = storable && s.find('\0') == std::string::npos;  // a \u0000 escape: jsonb refuses it
+        return true;
+    }
+
+    int depth_ = 0;
+};
+
+struct LengthLimit {
+    const char* name;
+    std::size_t max;
+};
+
+// Every parameter that becomes a tenant lookup key, part of the dedupe key or an indexed or checked column.
+// Free text (Body, Author, FriendlyName, Attributes) is stored as it is and bounded only by the body's size.
+const LengthLimit kLengthLimits[] = {
+    {"MessageSid", kMaxIdentifier},      {"SmsSid", kMaxIdentifier},         {"SmsMessageSid", kMaxIdentifier},
+    {"CallSid", kMaxIdentifier},         {"ConversationSid", kMaxIdentifier}, {"ParticipantSid", kMaxIdentifier},
+    {"AccountSid", kMaxIdentifier},      {"MessagingServiceSid", kMaxIdentifier},
+    {"ChatServiceSid", kMaxIdentifier},  {"EventType", kMaxIdentifier},      {"MessageStatus", kMaxIdentifier},
+    {"SmsStatus", kMaxIdentifier},       {"CallStatus", kMaxIdentifier},     {"Status", kMaxIdentifier},
+    {"ErrorCode", kMaxIdentifier},       {"SequenceNumber", kMaxIdentifier}, {"OptOutType", kMaxIdentifier},
+    {"To", kMaxAddress},                 {"From", kMaxAddress},
+};
+
+}  // namespace
+
+static_assert(kMaxIdentifier <= kMaxAddress, "check_lengths skips values no longer than kMaxIdentifier");
+
+// Twilio never sends longer ones; refused before any lookup, so no key, index entry or column ever has to hold
+// one (an oversize index entry is an error, and an error is retried). Only values longer than the smallest limit
+// are looked up (nearly none: a webhook's values are short, but for Body).
+void WebhookParams::check_lengths() const {
+    for (const auto& [name, value] : values_) {
+        if (value.size() <= kMaxIdentifier) continue;
+        for (const LengthLimit& limit : kLengthLimits)
+            if (value.size() > limit.max && name == limit.name)
+                throw CoreError("22023", "webhook parameter " + name + " is " + std::to_string(value.size()) +
+                                             " bytes long; at most " + std::to_string(limit.max) + " (the limit)");
+    }
+}
+
+namespace {
+
 std::string upper_trimmed(std::string_view s) {
     const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
     while (!s.empty() && space(s.front())) s.remove_prefix(1);
@@ -84,13 +161,23 @@ WebhookParams WebhookParams::parse(std::string_view content_type, std::string_vi
     if (body_kind(content_type) == BodyKind::Form) {
         p.form_ = parse_form(body);
         for (const auto& [name, value] : p.form_) p.values_.emplace(as_text(name), as_text(value));
+        p.check_lengths();
         return p;
     }
     p.json_ = true;
+    // nlohmann's parser keeps its own stack, but dump() recurses: the depth is bounded by a first pass.
+    JsonScan scan;
+    const bool scanned = nlohmann::json::sax_parse(body.begin(), body.end(), &scan);
+    if (scan.too_deep)
+        throw CoreError("22023", "a JSON webhook body nests deeper than " + std::to_string(kMaxJsonDepth) +
+                                     " levels (the limit)");
+    if (!scanned) throw CoreError("22023", "a JSON webhook body must be an object");
     const nlohmann::json doc = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
     if (!doc.is_object()) throw CoreError("22023", "a JSON webhook body must be an object");
     for (const auto& [name, value] : doc.items())
         p.values_.emplace(as_text(name), as_text(value.is_string() ? value.get<std::string>() : value.dump()));
+    p.json_storable_ = scan.storable && body.substr(0, 3) != "\xEF\xBB\xBF";  // jsonb takes no byte order mark
+    p.check_lengths();
     return p;
 }
 
@@ -163,7 +250,9 @@ const char* kind_name(WebhookKind kind) {
     return "unknown";
 }
 
-std::string webhook_dedupe_key(WebhookKind kind, const WebhookParams& p, std::string_view body) {
+namespace {
+
+std::string dedupe_key(WebhookKind kind, const WebhookParams& p, std::string_view body) {
     const std::string* message_sid = p.first_of({"MessageSid", "SmsSid"});
     switch (kind) {
         case WebhookKind::Status:
@@ -181,6 +270,17 @@ std::string webhook_dedupe_key(WebhookKind kind, const WebhookParams& p, std::st
         }
     }
     return {};
+}
+
+}  // namespace
+
+// Bounded (an index entry cannot be longer than about 2700 bytes): a key longer than kMaxDedupeKey, which the
+// identifier limits allow only for a Conversations event with every part near its limit, is stored as its kind
+// and its SHA-256, still the same for the same delivery.
+std::string webhook_dedupe_key(WebhookKind kind, const WebhookParams& p, std::string_view body) {
+    std::string key = dedupe_key(kind, p, body);
+    if (key.size() <= kMaxDedupeKey) return key;
+    return key.substr(0, key.find(':') + 1) + "sha256:" + sha256_hex(key);
 }
 
 std::optional<std::string> webhook_event_type(const WebhookParams& p) {

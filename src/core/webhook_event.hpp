@@ -1,6 +1,7 @@
 // What an inbound Twilio webhook is, from its parameters alone: its kind, the key that makes Twilio's retries
 // idempotent, and the opt-out keyword an inbound text carries. No database, no tenant: see pg/fn_webhook.cpp.
 #pragma once
+#include <cstddef>
 #include <map>
 #include <optional>
 #include <string>
@@ -10,11 +11,23 @@
 
 namespace byo {
 
+// How deep a JSON body may nest (its object is level 1). Twilio's are 2 or 3 deep; checked before anything that
+// recurses (nlohmann's dump) runs, and far inside what PostgreSQL's jsonb parser takes.
+constexpr int kMaxJsonDepth = 64;
+// The longest identifier a webhook may carry (SIDs, EventType, statuses, ErrorCode, SequenceNumber, OptOutType):
+// Twilio's SIDs are 34 characters. These become lookup keys, index entries and the dedupe key.
+constexpr std::size_t kMaxIdentifier = 64;
+// The longest To or From: E.164 numbers, and whatsapp:, client: or sip: addresses.
+constexpr std::size_t kMaxAddress = 256;
+// The longest dedupe key stored as it is; a longer one is stored as its kind and SHA-256 (an index entry's bound).
+constexpr std::size_t kMaxDedupeKey = 256;
+
 // A webhook's parameters by name (a repeated name keeps its first value: the routing fields are single-valued).
 class WebhookParams {
 public:
     // A form body, or a JSON object (a non-string value reads as its JSON text). Throws CoreError 22023 when the
-    // body is not of the content type's kind; a type that is neither form nor JSON is also 22023.
+    // body is not of the content type's kind (a type that is neither form nor JSON too), when a JSON body nests
+    // deeper than kMaxJsonDepth, or when an identifier, To or From is longer than kMaxIdentifier or kMaxAddress.
     static WebhookParams parse(std::string_view content_type, std::string_view body);
 
     const std::string* find(const std::string& name) const;
@@ -24,13 +37,19 @@ public:
     // As JSON (an object of strings), for the event's `params` column.
     std::string to_json() const;
     bool is_json() const { return json_; }
+    // For a JSON body: whether jsonb holds it as it came (no NUL escape, no byte order mark, every number within
+    // numeric's range); when not, store to_json() instead.
+    bool json_storable() const { return json_ && json_storable_; }
     // A form body's pairs exactly as decoded, repeats included (what its signature covers); empty for JSON.
     const FormParams& form() const { return form_; }
 
 private:
+    void check_lengths() const;  // the limits above; CoreError 22023
+
     std::map<std::string, std::string> values_;  // the first value of each name, as text PostgreSQL can store
     FormParams form_;
     bool json_ = false;
+    bool json_storable_ = true;
 };
 
 enum class WebhookKind { Conversations, VoiceStatus, Sms, Status };
@@ -40,7 +59,8 @@ enum class WebhookKind { Conversations, VoiceStatus, Sms, Status };
 std::optional<WebhookKind> webhook_kind(const WebhookParams& p);
 const char* kind_name(WebhookKind kind);  // as stored in webhook_events.kind
 
-// (user, this key) is unique in webhook_events: the same delivery twice maps to the same key.
+// (user, this key) is unique in webhook_events: the same delivery twice maps to the same key. At most
+// kMaxDedupeKey bytes.
 std::string webhook_dedupe_key(WebhookKind kind, const WebhookParams& p, std::string_view body);
 
 // webhook_events.event_type: EventType, MessageStatus, SmsStatus or CallStatus, the first present.

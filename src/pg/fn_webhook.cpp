@@ -33,6 +33,9 @@ namespace {
 
 // Far above what a relay sends (BYO_TWILIO_BATCH_MAX); a bound on one call's memory and locks.
 constexpr std::size_t kMaxBatch = 1000;
+// Far above any webhook Twilio sends (a few KB), far below what one jsonb value (256 MB) or one allocation
+// (1 GB) holds: a body that size is refused (413) rather than failing to record and being retried.
+constexpr std::size_t kMaxBody = 8u << 20;
 
 struct Answer {
     int status;
@@ -54,7 +57,7 @@ void log_line(const std::string& line) {
 
 // Malformed, unsigned, unknown or forged: a log line says why, and nothing is written.
 Answer reject(int status, const std::string& why, const char* body) {
-    log_line("byo_twilio webhook rejected (" + std::to_string(status) + "): " + why);
+    log_line("byo_twilio webhook rejected (" + std::to_string(status) + "): " + short_reason(why));
     return {status, "text/plain", body};
 }
 
@@ -67,9 +70,9 @@ std::string base_url_hint(const std::string& url) {
 }
 
 // The event's params column: a JSON body as it came (nested values kept), unless jsonb cannot hold it (a NUL
-// escape); a form body, or that JSON, as an object of strings.
+// escape, a byte order mark, a number beyond numeric); a form body, or that JSON, as an object of strings.
 std::string params_json(const WebhookParams& params, const std::string& body) {
-    if (params.is_json() && body.find("\\u0000") == std::string::npos) return body;
+    if (params.json_storable()) return body;
     return params.to_json();
 }
 
@@ -85,11 +88,15 @@ std::optional<Answer> accept(const Request& r, TenantLookups& lookups, std::opti
     if (!r.signature || r.signature->empty()) return reject(400, "no X-Twilio-Signature", "missing X-Twilio-Signature");
     const std::string& url = *r.url;
     const std::string& body = *r.body;
+    if (body.size() > kMaxBody)
+        return reject(413, "body of " + std::to_string(body.size()) + " bytes; at most " + std::to_string(kMaxBody),
+                      "body too large");
     Accepted a;
     try {
+        // Before any lookup: an unreadable body, a JSON body nested too deep, an oversize identifier.
         a.params = WebhookParams::parse(r.content_type.value_or(""), body);
-    } catch (const CoreError&) {
-        return reject(400, "unsupported content type or unreadable body", "malformed body");
+    } catch (const CoreError& e) {
+        return reject(400, e.what(), "malformed body");
     }
     const std::optional<WebhookKind> kind = webhook_kind(a.params);
     if (!kind) return reject(400, "not a webhook byo_twilio knows", "unrecognised webhook");

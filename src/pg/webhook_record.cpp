@@ -110,6 +110,14 @@ void log_not_applied(const WebhookEvent& e, const std::string& error) {
 
 }  // namespace
 
+std::string short_reason(const std::string& why) {
+    constexpr std::size_t kMax = 200;
+    if (why.size() <= kMax) return why;
+    std::size_t n = kMax;
+    while (n > 0 && (static_cast<unsigned char>(why[n]) & 0xC0) == 0x80) --n;  // not inside a UTF-8 character
+    return why.substr(0, n) + "...";
+}
+
 bool is_plain_text(WebhookKind kind, const WebhookParams& params) {
     return kind == WebhookKind::Sms && !has_keyword(params);
 }
@@ -139,7 +147,8 @@ void record_webhook(const WebhookEvent& e) {
         return insert_event(e, effect).has_value();
     });
     if (!outcome.error) return;
-    if (insert_event(e, "not applied: " + *outcome.error)) log_not_applied(e, *outcome.error);
+    const std::string why = short_reason(*outcome.error);
+    if (insert_event(e, "not applied: " + why)) log_not_applied(e, why);
 }
 
 void record_plain_texts(const std::vector<const WebhookEvent*>& texts) {

@@ -26,6 +26,10 @@ struct WebhookEvent {
 // so many of them can be written by one statement (record_plain_texts).
 bool is_plain_text(WebhookKind kind, const WebhookParams& params);
 
+// A reason as a log line or an event's effect keeps it: at most about 200 bytes (an error may quote a value of any
+// length, a refusal a content type as it came).
+std::string short_reason(const std::string& why);
+
 // One event of any kind, with its effect; a duplicate delivery changes nothing.
 void record_webhook(const WebhookEvent& e);
 

@@ -143,6 +143,54 @@ SELECT bool_and(id > previous) AS increasing, count(*) AS ids
           FROM (SELECT n, twilio._uuid_v7() AS id FROM generate_series(1, 20000) n) g) s
  WHERE previous IS NOT NULL;
 
+-- hostile bodies get a definite answer (never an error, which the relay answers 503 and Twilio retries) and
+-- never crash the backend. The issue's body, 200,000 levels deep and unsigned: 400 before any tenant lookup.
+SELECT count(*) AS events_before FROM twilio.webhook_events \gset
+SET ROLE byo_twilio_relay;
+SELECT * FROM twilio.handle_webhook(:'conv_url', 'anything', 'application/json',
+                                    '{"z":' || repeat('[', 200000) || repeat(']', 200000) || '}');
+RESET ROLE;
+SELECT 'still here' AS backend;
+-- Posts a JSON body as Twilio does: the URL carries the body's SHA-256, the signature covers that URL alone.
+CREATE FUNCTION pg_temp.post_json(url text, body text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    signed_url text := url || '?bodySHA256=' || encode(sha256(convert_to(body, 'UTF8')), 'hex');
+    sig text := twilio.compute_signature(current_setting('regress.alice_token'), signed_url, '{}');
+    r record;
+BEGIN
+    SET LOCAL ROLE byo_twilio_relay;
+    SELECT * INTO r FROM twilio.handle_webhook(signed_url, sig, 'application/json', body);
+    RETURN r.status || ' ' || r.content_type || ' ' || r.body;
+END
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.post_json(text, text) TO byo_twilio_relay;
+-- signed, and nested 64 levels (the limit: accepted, kept as it came), 65 and 15,000 levels (refused)
+SELECT n AS levels, pg_temp.post_json(:'conv_url', '{"EventType": "onConversationStateUpdated", "AccountSid": "ACa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1", "RetryCount": "' || n || '", "z": ' || repeat('[', n - 1) || repeat(']', n - 1) || '}')
+  FROM unnest(ARRAY[64, 65, 15000]) n;
+SELECT params ->> 'RetryCount' AS levels, jsonb_typeof(params -> 'z') AS z, effect FROM twilio.webhook_events
+ WHERE params ->> 'EventType' = 'onConversationStateUpdated' ORDER BY id;
+-- signed JSON that jsonb cannot hold as it came (a number beyond numeric's scale, a byte order mark): recorded
+-- with its params as an object of strings
+SELECT pg_temp.post_json(:'conv_url', '{"EventType": "onConversationUpdated", "AccountSid": "ACa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1", "ConversationSid": "CH0000000000000000000000000000000b", "n": 1e-20000}') AS tiny_number;
+SELECT pg_temp.post_json(:'conv_url', convert_from('\xefbbbf', 'UTF8') || '{"EventType": "onConversationUpdated", "AccountSid": "ACa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1", "ConversationSid": "CH0000000000000000000000000000000c"}') AS byte_order_mark;
+SELECT params ->> 'ConversationSid' AS conversation, params ->> 'n' AS n, effect FROM twilio.webhook_events
+ WHERE params ->> 'EventType' = 'onConversationUpdated' ORDER BY id;
+-- signed, with a 1 MB MessageSid or MessageStatus (incompressible, so no index entry could hold it): 400
+SELECT string_agg(md5(i::text), '') AS mb FROM generate_series(1, 32768) i \gset
+SELECT pg_temp.post(:'sms_url', jsonb_build_object('MessageSid', :'mb', 'AccountSid', 'ACa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1', 'From', '+15005550407', 'To', '+15005550006', 'Body', 'long sid', 'SmsStatus', 'received')) AS mb_message_sid;
+SELECT pg_temp.post(:'status_url', jsonb_build_object('MessageSid', 'SM0000000000000000000000000000000c', 'MessageStatus', :'mb', 'AccountSid', 'ACa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1')) AS mb_message_status;
+-- a body beyond 8 MB: 413, whoever sent it
+SET ROLE byo_twilio_relay;
+SELECT * FROM twilio.handle_webhook(:'sms_url', 'anything', 'application/x-www-form-urlencoded',
+                                    'Body=' || repeat('a', 9 * 1024 * 1024));
+RESET ROLE;
+-- written since the 200,000 levels: the three signed JSON webhooks accepted above, nothing of the refused ones
+SELECT count(*) - :events_before AS events_written FROM twilio.webhook_events;
+-- a value that cannot be applied is kept with a bounded reason, however long the value
+SELECT pg_temp.post(:'base' || :'ann_key' || '/voice_status', jsonb_build_object('CallSid', 'CA00000000000000000000000000000003', 'CallStatus', 'completed', 'CallDuration', :'mb', 'SequenceNumber', '1'));
+SELECT length(effect) < 300 AS bounded, left(effect, 60) AS effect FROM twilio.webhook_events
+ WHERE params ->> 'CallSid' = 'CA00000000000000000000000000000003';
+
 -- each user sees only their own events
 SET ROLE authenticated;
 SET request.jwt.claims = '{"sub": "00000000-0000-0000-0000-00000000bb01"}';

@@ -113,6 +113,41 @@ TEST(Signature, UndecodableBytesAreSignedAsTheyAre) {
     EXPECT_FALSE(validate_signature("t", sig, "https://h/", "Body=%FE", kForm));
 }
 
+TEST(Signature, ValuesDifferingOnlyInIllFormedBytesAreAllSigned) {
+    // Pairs that read alike when ill-formed UTF-8 is taken as U+FFFD (or, before, when overlongs and CESU-8 were
+    // decoded): each value is signed, in one order whatever the order of the params. `first` sorts first.
+    struct Case {
+        std::string first, second;
+    };
+    const Case cases[] = {
+        {"\xFE", "\xFF"},                                   // not UTF-8 at all: by bytes
+        {"a\xFE" "b", "a\xFF" "b"},                         // the same, inside a value
+        {"/", "\xC0\xAF"},                                  // an overlong '/'
+        {"\xF0\x9F\x98\x80", "\xED\xA0\xBD\xED\xB8\x80"},   // U+1F600, and its CESU-8 form
+        {"\xEF\xBF\xBD", "\xFF"},                           // U+FFFD itself, and a byte that reads as it
+        {"\xF4\x90\x80\x80", "\xF4\x90\x80\x81"},           // past U+10FFFF
+    };
+    const std::string url = "https://h/";
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.first + " / " + c.second);
+        const std::string both = compute_signature("t", url + "K" + c.first + "K" + c.second, {});
+        EXPECT_EQ(compute_signature("t", url, {{"K", c.first}, {"K", c.second}}), both);
+        EXPECT_EQ(compute_signature("t", url, {{"K", c.second}, {"K", c.first}}), both);
+        // as names too
+        const std::string names = compute_signature("t", url + c.first + "1" + c.second + "1", {});
+        EXPECT_EQ(compute_signature("t", url, {{c.second, "1"}, {c.first, "1"}}), names);
+        EXPECT_EQ(compute_signature("t", url, {{c.first, "1"}, {c.second, "1"}}), names);
+    }
+    // Through a form body, either order validates with the same signature.
+    const std::string sig = compute_signature("t", url, parse_form("K=%FF&K=%FE"));
+    EXPECT_TRUE(validate_signature("t", sig, url, "K=%FE&K=%FF", kForm));
+    EXPECT_FALSE(validate_signature("t", sig, url, "K=%FE", kForm));
+    EXPECT_FALSE(validate_signature("t", sig, url, "K=%FF", kForm));
+    // A pair repeated byte for byte is still signed once, as Twilio's helpers do.
+    EXPECT_EQ(compute_signature("t", url, {{"K", "\xFF"}, {"K", "\xFF"}, {"K", "\xFE"}}),
+              compute_signature("t", url + "K\xFEK\xFF", {}));
+}
+
 TEST(Signature, AsciiParamsSortByNameThenValueOnceEach) {
     // The ASCII fast path: names, then each name's distinct values, in byte order; a repeated pair counts once.
     const FormParams params = {{"b", "2"}, {"a", "x"}, {"b", "1"}, {"b", "2"}, {"B", "z"}};

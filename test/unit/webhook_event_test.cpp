@@ -51,6 +51,90 @@ TEST(WebhookParams, JsonObjectOnly) {
     EXPECT_THROW(WebhookParams::parse("", "a=b"), CoreError);
 }
 
+namespace {
+
+const char* const kJson = "application/json";
+
+// A JSON webhook body `depth` levels deep in all: its object, then member "z" nested in arrays.
+std::string nested(std::size_t depth) {
+    return R"({"EventType":"onMessageAdded","z":)" + std::string(depth - 1, '[') + std::string(depth - 1, ']') + "}";
+}
+
+// The CoreError `parse` throws, or a test failure when it throws none.
+CoreError parse_error(const char* content_type, const std::string& body) {
+    try {
+        WebhookParams::parse(content_type, body);
+    } catch (const CoreError& e) {
+        return e;
+    }
+    ADD_FAILURE() << "no CoreError for a body of " << body.size() << " bytes";
+    return CoreError("00000", "");
+}
+
+}  // namespace
+
+TEST(WebhookParams, JsonDepthIsBoundedAt64) {
+    EXPECT_EQ(*WebhookParams::parse(kJson, nested(63)).find("z"), std::string(62, '[') + std::string(62, ']'));
+    EXPECT_EQ(*WebhookParams::parse(kJson, nested(64)).find("z"), std::string(63, '[') + std::string(63, ']'));
+    const CoreError e = parse_error(kJson, nested(65));
+    EXPECT_EQ(e.sqlstate(), "22023");
+    EXPECT_NE(std::string(e.what()).find("64"), std::string::npos) << e.what();  // names the limit
+    // Objects count as levels too.
+    std::string objects = "{";
+    for (int i = 0; i < 64; ++i) objects += R"("a":{)";
+    EXPECT_EQ(parse_error(kJson, objects + "}" + std::string(64, '}')).sqlstate(), "22023");
+}
+
+TEST(WebhookParams, DeepJsonIsRefusedWithoutRecursing) {
+    // The issue's body: 200,000 levels, which crashed a backend (recursive dump). Refused, closed or not.
+    const std::string deep = "{\"z\":" + std::string(200000, '[') + std::string(200000, ']') + "}";
+    EXPECT_EQ(parse_error(kJson, deep).sqlstate(), "22023");
+    EXPECT_EQ(parse_error(kJson, "{\"z\":" + std::string(200000, '[')).sqlstate(), "22023");
+    EXPECT_EQ(parse_error(kJson, "{\"z\":" + std::string(15000, '{') + "}").sqlstate(), "22023");
+}
+
+TEST(WebhookParams, OversizeIdentifiersAreRefused) {
+    // Each one becomes a lookup key, an index entry or part of the dedupe key: Twilio's SIDs are 34 characters.
+    for (const char* name : {"MessageSid", "SmsSid", "SmsMessageSid", "CallSid", "ConversationSid", "ParticipantSid",
+                             "AccountSid", "MessagingServiceSid", "ChatServiceSid", "EventType", "MessageStatus",
+                             "SmsStatus", "CallStatus", "Status", "ErrorCode", "SequenceNumber", "OptOutType"}) {
+        SCOPED_TRACE(name);
+        EXPECT_NO_THROW(form(std::string("Body=x&") + name + "=" + std::string(64, 'a')));
+        const CoreError e = parse_error(kForm, std::string("Body=x&") + name + "=" + std::string(65, 'a'));
+        EXPECT_EQ(e.sqlstate(), "22023");
+        EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("64"), std::string::npos) << e.what();
+        EXPECT_EQ(parse_error(kJson, std::string("{\"") + name + "\":\"" + std::string(65, 'a') + "\"}").sqlstate(),
+                  "22023");
+    }
+    for (const char* name : {"To", "From"}) {  // addresses: numbers, whatsapp:, client:, sip:
+        SCOPED_TRACE(name);
+        EXPECT_NO_THROW(form(std::string("Body=x&") + name + "=" + std::string(256, '1')));
+        EXPECT_EQ(parse_error(kForm, std::string("Body=x&") + name + "=" + std::string(257, '1')).sqlstate(),
+                  "22023");
+    }
+    // A 1 MB MessageSid, and a non-string JSON member read as its text.
+    EXPECT_EQ(parse_error(kForm, "Body=x&MessageSid=" + std::string(1 << 20, 'S')).sqlstate(), "22023");
+    EXPECT_EQ(parse_error(kJson, R"({"EventType":"onMessageAdded","MessageSid":[")" + std::string(40, 'a') +
+                                     R"(",")" + std::string(40, 'b') + R"("]})")
+                  .sqlstate(),
+              "22023");
+    // Free text is not an identifier: bounded only by the body.
+    EXPECT_EQ(form("Body=" + std::string(100000, 'b')).find("Body")->size(), 100000u);
+}
+
+TEST(WebhookParams, JsonStorableAsJsonbOrNot) {
+    EXPECT_TRUE(WebhookParams::parse(kJson, R"({"EventType":"x","n":1.5e-16382,"m":[1,2.5,-3e300]})").json_storable());
+    EXPECT_TRUE(WebhookParams::parse(kJson, nested(64)).json_storable());
+    // numeric keeps at most 16383 digits after the point: nlohmann reads these as 0, jsonb refuses them
+    EXPECT_FALSE(WebhookParams::parse(kJson, R"({"EventType":"x","n":1e-16384})").json_storable());
+    EXPECT_FALSE(WebhookParams::parse(kJson, "{\"n\":0." + std::string(16384, '0') + "}").json_storable());
+    EXPECT_FALSE(WebhookParams::parse(kJson, R"({"EventType":"x\u0000"})").json_storable());
+    EXPECT_FALSE(WebhookParams::parse(kJson, R"({"x\u0000":"y"})").json_storable());
+    EXPECT_FALSE(WebhookParams::parse(kJson, "\xEF\xBB\xBF{\"EventType\":\"x\"}").json_storable());  // BOM
+    EXPECT_FALSE(form("EventType=x").json_storable());  // not JSON: to_json() is what is stored
+}
+
 TEST(WebhookKind, Classifies) {
     EXPECT_EQ(webhook_kind(form("EventType=onMessageAdded&Body=x")), WebhookKind::Conversations);
     EXPECT_EQ(webhook_kind(form("CallSid=CA1&CallStatus=ringing")), WebhookKind::VoiceStatus);
@@ -77,6 +161,23 @@ TEST(WebhookDedupe, SameDeliverySameKey) {
     const std::string participant = "EventType=onParticipantAdded&ParticipantSid=MB1&ConversationSid=CH1";
     EXPECT_EQ(webhook_dedupe_key(WebhookKind::Conversations, form(participant), participant),
               "conv:onParticipantAdded:MB1");
+}
+
+TEST(WebhookDedupe, KeyFitsAnIndexEntry) {
+    // Every part at its limit: 264 bytes, stored as the kind and a SHA-256 of the whole key.
+    const std::string id(64, 'i');
+    const auto conv = [&](char error_code) {
+        const std::string body = "EventType=" + id + "&MessageSid=" + id + "&Status=" + id +
+                                 "&ErrorCode=" + std::string(64, error_code);
+        return webhook_dedupe_key(WebhookKind::Conversations, form(body), body);
+    };
+    EXPECT_EQ(conv('1').rfind("conv:sha256:", 0), 0u) << conv('1');
+    EXPECT_LE(conv('1').size(), 256u);
+    EXPECT_EQ(conv('1'), conv('1'));  // the same delivery, the same key
+    EXPECT_NE(conv('1'), conv('2'));
+    // Below the bound a key stays readable.
+    const std::string status = "MessageSid=" + id + "&MessageStatus=" + id;
+    EXPECT_EQ(webhook_dedupe_key(WebhookKind::Status, form(status), status), "status:" + id + ":" + id);
 }
 
 TEST(WebhookEventType, FirstPresent) {
