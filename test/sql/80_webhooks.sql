@@ -126,9 +126,17 @@ VALUES ('00000000-0000-0000-0000-00000000aa01', 'sms', 'outbound', '+15005550406
 SELECT pg_temp.post(:'base' || 'platform/status', '{"MessageSid": "SM0000000000000000000000000000000a", "MessageStatus": "delivered", "AccountSid": "ACb0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"}', 'regress.bob_token') AS platform_callback;
 SELECT pg_temp.post(:'base' || 'platform/status', '{"MessageSid": "SM0000000000000000000000000000000a", "MessageStatus": "read", "AccountSid": "ACb0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"}', 'regress.alice_token') AS platform_forged;
 SELECT pg_temp.post(:'base' || 'platform/status', '{"MessageSid": "SM0000000000000000000000000000000b", "MessageStatus": "delivered", "AccountSid": "ACb0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"}', 'regress.bob_token') AS platform_unknown_message;
-SELECT user_id, status FROM twilio.messages WHERE twilio_sid = 'SM0000000000000000000000000000000a';
+-- the platform's token reaches only platform traffic: a message ann sent with her own account is out of its reach
+-- (no status rewritten, no 21610 opt-out planted)
+INSERT INTO twilio.messages (user_id, channel, direction, to_number, body, status, twilio_sid, account_sid)
+VALUES ('00000000-0000-0000-0000-00000000aa01', 'sms', 'outbound', '+15005550407', 'sent with her own account',
+        'sent', 'SM0000000000000000000000000000000c', 'ACa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1');
+SELECT pg_temp.post(:'base' || 'platform/status', '{"MessageSid": "SM0000000000000000000000000000000c", "MessageStatus": "undelivered", "ErrorCode": "21610", "To": "+15005550407", "AccountSid": "ACb0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"}', 'regress.bob_token') AS platform_on_users_message;
+SELECT user_id, status FROM twilio.messages WHERE twilio_sid IN ('SM0000000000000000000000000000000a', 'SM0000000000000000000000000000000c')
+ ORDER BY twilio_sid;
 SELECT user_id, effect FROM twilio.webhook_events WHERE dedupe_key LIKE 'status:SM0000000000000000000000000000000_:%'
  ORDER BY id;
+SELECT count(*) AS planted_opt_outs FROM twilio.opt_outs WHERE phone = '+15005550407';
 
 -- messages and conversations get time-ordered ids (UUID version 7, RFC 9562): version nibble 7, variant 10, and
 -- the id's first 48 bits are the creation time in milliseconds (created_at, within a second)
