@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses (test/fuzz/<name>_fuzz.cpp) with clang, ASan and UBSan into build-fuzz/, then runs
-# each for FUZZ_SECONDS on a copy of its seed corpus (test/fuzz/corpus/<name>/) after every input of
-# test/fuzz/regressions/<name>/, two at a time. A harness passes when it ran its time without a crash, leak, UB
+# each on every input of test/fuzz/regressions/<name>/, then for FUZZ_SECONDS on a copy of its seed corpus
+# (test/fuzz/corpus/<name>/), two harnesses at a time. A harness passes when it ran its time without a crash, leak, UB
 # report or failed check. Prints one line "fuzz: N passed, M failed"; for a failure, the head of its report and where
 # the crashing input was saved. Exits non-zero if anything failed.
 #
@@ -50,15 +50,20 @@ run_one() {  # name: fuzzes one harness; writes pass or fail into $WORK/<name>/r
     local args=(-max_total_time="$SECONDS_EACH" -max_len="$(max_len "$name")" -timeout=10 -rss_limit_mb=2048
                 -print_final_stats=1 -artifact_prefix="$dir/")
     [ -f "$FUZZ/$name.dict" ] && args+=(-dict="$FUZZ/$name.dict")
-    local inputs=("$dir/corpus")
-    # Regression inputs are read (and run) first, with the seeds; new inputs go to the work copy only.
-    [ -d "$FUZZ/regressions/$name" ] && inputs+=("$FUZZ/regressions/$name")
     if [ ! -x "$bin" ]; then
         echo "no harness binary $bin" >"$dir/log"
         echo fail >"$dir/result"
         return
     fi
-    if "$bin" "${args[@]}" "${inputs[@]}" >"$dir/log" 2>&1; then
+    # Regression inputs first, each run once and whole (a corpus directory would cut them at -max_len).
+    local regressions=()
+    [ -d "$FUZZ/regressions/$name" ] && mapfile -t regressions < <(find "$FUZZ/regressions/$name" -type f | sort)
+    if [ ${#regressions[@]} -gt 0 ] && ! "$bin" -timeout=10 -rss_limit_mb=2048 "${regressions[@]}" >"$dir/log" 2>&1; then
+        echo "regression" >"$dir/result"
+        return
+    fi
+    # Then fuzzing from a copy of the seeds, where the inputs it finds go too.
+    if "$bin" "${args[@]}" "$dir/corpus" >>"$dir/log" 2>&1; then
         echo pass >"$dir/result"
     else
         echo fail >"$dir/result"
@@ -85,6 +90,8 @@ for n in "${names[@]}"; do
     start=$(grep -n -m1 -E '==FUZZ CHECK FAILED==|==[0-9]+==ERROR|runtime error:|ERROR: libFuzzer|^ALARM|no harness binary' \
         "$dir/log" | cut -d: -f1)
     sed -n "${start:-1},$(( ${start:-1} + 34 ))p" "$dir/log" | sed 's/^/    /'
+    [ "$(cat "$dir/result" 2>/dev/null)" = regression ] \
+        && echo "    failing regression input: $(sed -n 's/^Running: //p' "$dir/log" | tail -1)"
     for a in "$dir"/crash-* "$dir"/leak-* "$dir"/timeout-* "$dir"/oom-* "$dir"/slow-unit-*; do
         [ -e "$a" ] && echo "    input saved: $a ($(stat -c %s "$a") bytes)"
     done
