@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite: C++ unit tests (ctest), pg_regress, the relay and crash-recovery end-to-end suites,
-# pgTAP (pg_prove) and the signature oracle against the official `twilio` npm library. Installs what is missing,
+# pgTAP (pg_prove), the signature oracle against the official `twilio` npm library, and last the unit tests under
+# ASan+UBSan and the libFuzzer harnesses (test/fuzz). Installs what is missing,
 # builds, installs the extension, starts local Twilio stand-ins and a throwaway cluster, and always stops them. Prints one "N passed, N failed" line per
 # suite and exits non-zero if anything failed.
 set -uo pipefail
@@ -133,6 +134,33 @@ for t in $(node -e 'const f=require(process.argv[1]);for(const a of Object.value
     grep -q "$t" "$BYO_CLUSTER_DIR/server.log" && leaks=$((leaks + 1))
 done
 record log_secrets $((leaks == 0 ? 1 : 0)) $((leaks == 0 ? 0 : 1))
+
+# Sanitizer suites last, when the database suites are done and nothing else needs the CPU (they keep both cores
+# busy; the relay and crash suites must not run beside them).
+# clang at -O0: it builds core_tests in a quarter of the CPU time g++ -O2 takes with the sanitizers.
+echo "== unit under ASan+UBSan (ctest, build-asan)"
+started=$SECONDS
+{ cmake -S . -B build-asan -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g" -DBYO_SANITIZE=ON \
+    && cmake --build build-asan -j2 --target core_tests; } >"$WORK/asan_build.log" 2>&1
+if [ $? = 0 ]; then
+    (cd build-asan && UBSAN_OPTIONS=print_stacktrace=1 ctest -j2 --output-on-failure) >"$WORK/ctest_asan.log" 2>&1
+    total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$WORK/ctest_asan.log")
+    bad=$(grep -cE '\*\*\*Failed|\*\*\*Exception|Not Run' "$WORK/ctest_asan.log")
+    [ -n "$total" ] || { tail -60 "$WORK/ctest_asan.log"; total=0; bad=1; }
+    record unit_asan $((total - bad)) "$bad"
+    [ "$bad" = 0 ] || grep -E -B2 -A30 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|\*\*\*Failed' \
+        "$WORK/ctest_asan.log" | head -120
+else
+    tail -40 "$WORK/asan_build.log"
+    record unit_asan 0 1
+fi
+echo "unit_asan took $((SECONDS - started)) s"
+
+echo "== fuzz (libFuzzer harnesses under ASan+UBSan, build-fuzz; FUZZ_SECONDS each, two at a time)"
+started=$SECONDS
+FUZZ_WORK_DIR="$WORK/fuzz" bash test/fuzz/run.sh >"$WORK/fuzz.log" 2>&1
+record_from_log fuzz "$WORK/fuzz.log"
+echo "fuzz took $((SECONDS - started)) s"
 
 total_failed=0
 for s in "${!FAILED[@]}"; do total_failed=$((total_failed + FAILED[$s])); done

@@ -7,7 +7,10 @@ packages=(make g++ cmake pkg-config openssl util-linux
           postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap postgresql-15-cron postgresql-contrib
           libtap-parser-sourcehandler-pgtap-perl
           libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libgtest-dev libboost-dev libpq-dev
+          clang-14 libclang-rt-14-dev
           nodejs npm)
+# clang-14 + libclang-rt-14-dev (ASan, UBSan and libFuzzer runtimes): the unit tests under sanitizers and the fuzz
+# harnesses of test/fuzz.
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
