@@ -19,9 +19,10 @@ bool is_key(std::string_view s) {
 std::optional<std::string> webhook_key_from_url(std::string_view url) {
     constexpr std::string_view marker = "/twilio/";
     // Only the path counts: a query value that happens to contain "/twilio/<hex>" names no tenant.
+    // The authority ends at the first '/', '?' or '#' (RFC 3986): a '/' inside a query or fragment starts no path.
     const std::size_t scheme = url.find("://");
-    const std::size_t path_start = url.find('/', scheme == std::string_view::npos ? 0 : scheme + 3);
-    if (path_start == std::string_view::npos) return std::nullopt;
+    const std::size_t path_start = url.find_first_of("/?#", scheme == std::string_view::npos ? 0 : scheme + 3);
+    if (path_start == std::string_view::npos || url[path_start] != '/') return std::nullopt;
     const std::size_t path_end = url.find_first_of("?#", path_start);
     const std::string_view path =
         url.substr(path_start, path_end == std::string_view::npos ? url.size() - path_start : path_end - path_start);

@@ -25,6 +25,9 @@ TEST(WebhookUrl, NoKey) {
 
 TEST(WebhookUrl, OnlyThePathCounts) {
     EXPECT_EQ(webhook_key_from_url("https://r.example.com/twilio/sms?next=/twilio/0123456789abcdef/"), std::nullopt);
+    // A query or fragment right after the host: no path at all (RFC 3986), whatever slashes follow.
+    EXPECT_EQ(webhook_key_from_url("https://r.example.com#x/twilio/0123456789abcdef/sms"), std::nullopt);
+    EXPECT_EQ(webhook_key_from_url("https://r.example.com?x=/twilio/0123456789abcdef/sms"), std::nullopt);
     EXPECT_EQ(webhook_key_from_url("https://r.example.com/x/twilio/platformx/twilio/0123456789abcdef/sms"),
               "0123456789abcdef");  // the first segment that is a key
 }
