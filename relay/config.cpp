@@ -108,7 +108,8 @@ All settings come from the environment:
   BYO_TWILIO_KEEP_ALIVE_REQUESTS  requests one connection may carry; 1 closes it after
                               each. An idle kept connection is closed after 5 s        [100]
 
-Endpoints: POST /twilio/... (webhooks), GET /healthz, GET /readyz, GET /metrics.
+Endpoints: POST /twilio/... (webhooks), /api/twilio/... (app API), GET /ui/ (web/),
+GET /healthz, GET /readyz, GET /metrics.
 Logs: JSON lines on stderr. SIGTERM/SIGINT: stop accepting, drain (up to 10 s), exit.
 )";
 }

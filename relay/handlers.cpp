@@ -5,8 +5,10 @@
 #include <string_view>
 #include <utility>
 
+#include "api_service.hpp"
 #include "json_log.hpp"
 #include "redact.hpp"
+#include "static_files.hpp"
 #include "utf8.hpp"
 #include "webhook.hpp"
 
@@ -17,6 +19,7 @@ namespace {
 namespace http = boost::beast::http;
 
 bool is_webhook_target(std::string_view target) { return target.rfind("/twilio/", 0) == 0; }
+bool is_api_target(std::string_view target) { return target.rfind("/api/", 0) == 0; }
 
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
@@ -93,7 +96,24 @@ void handle_request(const RelayContext& ctx, HttpRequest&& req, Responder reply)
         if (req.method() != http::verb::post) return reply(not_allowed());
         return forward(ctx, std::move(req), std::move(reply));
     }
+    if (is_api_target(path)) {
+        if (!ctx.api) return reply(api::api_disabled_response());
+        return ctx.api->handle(std::move(req), std::move(reply));
+    }
     const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
+    if (path.rfind("/ui/", 0) == 0 || path == "/ui") {
+        if (!get) {
+            HttpResponse res = text_response(405, "method not allowed\n");
+            res.set(http::field::allow, "GET, HEAD");
+            return reply(std::move(res));
+        }
+        if (path == "/ui") {  // relative links in index.html need the trailing slash
+            HttpResponse res = text_response(308, "");
+            res.set(http::field::location, "/ui/");
+            return reply(std::move(res));
+        }
+        return reply(serve_static(ctx.web_dir, path.substr(4)));
+    }
     if (get && path == "/healthz") return reply(text_response(200, "ok"));
     if (get && path == "/readyz") return handle_ready(ctx, std::move(reply));
     if (get && path == "/metrics")
@@ -103,8 +123,10 @@ void handle_request(const RelayContext& ctx, HttpRequest&& req, Responder reply)
 }
 
 void log_request(const RelayContext& ctx, const AnsweredRequest& a) {
-    if (!is_webhook_target(a.target)) return;
-    ctx.metrics.record_request(a.status, a.seconds);
+    const bool api = is_api_target(a.target);
+    if (!is_webhook_target(a.target) && !api) return;
+    if (!api) ctx.metrics.record_request(a.status, a.seconds);  // the webhook metrics stay webhooks only
+    // API lines: never the Authorization header or the body; the path holds only route names and record ids.
     // Never the body, the signature or query values: they carry phone numbers, message text and tenant keys.
     LogFields f{{"method", std::string(a.method)},
                 {"path", masked_path(a.target)},

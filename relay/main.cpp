@@ -9,10 +9,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <thread>
 
 #include <libpq-fe.h>
 
+#include "api_config.hpp"
+#include "api_service.hpp"
 #include "config.hpp"
 #include "db_pool.hpp"
 #include "handlers.hpp"
@@ -72,6 +75,7 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
             std::fputs(byo::relay::help_text().c_str(), stdout);
+            std::fputs(byo::relay::api::api_help_text(), stdout);
             return 0;
         }
         std::fprintf(stderr, "byo-twilio-relay: unknown argument \"%s\"; settings come from the environment, "
@@ -80,8 +84,10 @@ int main(int argc, char** argv) {
     }
 
     byo::relay::Config config;
+    byo::relay::api::ApiConfig api_config;
     try {
         config = byo::relay::load_config([](const char* name) { return std::getenv(name); });
+        api_config = byo::relay::api::load_api_config([](const char* name) { return std::getenv(name); });
     } catch (const byo::relay::ConfigError& e) {
         log_event("config_error", {{"message", e.what()}});
         return 2;
@@ -95,6 +101,16 @@ int main(int argc, char** argv) {
         PQfreemem(parse_error);
         log_event("config_error", {{"message", "BYO_TWILIO_DATABASE_URL is not a valid libpq connection string"}});
         return 2;
+    }
+    if (api_config.enabled) {
+        if (PQconninfoOption* parsed = PQconninfoParse(api_config.database_url.c_str(), &parse_error)) {
+            PQconninfoFree(parsed);
+        } else {
+            PQfreemem(parse_error);
+            log_event("config_error",
+                      {{"message", "BYO_TWILIO_API_DATABASE_URL is not a valid libpq connection string"}});
+            return 2;
+        }
     }
 
     // Before any thread exists, so every thread inherits the mask and only the watcher ever sees the signals.
@@ -111,7 +127,18 @@ int main(int argc, char** argv) {
                             });
     byo::relay::Metrics metrics;
     byo::relay::WebhookBatcher batcher(pool, metrics, config.batch_max, config.queue_max);
-    const byo::relay::RelayContext ctx{config, pool, metrics, batcher};
+    // The app API has its own pool and workers: its users' calls never wait behind webhooks, nor the reverse, and
+    // its sessions (which switch roles) are never the webhook role's.
+    std::unique_ptr<byo::relay::api::ApiService> api;
+    if (api_config.enabled) {
+        try {
+            api = std::make_unique<byo::relay::api::ApiService>(api_config, config.db_timeout);
+        } catch (const byo::relay::ConfigError& e) {
+            log_event("config_error", {{"message", e.what()}});
+            return 2;
+        }
+    }
+    const byo::relay::RelayContext ctx{config, pool, metrics, batcher, api.get(), api_config.web_dir};
 
     const byo::relay::HttpServerOptions options{config.body_limit, config.read_timeout, std::chrono::seconds(5),
                                                 config.keep_alive_requests, config.threads};
@@ -137,7 +164,10 @@ int main(int argc, char** argv) {
                         {"keep_alive_requests", config.keep_alive_requests},
                         {"body_limit", config.body_limit},
                         {"db_timeout_ms", config.db_timeout.count()},
-                        {"read_timeout_ms", config.read_timeout.count()}});
+                        {"read_timeout_ms", config.read_timeout.count()},
+                        {"api", api_config.enabled},
+                        {"api_pool_size", api ? api->pool_size() : 0},
+                        {"web_dir", api_config.web_dir}});
 
     std::atomic<bool> served{false};
     std::thread watcher(watch_signals, std::ref(server), std::cref(served));
@@ -146,6 +176,7 @@ int main(int argc, char** argv) {
     served = true;
     watcher.join();
     batcher.stop();
+    if (api) api->stop();
     pool.close_all();
     log_event("shutdown", {{"drained", true}});
     return 0;

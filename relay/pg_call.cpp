@@ -69,7 +69,14 @@ PgOutcome finish(PGconn* conn, Clock::time_point deadline) {
         // Only the primary message: DETAIL and CONTEXT may quote parameter values, i.e. the webhook body.
         const char* primary = PQresultErrorField(kept.get(), PG_DIAG_MESSAGE_PRIMARY);
         const char* state = PQresultErrorField(kept.get(), PG_DIAG_SQLSTATE);
-        return failure(primary ? primary : PQresultErrorMessage(kept.get()), !healthy(conn), state ? state : "");
+        PgOutcome out = failure(primary ? primary : PQresultErrorMessage(kept.get()), !healthy(conn),
+                                state ? state : "");
+        const char* detail = PQresultErrorField(kept.get(), PG_DIAG_MESSAGE_DETAIL);
+        const char* hint = PQresultErrorField(kept.get(), PG_DIAG_MESSAGE_HINT);
+        out.primary = primary ? primary : "";
+        out.detail = detail ? detail : "";
+        out.hint = hint ? hint : "";
+        return out;
     }
     PgOutcome out;
     out.result = std::move(kept);
@@ -100,6 +107,11 @@ PgOutcome run_query(PGconn* conn, const char* sql, const std::vector<const char*
                     Clock::time_point deadline) {
     if (PQsendQueryParams(conn, sql, static_cast<int>(params.size()), nullptr, params.data(), nullptr, nullptr, 0) == 0)
         return failure(PQerrorMessage(conn), true);
+    return finish(conn, deadline);
+}
+
+PgOutcome run_simple(PGconn* conn, const char* sql, Clock::time_point deadline) {
+    if (PQsendQuery(conn, sql) == 0) return failure(PQerrorMessage(conn), true);
     return finish(conn, deadline);
 }
 

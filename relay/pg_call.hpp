@@ -22,6 +22,9 @@ struct PgOutcome {
     PgResult result;                   // set only on success (PGRES_TUPLES_OK or PGRES_COMMAND_OK)
     std::string error;                 // otherwise a short, redacted message
     std::string sqlstate;              // when the server reported the error
+    // The server's own texts, unredacted, for the API's answer to the user who made the call (never for logs:
+    // DETAIL may quote parameter values).
+    std::string primary, detail, hint;
     bool connection_unusable = false;  // broken, timed out mid-call or left inside a transaction: discard it
     bool ok() const { return result != nullptr; }
 };
@@ -34,6 +37,10 @@ int wait_socket(int fd, short events, Clock::time_point deadline);
 // means it committed.
 PgOutcome run_query(PGconn* conn, const char* sql, const std::vector<const char*>& params,
                     Clock::time_point deadline);
+
+// As run_query, for a parameterless string that may hold several statements ("BEGIN; SET LOCAL ROLE x"), in one
+// round trip (simple query protocol).
+PgOutcome run_simple(PGconn* conn, const char* sql, Clock::time_point deadline);
 
 // A statement the server parses and plans once per session instead of on every call.
 constexpr std::size_t kMaxPreparedStatements = 2;

@@ -1,0 +1,65 @@
+// From a request to its SQL call: query parsing (percent-decoding, limits, repeats) and the parameters per route.
+#include <gtest/gtest.h>
+
+#include "relay/api_sql.hpp"
+
+using namespace byo::relay::api;
+
+TEST(ApiSql, ParsesQueries) {
+    QueryParams q;
+    std::string error;
+    ASSERT_TRUE(parse_query("from=2026-01-01&to=2026-01-31&campaign=&x=%41%2B", q, error)) << error;
+    EXPECT_EQ(q["from"], "2026-01-01");
+    EXPECT_EQ(q["x"], "A+");
+    QueryParams r;
+    EXPECT_FALSE(parse_query("a=1&a=2", r, error));
+    QueryParams s;
+    EXPECT_FALSE(parse_query("a=%00", s, error));
+    QueryParams t;
+    EXPECT_FALSE(parse_query("a=%FF", t, error));
+    QueryParams u;
+    EXPECT_FALSE(parse_query("a=" + std::string(600, 'x'), u, error));
+    std::string many;
+    for (int i = 0; i < 17; ++i) many += "p" + std::to_string(i) + "=1&";
+    QueryParams v;
+    EXPECT_FALSE(parse_query(many, v, error));
+}
+
+TEST(ApiSql, PagesAndAnalyticsParams) {
+    QueryParams q{{"limit", "10"}, {"before", "0190a1b2-0000-7000-8000-000000000001"}};
+    auto b = build_call(Route::ListMessages, "", q, {});
+    ASSERT_TRUE(b.ok);
+    EXPECT_TRUE(b.call.read_only);
+    ASSERT_EQ(b.call.params.size(), 4u);
+    EXPECT_EQ(b.call.params[0], "10");
+    EXPECT_EQ(b.call.params[1], "0190a1b2-0000-7000-8000-000000000001");  // an id cursor
+    EXPECT_FALSE(b.call.params[2].has_value());
+    EXPECT_FALSE(b.call.params[3].has_value());
+    q["before"] = "2026-01-01T00:00:00Z";
+    b = build_call(Route::ListConversationMessages, "cid", q, {});
+    EXPECT_FALSE(b.call.params[1].has_value());
+    EXPECT_EQ(b.call.params[2], "2026-01-01T00:00:00Z");  // a time cursor
+    EXPECT_EQ(b.call.params[3], "cid");
+    b = build_call(Route::Analytics, "", {{"to", "2026-01-31"}, {"campaign", ""}}, {});
+    ASSERT_EQ(b.call.params.size(), 3u);
+    EXPECT_FALSE(b.call.params[0].has_value());  // missing: SQL NULL, and analytics says 22023
+    EXPECT_FALSE(b.call.params[2].has_value());  // empty counts as absent
+}
+
+TEST(ApiSql, BodiesTakeStringsOrNull) {
+    nlohmann::json body = {{"account_sid", "AC1"}, {"auth_token", "bt1:x"}, {"sms_number", nullptr}};
+    auto b = build_call(Route::SaveSettings, "", {}, body);
+    ASSERT_TRUE(b.ok);
+    EXPECT_FALSE(b.call.read_only);
+    ASSERT_EQ(b.call.params.size(), 5u);
+    EXPECT_EQ(b.call.params[1], "bt1:x");
+    EXPECT_FALSE(b.call.params[4].has_value());
+    body["account_sid"] = 5;
+    b = build_call(Route::SaveSettings, "", {}, body);
+    EXPECT_FALSE(b.ok);
+    EXPECT_EQ(b.message, "\"account_sid\" must be a string");
+    b = build_call(Route::SendConversationMessage, "conv", {}, {{"body", "hi"}});
+    ASSERT_TRUE(b.ok);
+    EXPECT_EQ(b.call.params[0], "conv");
+    EXPECT_EQ(b.call.params[1], "hi");
+}
