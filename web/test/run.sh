@@ -4,7 +4,6 @@
 #   - uses a running relay: WEB_RELAY_URL, WEB_JWT_SECRET and PGHOST/PGPORT of its cluster (test/run.sh's case), or
 #   - starts its own: the Twilio stand-in, a throwaway cluster (test/lib/cluster.sh) with byo_twilio, an API login
 #     role shaped like PostgREST's authenticator, and build/byo-twilio-relay (build it and `make install` first).
-# `run.sh --contract` runs the same tests against an in-browser stand-in for the API contract (development only).
 # Prints "web: N passed, M failed"; exits non-zero on any failure. Screenshots: web/test/screenshots/.
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,11 +19,6 @@ fi
 if [ ! -d "$HERE/node_modules/playwright-core" ] || [ ! -d "$HERE/node_modules/axe-core" ] || [ ! -d "$HERE/node_modules/jose" ]; then
     echo "installing npm packages for web/test"
     (cd "$HERE" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >/dev/null) || fail "npm ci failed"
-fi
-
-if [ "${1:-}" = --contract ]; then
-    node "$HERE/web_test.js" --contract
-    exit $?
 fi
 
 if [ -n "${WEB_RELAY_URL:-}" ]; then

@@ -3,8 +3,7 @@
 // disabled composer's link to settings, live validation, analytics (chart, table, empty and error states),
 // axe-core on every page and Tab reaching every control. Screenshots go to screenshots/.
 //
-//   node web_test.js --relay URL   (run.sh starts the cluster, the stand-ins and the relay, and passes these)
-//   node web_test.js --contract    (interim in-browser stand-in for the API contract; see contract_backend.js)
+//   node web_test.js --relay URL   (run.sh starts the cluster, the stand-in and the relay, and passes these)
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -13,7 +12,6 @@ import { launch } from './browser.js';
 import { assert, equal, run, test } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const webRoot = join(here, '..');
 const shots = join(here, 'screenshots');
 const require = createRequire(import.meta.url);
 const axeSource = await readFile(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -21,12 +19,10 @@ const args = process.argv.slice(2);
 const TIMEOUT = Number(process.env.WEB_TEST_TIMEOUT_MS || 30000);
 
 let backend;
-if (args[0] === '--contract') {
-  backend = await (await import('./contract_backend.js')).createContractBackend({ webRoot });
-} else if (args[0] === '--relay') {
+if (args[0] === '--relay') {
   backend = await (await import('./relay_backend.js')).createRelayBackend({ origin: args[1] });
 } else {
-  console.log('usage: node web_test.js --relay URL | --contract');
+  console.log('usage: node web_test.js --relay URL');
   process.exit(2);
 }
 const ACCOUNT = { sid: 'ACa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1', token: 'a1cea1cea1cea1cea1cea1cea1cea1ce',
@@ -193,7 +189,6 @@ async function fillSettings(page, token) {
 
 test('a wrong token shows Twilio\'s reason next to the Auth Token and saves nothing', async (ctx) => {
   const user = await backend.newUser();
-  await backend.wrongToken?.(user);
   const page = await open(ctx, user, '#settings');
   const sent = [];
   page.on('request', (r) => { if (r.url().endsWith('/api/twilio/settings') && r.method() === 'POST') sent.push(r.postData()); });
@@ -317,7 +312,6 @@ process.exitCode = await run('web', {
   async before(ctx) {
     ctx.errors = [];
     ctx.browser = await launch();
-    await backend.attach?.(ctx.browser.context);
   },
   async after(ctx) {
     await ctx.browser?.close();
