@@ -206,7 +206,7 @@ test('a wrong token shows Twilio\'s reason next to the Auth Token and saves noth
   await page.close();
 });
 
-test('a good save turns the indicator green, enables the composer and shows only the masked token', async (ctx) => {
+test('a good save turns the indicator green, enables the composer (which then sends) and shows only the masked token', async (ctx) => {
   const user = await backend.newUser();
   const page = await open(ctx, user, '#settings');
   await waitState(page, '#indicator', 'not_connected');
@@ -230,6 +230,11 @@ test('a good save turns the indicator green, enables the composer and shows only
   equal(await form.evaluate((f) => f.inert), false, 'composer enabled');
   equal(await form.getAttribute('aria-disabled'), null, 'aria-disabled removed');
   await page.locator('#sms-to').fill('+15005550100');
+  await page.locator('#sms-body').fill('Hello from the gated composer');
+  await page.locator('#composer button[type="submit"]').click();
+  await page.waitForFunction(() => document.querySelector('#composer-state').textContent === 'Queued for sending.', null, { timeout: 10000 })
+    .catch(async () => { throw new Error(`send: ${await page.locator('#composer-state').textContent()}`); });
+  await page.waitForFunction(() => document.querySelector('#messages').textContent.includes('Hello from the gated composer'));
   await page.screenshot({ path: join(shots, 'conversations-connected.png'), fullPage: true });
   await axe(page, 'conversations (connected)');
   await allReachable(page, 'conversations (connected)');
