@@ -309,6 +309,24 @@ test('analytics: empty state, then chart and table of seeded results; axe and ke
   await page.close();
 });
 
+test('define(): a second registration is harmless and another tag works', async (ctx) => {
+  const user = await backend.newUser();
+  const page = await open(ctx, user, '#conversations');
+  const r = await page.evaluate(async () => {
+    const m = await import('/ui/elements/byo-twilio-status.js');
+    const again = m.ByoTwilioStatusElement.define('byo-twilio-status');
+    const other = m.ByoTwilioStatusElement.define('my-twilio-status');
+    const el = document.createElement('my-twilio-status');
+    document.body.append(el);
+    await new Promise((res) => el.addEventListener('byo-twilio-status-change', res, { once: true }));
+    return { same: again === customElements.get('byo-twilio-status'), other: Boolean(other), state: el.getAttribute('state') };
+  });
+  equal(r.same, true, 'the registered class is returned');
+  equal(r.other, true, 'another tag defined');
+  equal(r.state, 'not_connected', 'the element under the other tag works');
+  await page.close();
+});
+
 test('no script errors on any page', async (ctx) => {
   assert(ctx.errors.length === 0, ctx.errors.join('; '));
 });
