@@ -1,0 +1,50 @@
+// The real backend: byo-twilio-relay's HTTP API (run.sh starts the relay against a throwaway cluster and the
+// Twilio stand-ins). Users are rows in auth.users; their JWTs are signed with npm `jose` (HS256) with the secret
+// the relay was given. Test setup that no API route offers (a user, disabled settings, drip results) is plain
+// SQL through psql as the cluster's superuser; nothing is ever sealed by hand: the settings element does it.
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+
+const secret = new TextEncoder().encode(process.env.WEB_JWT_SECRET || '');
+const psql = (sql) => execFileSync('psql', ['-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=1', '-d', process.env.WEB_PGDATABASE || 'postgres', '-c', sql],
+  { encoding: 'utf8' }).trim();
+const uuid = (s) => { if (!/^[0-9a-f-]{36}$/.test(s)) throw new Error(`not a uuid: ${s}`); return s; };
+
+export async function createRelayBackend({ origin }) {
+  if (!origin) throw new Error('--relay needs the relay URL');
+  if (!process.env.WEB_JWT_SECRET) throw new Error('WEB_JWT_SECRET is not set (the relay\'s HS256 secret)');
+  const api = async (user, method, path) => {
+    const res = await fetch(`${origin}/api/twilio${path}`, { method, headers: { Authorization: `Bearer ${user.jwt}` } });
+    const body = await res.json();
+    if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${JSON.stringify(body)}`);
+    return body;
+  };
+  return {
+    name: 'relay',
+    origin,
+    async newUser() {
+      const id = randomUUID();
+      psql(`INSERT INTO auth.users (id) VALUES ('${uuid(id)}')`);
+      const jwt = await new SignJWT({ role: 'authenticated' }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setSubject(id).setAudience('authenticated').setIssuedAt().setExpirationTime('1h').sign(secret);
+      return { id, jwt };
+    },
+    async settingsOf(user) { return (await api(user, 'GET', '/settings')).settings; },
+    async disable(user) { psql(`UPDATE twilio.user_settings SET status = 'disabled' WHERE user_id = '${uuid(user.id)}'`); },
+    async seedAnalytics(user, days) {
+      const u = uuid(user.id);
+      const [campaign, step] = psql(`WITH c AS (INSERT INTO twilio.campaigns (user_id, name, status) VALUES ('${u}', 'Spring follow-up', 'active') RETURNING id),
+        s AS (INSERT INTO twilio.campaign_steps (user_id, campaign_id, position, delay, body_template)
+              SELECT '${u}', id, 1, interval '1 day', 'Hi {{first_name}}' FROM c RETURNING id, campaign_id)
+        SELECT campaign_id || '|' || id FROM s`).split('|');
+      days.forEach((d, i) => {
+        if (!/^\d{4}-\d\d-\d\d$/.test(d)) throw new Error(`bad day ${d}`);
+        psql(`INSERT INTO twilio.campaign_stats_daily (user_id, campaign_id, day, step_id, position, sent, delivered, failed, replies, opt_outs, segments)
+              VALUES ('${u}', '${uuid(campaign)}', '${d}', '${uuid(step)}', 1, ${10 + i}, ${8 + i}, 1, ${i % 3}, 0, ${12 + i})`);
+      });
+      return { id: campaign, name: 'Spring follow-up' };
+    },
+    async close() {},
+  };
+}

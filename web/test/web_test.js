@@ -1,0 +1,343 @@
+// Browser tests of byo_twilio's web components and demo app in headless chromium: the indicator's three states,
+// a wrong token (Twilio's reason shown, nothing saved), a good save (indicator green, composer enabled), the
+// disabled composer's link to settings, live validation, analytics (chart, table, empty and error states),
+// axe-core on every page and Tab reaching every control. Screenshots go to screenshots/.
+//
+//   node web_test.js --relay URL   (run.sh starts the cluster, the stand-in and the relay, and passes these)
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { launch } from './browser.js';
+import { assert, equal, run, test } from './harness.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const shots = join(here, 'screenshots');
+const require = createRequire(import.meta.url);
+const axeSource = await readFile(require.resolve('axe-core/axe.min.js'), 'utf8');
+const args = process.argv.slice(2);
+const TIMEOUT = Number(process.env.WEB_TEST_TIMEOUT_MS || 30000);
+
+let backend;
+if (args[0] === '--relay') {
+  backend = await (await import('./relay_backend.js')).createRelayBackend({ origin: args[1] });
+} else {
+  console.log('usage: node web_test.js --relay URL');
+  process.exit(2);
+}
+const ACCOUNT = { sid: 'ACa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1', token: 'a1cea1cea1cea1cea1cea1cea1cea1ce',
+  is: 'ISa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1', mg: 'MGa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1', number: '+15005550006' };
+const WRONG_TOKEN = '0123456789abcdef0123456789abcdef';
+
+// A page of the demo, signed in as `user`.
+async function open(ctx, user, hash) {
+  const page = await ctx.browser.context.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  page.on('pageerror', (err) => ctx.errors.push(String(err)));
+  if (process.env.WEB_TEST_DEBUG) { page.on('console', (m) => console.log(`# console: ${m.text()}`)); page.on('crash', () => console.log('# page crashed')); }
+  await page.addInitScript((jwt) => localStorage.setItem('byo-twilio-demo-jwt', jwt), user.jwt);
+  await page.goto(`${backend.origin}/ui/demo/index.html${hash}`);
+  return page;
+}
+
+const statusText = (page) => page.locator('#indicator').evaluate((el) => ({
+  state: el.getAttribute('state'), text: el.shadowRoot.querySelector('[part="base"]').textContent.replace(/\s+/g, ' ').trim(),
+  title: el.shadowRoot.querySelector('[part="base"]').getAttribute('title'),
+  role: el.shadowRoot.querySelector('[part="base"]').getAttribute('role'),
+  live: el.shadowRoot.querySelector('[part="base"]').getAttribute('aria-live'),
+  dot: getComputedStyle(el.shadowRoot.querySelector('[part="dot"]')).backgroundColor }));
+const waitState = (page, sel, state) => page.waitForFunction(([s, st]) => document.querySelector(s)?.getAttribute('state') === st, [sel, state]);
+const field = (page, name) => page.locator(`#settings >> input[name="${name}"]`);
+const fieldError = (page, name) => page.locator('#settings').evaluate((el, n) => el.shadowRoot.getElementById(`${n}-error`).textContent, name);
+
+async function axe(page, label) {
+  await page.addScriptTag({ content: axeSource });
+  const result = await page.evaluate(() => globalThis.axe.run(document, { resultTypes: ['violations'] }));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert(bad.length === 0, `${label}: axe found ${bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`).join('; ')}`);
+}
+
+// Presses Tab until focus comes back around; returns a description of each focused control (through shadow roots).
+async function tabStops(page, max = 60) {
+  await page.evaluate(() => { document.activeElement?.blur(); window.scrollTo(0, 0); });
+  const seen = [];
+  for (let i = 0; i < max; i += 1) {
+    await page.keyboard.press('Tab');
+    const d = await page.evaluate(() => {
+      let el = document.activeElement;
+      while (el?.shadowRoot?.activeElement) el = el.shadowRoot.activeElement;
+      if (!el || el === document.body) return null;
+      return `${el.localName}${el.id ? `#${el.id}` : ''}${el.name ? `[name=${el.name}]` : ''}${el.getAttribute('part') ? `[part=${el.getAttribute('part')}]` : ''}`;
+    });
+    if (!d || d === seen[seen.length - 1]) continue; // a date input has a Tab stop per part
+    if (seen.includes(d)) break; // round the page once
+    seen.push(d);
+  }
+  return seen;
+}
+
+// Every visible, enabled control in the light DOM and in shadow roots.
+const controls = (page) => page.evaluate(() => {
+  const out = [];
+  const walk = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.shadowRoot) walk(el.shadowRoot);
+      if (!el.matches('a[href], button, input, select, textarea, [tabindex]:not([tabindex="-1"])')) continue;
+      if (el.disabled || el.closest('[inert]') || !el.getClientRects().length || getComputedStyle(el).visibility === 'hidden') continue;
+      if (el.classList.contains('skip')) continue;
+      out.push(`${el.localName}${el.id ? `#${el.id}` : ''}${el.name ? `[name=${el.name}]` : ''}${el.getAttribute('part') ? `[part=${el.getAttribute('part')}]` : ''}`);
+    }
+  };
+  walk(document);
+  return out;
+});
+
+async function allReachable(page, label) {
+  const want = await controls(page);
+  const got = await tabStops(page);
+  const missing = want.filter((c) => !got.includes(c));
+  assert(want.length > 0, `${label}: no controls found`);
+  assert(missing.length === 0, `${label}: not reachable by Tab: ${missing.join(', ')} (reached ${got.join(', ')})`);
+}
+
+test('indicator: gray "Checking Twilio..." while the API has not answered, then red "Twilio Not Connected"', async (ctx) => {
+  const user = await backend.newUser();
+  const page = await ctx.browser.context.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  let release;
+  const held = new Promise((r) => { release = r; });
+  let seen = 0;
+  await page.route('**/api/twilio/status', async (route) => { seen += 1; await held; await route.fallback(); });
+  await page.addInitScript((jwt) => localStorage.setItem('byo-twilio-demo-jwt', jwt), user.jwt);
+  await page.goto(`${backend.origin}/ui/demo/index.html#conversations`);
+  await page.waitForFunction(() => document.querySelector('#indicator')?.shadowRoot);
+  await page.waitForFunction(() => true);
+  const s = await statusText(page);
+  equal(s.state, 'loading', 'state while held');
+  equal(s.text, 'Checking Twilio...', 'text while held');
+  equal(s.role, 'status', 'role');
+  equal(s.live, 'polite', 'aria-live');
+  equal(s.dot, 'rgb(110, 119, 129)', 'gray dot');
+  const gate = await page.locator('#gate').getAttribute('state');
+  equal(gate, 'loading', 'composer gate while checking');
+  equal(await page.locator('#composer').evaluate((f) => f.inert), true, 'composer inert while checking');
+  await page.screenshot({ path: join(shots, 'conversations-checking.png') });
+  assert(seen >= 1, 'the status request was held');
+  release();
+  await waitState(page, '#indicator', 'not_connected');
+  const r = await statusText(page);
+  equal(r.text, 'Twilio Not Connected: no Twilio account connected', 'text when not connected');
+  equal(r.title, 'no Twilio account connected', 'reason as title');
+  equal(r.dot, 'rgb(194, 29, 42)', 'red dot');
+  await page.close();
+});
+
+test('disabled composer: inert, aria-disabled, and its link leads to the settings page', async (ctx) => {
+  const user = await backend.newUser();
+  const page = await open(ctx, user, '#conversations');
+  await waitState(page, '#gate', 'not_connected');
+  const form = page.locator('#composer');
+  equal(await form.evaluate((f) => f.inert), true, 'composer inert');
+  equal(await form.getAttribute('aria-disabled'), 'true', 'composer aria-disabled');
+  await page.locator('#sms-to').click({ timeout: 1000, trial: false }).then(() => { throw new Error('the inert composer took a click'); }, () => {});
+  await page.screenshot({ path: join(shots, 'conversations-not-connected.png'), fullPage: true });
+  const link = page.locator('#gate >> [part="link"]');
+  equal(await link.textContent(), 'Connect Twilio in Settings', 'link text');
+  await link.focus();
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => location.hash === '#settings' && !document.querySelector('#page-settings').hidden);
+  assert(await page.locator('#settings').isVisible(), 'settings form visible after the link');
+  await page.close();
+});
+
+test('settings: formats checked as the user types, messages tied to the fields', async (ctx) => {
+  const user = await backend.newUser();
+  const page = await open(ctx, user, '#settings');
+  await page.waitForFunction(() => document.querySelector('#settings')?.shadowRoot?.querySelector('[part~="save-button"]')?.getAttribute('aria-disabled') === 'false');
+  await field(page, 'account_sid').pressSequentially('AC12');
+  equal(await field(page, 'account_sid').getAttribute('aria-invalid'), null, 'a valid prefix is not flagged while typing');
+  await field(page, 'account_sid').pressSequentially('x');
+  equal(await field(page, 'account_sid').getAttribute('aria-invalid'), 'true', 'a non-hex character is flagged at once');
+  assert((await fieldError(page, 'account_sid')).includes('AC followed by 32 hexadecimal'), 'account SID message');
+  const described = await field(page, 'account_sid').getAttribute('aria-describedby');
+  assert(described.split(' ').includes('account_sid-error'), 'aria-describedby names the error');
+  await field(page, 'sms_number').fill('5551234');
+  equal(await field(page, 'sms_number').getAttribute('aria-invalid'), 'true', 'E.164 without + flagged');
+  await field(page, 'sms_number').fill('+15005550006');
+  equal(await field(page, 'sms_number').getAttribute('aria-invalid'), null, 'E.164 accepted');
+  await field(page, 'messaging_service_sid').fill('IS' + 'a'.repeat(32));
+  equal(await field(page, 'messaging_service_sid').getAttribute('aria-invalid'), 'true', 'wrong prefix for MG');
+  await field(page, 'messaging_service_sid').fill('');
+  await field(page, 'account_sid').fill('');
+  await page.locator('#settings >> [part~="save-button"]').click();
+  assert((await fieldError(page, 'account_sid')).includes('required'), 'a blank required field is flagged on save');
+  assert((await fieldError(page, 'auth_token')).includes('required'), 'a blank token is flagged on save');
+  const focused = await page.evaluate(() => document.querySelector('#settings').shadowRoot.activeElement?.name);
+  equal(focused, 'account_sid', 'focus moves to the first invalid field');
+  await page.screenshot({ path: join(shots, 'settings-validation.png'), fullPage: true });
+  await page.close();
+});
+
+async function fillSettings(page, token) {
+  await page.waitForFunction(() => document.querySelector('#settings')?.shadowRoot?.querySelector('[part~="save-button"]')?.getAttribute('aria-disabled') === 'false');
+  await field(page, 'account_sid').fill(ACCOUNT.sid);
+  await field(page, 'auth_token').fill(token);
+  await field(page, 'conversations_service_sid').fill(ACCOUNT.is);
+  await field(page, 'messaging_service_sid').fill(ACCOUNT.mg);
+  await field(page, 'sms_number').fill(ACCOUNT.number);
+}
+
+test('a wrong token shows Twilio\'s reason next to the Auth Token and saves nothing', async (ctx) => {
+  const user = await backend.newUser();
+  const page = await open(ctx, user, '#settings');
+  const sent = [];
+  page.on('request', (r) => { if (r.url().endsWith('/api/twilio/settings') && r.method() === 'POST') sent.push(r.postData()); });
+  await fillSettings(page, WRONG_TOKEN);
+  await page.locator('#settings >> [part~="save-button"]').click();
+  await page.waitForFunction(() => document.querySelector('#settings').shadowRoot.getElementById('auth_token-error').textContent !== '', null, { timeout: 5000 }).catch(async (e) => { throw new Error(`no error at the token; form says: ${await page.locator('#settings >> [part="message"]').textContent()}`); });
+  const err = await fieldError(page, 'auth_token');
+  assert(/credentials check failed/.test(err) && /20003/.test(err), `Twilio's reason shown at the token: ${err}`);
+  equal(await field(page, 'auth_token').getAttribute('aria-invalid'), 'true', 'token field invalid');
+  equal(sent.length, 1, 'one save request');
+  assert(!sent[0].includes(WRONG_TOKEN) && /"auth_token":"bt1:/.test(sent[0]), 'the token left the page sealed only');
+  equal(await backend.settingsOf(user), null, 'nothing saved');
+  equal(await page.locator('#indicator').getAttribute('state'), 'not_connected', 'indicator still red');
+  await page.screenshot({ path: join(shots, 'settings-wrong-token.png'), fullPage: true });
+  await page.close();
+});
+
+test('a good save turns the indicator green, enables the composer (which then sends) and shows only the masked token', async (ctx) => {
+  const user = await backend.newUser();
+  const page = await open(ctx, user, '#settings');
+  await waitState(page, '#indicator', 'not_connected');
+  await fillSettings(page, ACCOUNT.token);
+  const saved = page.evaluate(() => new Promise((r) => document.addEventListener('byo-twilio-settings-saved', (e) => r(e.detail.settings.account_sid), { once: true })));
+  await page.locator('#settings >> [part~="save-button"]').click();
+  equal(await saved, ACCOUNT.sid, 'byo-twilio-settings-saved reached document');
+  await waitState(page, '#indicator', 'connected');
+  const s = await statusText(page);
+  equal(s.text, 'Twilio Connected', 'green text');
+  equal(s.dot, 'rgb(26, 127, 55)', 'green dot');
+  equal(await field(page, 'auth_token').inputValue(), '', 'token field emptied');
+  const shadowText = await page.locator('#settings').evaluate((el) => el.shadowRoot.textContent);
+  assert(!shadowText.includes(ACCOUNT.token) && /\*{4,}a1ce/.test(shadowText), 'masked token shown, never the token');
+  const row = await backend.settingsOf(user);
+  equal(row?.account_sid, ACCOUNT.sid, 'saved');
+  await page.screenshot({ path: join(shots, 'settings-saved.png'), fullPage: true });
+  await page.locator('nav a[data-page="conversations"]').click();
+  await waitState(page, '#gate', 'connected');
+  const form = page.locator('#composer');
+  equal(await form.evaluate((f) => f.inert), false, 'composer enabled');
+  equal(await form.getAttribute('aria-disabled'), null, 'aria-disabled removed');
+  await page.locator('#sms-to').fill('+15005550100');
+  await page.locator('#sms-body').fill('Hello from the gated composer');
+  await page.locator('#composer button[type="submit"]').click();
+  await page.waitForFunction(() => document.querySelector('#composer-state').textContent === 'Queued for sending.', null, { timeout: 10000 })
+    .catch(async () => { throw new Error(`send: ${await page.locator('#composer-state').textContent()}`); });
+  await page.waitForFunction(() => document.querySelector('#messages').textContent.includes('Hello from the gated composer'));
+  await page.screenshot({ path: join(shots, 'conversations-connected.png'), fullPage: true });
+  await axe(page, 'conversations (connected)');
+  await allReachable(page, 'conversations (connected)');
+  ctx.connectedUser = user;
+  await page.close();
+});
+
+test('indicator: red with the reason for disabled settings', async (ctx) => {
+  const user = ctx.connectedUser;
+  assert(user, 'needs the connected user of the previous test');
+  await backend.disable(user);
+  const page = await open(ctx, user, '#conversations');
+  await waitState(page, '#indicator', 'disabled');
+  const s = await statusText(page);
+  equal(s.text, 'Twilio Not Connected: Twilio settings are disabled', 'text');
+  equal(s.title, 'Twilio settings are disabled', 'reason as title');
+  equal(await page.locator('#gate').getAttribute('state'), 'disabled', 'composer gated');
+  await page.close();
+});
+
+test('settings page: axe and keyboard', async (ctx) => {
+  const user = await backend.newUser();
+  const page = await open(ctx, user, '#settings');
+  await page.waitForFunction(() => document.querySelector('#settings')?.shadowRoot?.querySelector('[part~="save-button"]')?.getAttribute('aria-disabled') === 'false');
+  await page.screenshot({ path: join(shots, 'settings.png'), fullPage: true });
+  await axe(page, 'settings');
+  await allReachable(page, 'settings');
+  await page.close();
+});
+
+test('conversations page (not connected): axe and keyboard', async (ctx) => {
+  const user = await backend.newUser();
+  const page = await open(ctx, user, '#conversations');
+  await waitState(page, '#gate', 'not_connected');
+  await axe(page, 'conversations');
+  await allReachable(page, 'conversations');
+  const stops = await tabStops(page);
+  assert(!stops.some((s) => s.startsWith('input#sms-to') || s.startsWith('textarea#sms-body')), 'Tab skips the disabled composer');
+  await page.close();
+});
+
+test('analytics: empty state, then chart and table of seeded results; axe and keyboard', async (ctx) => {
+  const user = await backend.newUser();
+  let page = await open(ctx, user, '#analytics');
+  await page.waitForFunction(() => ['empty', 'error', 'ready'].includes(document.querySelector('#analytics')?.getAttribute('state')));
+  equal(await page.locator('#analytics').getAttribute('state'), 'empty', 'no campaigns: empty state');
+  assert((await page.locator('#analytics >> [part="message"]').textContent()).includes('No messages'), 'empty message');
+  await page.screenshot({ path: join(shots, 'analytics-empty.png'), fullPage: true });
+  await page.close();
+  const today = new Date();
+  const days = [5, 3, 1].map((n) => new Date(today - n * 86400000).toISOString().slice(0, 10));
+  const campaign = await backend.seedAnalytics(user, days);
+  page = await open(ctx, user, '#analytics');
+  await waitState(page, '#analytics', 'ready');
+  const rows = await page.locator('#analytics >> tbody tr').count();
+  equal(rows, 3, 'one table row per seeded day');
+  const bars = await page.locator('#analytics >> svg rect').count();
+  assert(bars >= 6, `bars drawn (${bars})`);
+  const options = await page.locator('#analytics >> select#campaign option').allTextContents();
+  assert(options.includes('All campaigns') && options.some((o) => o.startsWith(campaign.name)), `campaign picker: ${options}`);
+  await page.locator('#analytics >> select#campaign').selectOption(campaign.id);
+  await waitState(page, '#analytics', 'ready');
+  await page.screenshot({ path: join(shots, 'analytics.png'), fullPage: true });
+  await axe(page, 'analytics');
+  await allReachable(page, 'analytics');
+  // Error state: the relay unreachable for the next request.
+  await page.route('**/api/twilio/analytics*', (route) => route.abort('connectionrefused'));
+  await page.locator('#analytics >> button[type="submit"]').click();
+  await waitState(page, '#analytics', 'error');
+  assert((await page.locator('#analytics >> [part="message"]').textContent()).startsWith('Could not load analytics'), 'error message');
+  equal(await page.locator('#analytics >> [part="message"]').getAttribute('role'), 'alert', 'error announced');
+  await page.close();
+});
+
+test('define(): a second registration is harmless and another tag works', async (ctx) => {
+  const user = await backend.newUser();
+  const page = await open(ctx, user, '#conversations');
+  const r = await page.evaluate(async () => {
+    const m = await import('/ui/elements/byo-twilio-status.js');
+    const again = m.ByoTwilioStatusElement.define('byo-twilio-status');
+    const other = m.ByoTwilioStatusElement.define('my-twilio-status');
+    const el = document.createElement('my-twilio-status');
+    document.body.append(el);
+    await new Promise((res) => el.addEventListener('byo-twilio-status-change', res, { once: true }));
+    return { same: again === customElements.get('byo-twilio-status'), other: Boolean(other), state: el.getAttribute('state') };
+  });
+  equal(r.same, true, 'the registered class is returned');
+  equal(r.other, true, 'another tag defined');
+  equal(r.state, 'not_connected', 'the element under the other tag works');
+  await page.close();
+});
+
+test('no script errors on any page', async (ctx) => {
+  assert(ctx.errors.length === 0, ctx.errors.join('; '));
+});
+
+process.exitCode = await run('web', {
+  async before(ctx) {
+    ctx.errors = [];
+    ctx.browser = await launch();
+  },
+  async after(ctx) {
+    await ctx.browser?.close();
+    await backend.close();
+  },
+});
