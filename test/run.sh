@@ -99,6 +99,15 @@ echo "== relay (webhooks through byo-twilio-relay, signed by the npm twilio libr
 RELAY_WORK_DIR="$WORK/relay" bash test/e2e/relay_test.sh >"$WORK/relay.log" 2>&1
 record_from_log relay "$WORK/relay.log"
 
+echo "== api (the app API: jose-made JWTs, one SQL call as the user, CORS, limits)"
+bash test/e2e/api_test.sh >"$WORK/api.log" 2>&1
+record_from_log api "$WORK/api.log"
+
+echo "== web (browser tests of web/ against the relay's API: chromium, playwright-core, axe-core)"
+BYO_PGPORT=$((BYO_PGPORT + 2)) STANDIN_PORT=$((STANDIN_PORT + 5)) STANDIN_TLS_PORT=$((STANDIN_TLS_PORT + 5)) \
+RELAY_PORT=$((${RELAY_PORT:-4031} + 5)) bash web/test/run.sh >"$WORK/web.log" 2>&1
+record_from_log web "$WORK/web.log"
+
 echo "== crash recovery (dispatcher killed, PostgreSQL restarted mid-run)"
 bash test/e2e/crash_recovery.sh >"$WORK/crash.log" 2>&1
 record_from_log crash "$WORK/crash.log"

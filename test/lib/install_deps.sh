@@ -8,7 +8,7 @@ packages=(make g++ cmake pkg-config openssl util-linux
           libtap-parser-sourcehandler-pgtap-perl
           libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libgtest-dev libboost-dev libpq-dev
           clang-14 libclang-rt-14-dev
-          nodejs npm)
+          jq nodejs npm)
 # clang-14 + libclang-rt-14-dev (ASan, UBSan and libFuzzer runtimes): the unit tests under sanitizers and the fuzz
 # harnesses of test/fuzz.
 missing=()
@@ -32,7 +32,8 @@ if [ ${#filtered[@]} -gt 0 ]; then
 fi
 
 if [ ! -d "$ROOT/test/node_modules/twilio" ] || [ ! -d "$ROOT/test/node_modules/@stoplight/prism-cli" ] \
-    || [ ! -d "$ROOT/test/node_modules/@twilio-alpha/mcp" ]; then
+    || [ ! -d "$ROOT/test/node_modules/@twilio-alpha/mcp" ] || [ ! -d "$ROOT/test/node_modules/jose" ] \
+    || [ ! -d "$ROOT/test/node_modules/pg" ]; then
     echo "installing npm test packages"
     (cd "$ROOT/test" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
