@@ -1069,7 +1069,8 @@ BEGIN
             GET STACKED DIAGNOSTICS why = MESSAGE_TEXT;
             UPDATE twilio.enrollments x
                SET status = 'stopped', stop_reason = 'failed', next_run_at = NULL, hold_reason = NULL,
-                   last_error = format('step %s: %s (SQLSTATE %s)', coalesce(s.position::text, 'next'), why, SQLSTATE),
+                   last_error = format('%s: %s (SQLSTATE %s)', coalesce('step ' || s.position, 'the next step'), why,
+                                        SQLSTATE),
                    finished_at = now()
              WHERE x.user_id = e.user_id AND x.id = e.id;
             RETURN 'failed';
