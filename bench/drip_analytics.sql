@@ -15,8 +15,8 @@ SELECT :uid, ('bbbbbbbb-0000-0000-0000-' || lpad((c * 10 + p)::text, 12, '0'))::
   FROM generate_series(1, 5) c, generate_series(1, 2) p;
 
 -- The history, written directly (triggers and foreign-key checks off for speed). Send g is step 1 + g % 2 of
--- contact (g + 1) / 2, on day g % 30 before today; 80% delivered, 10% failed, 5% replied, 1% opted out; the
--- rollups are what the tick and the event triggers would have added up from the same sends.
+-- contact (g + 1) / 2, on a day up to 29 days before today (a hash of g); 80% delivered, 10% failed, 5% replied,
+-- 1% opted out; the rollups are what the tick and the event triggers would have added up from the same sends.
 BEGIN;
 SET LOCAL session_replication_role = replica;
 INSERT INTO twilio.enrollments (user_id, id, campaign_id, phone, time_zone, status, last_position, next_run_at,
@@ -26,7 +26,7 @@ SELECT :uid, ('eeeeeeee-0000-0000-0000-' || lpad(to_hex(i), 12, '0'))::uuid,
        'UTC', 'completed', 2, NULL, now()
   FROM generate_series(1, 500000) i;
 CREATE TEMP TABLE gen AS
-SELECT g, (g + 1) / 2 AS i, 1 + g % 2 AS position, current_date - g % 30 AS day,
+SELECT g, (g + 1) / 2 AS i, 1 + g % 2 AS position, current_date - abs(hashint4(g)) % 30 AS day,
        ('aaaaaaaa-0000-0000-0000-' || lpad(to_hex(g), 12, '0'))::uuid AS message_id,
        CASE WHEN g % 10 < 8 THEN 'delivered' WHEN g % 10 = 8 THEN 'failed' ELSE 'sent' END AS status,
        1 + (g % 7 = 0)::integer AS segments

@@ -61,23 +61,23 @@ PSQL=(psql -X -q -v ON_ERROR_STOP=1 -d drip_bench)
 createdb drip_bench
 "${PSQL[@]}" -f sql/byo_twilio_auth_compat.sql >/dev/null
 "${PSQL[@]}" -c 'CREATE EXTENSION byo_twilio' -f bench/drip_setup.sql
-PICKS=$((ROUNDS * 1000 * 2 + ROUNDS * 10000 + ROUNDS * 100))
+PICKS=$(((ROUNDS + 1) * (1000 * 2 + 10000 + 100)))  # one warm-up round per scenario
 fill() {  # $1 lo, $2 hi
     step "fill enrollments $1..$2 (ours and the hand-written table)"
     "${PSQL[@]}" -c "CALL bench.fill($1, $2, $PICKS)" \
         -c "VACUUM ANALYZE twilio.enrollments, drip_naive.enrollments, bench.pick"
 }
 ticks() {  # $1 scenario, $2 due, $3 first k
-    step "$1: $ROUNDS rounds each, taking turns"
+    step "$1, $2 due: a warm-up round, then $ROUNDS rounds each, taking turns"
     "${PSQL[@]}" -c "CALL bench.time_ticks('$1', $2, $ROUNDS, $3)"
 }
 k=1
 fill 1 100000
-ticks "tick" 1000 $k; k=$((k + ROUNDS * 1000))
+ticks "tick" 1000 $k; k=$((k + (ROUNDS + 1) * 1000))
 fill 100001 1000000
-ticks "tick" 1000 $k; k=$((k + ROUNDS * 1000))
-ticks "tick" 100 $k; k=$((k + ROUNDS * 100))
-ticks "tick, all due at once" 10000 $k; k=$((k + ROUNDS * 10000))
+ticks "tick" 1000 $k; k=$((k + (ROUNDS + 1) * 1000))
+ticks "tick" 100 $k; k=$((k + (ROUNDS + 1) * 100))
+ticks "tick, all due at once" 10000 $k; k=$((k + (ROUNDS + 1) * 10000))
 
 step "analytics: fill one user's 1,000,000 messages over 30 days, then $ROUNDS rounds each"
 ANSWER=$("${PSQL[@]}" -At -v rounds="$ROUNDS" -f bench/drip_analytics.sql)
