@@ -4,6 +4,11 @@
 -- sent and advances, all in the pass's transaction: a step is sent once, whatever overlaps or crashes.
 ------------------------------------------------------------------------------------------------------------------
 
+-- Renders like _drip_render, but answers NULL where that raises (src/pg/fn_drips_tick.cpp): the set-based pass
+-- below must not let one contact's bad variables abort the batch.
+CREATE FUNCTION twilio._drip_try_render(template text, variables jsonb) RETURNS text
+    AS 'MODULE_PATHNAME', 'byo_drip_try_render' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
 -- Sends one due enrollment's next step, or says why not. Raises on anything the step cannot get past.
 CREATE FUNCTION twilio._drip_send_step(e twilio.enrollments, c twilio.campaigns, s twilio.campaign_steps)
     RETURNS uuid
@@ -32,84 +37,217 @@ BEGIN
 END
 $$;
 
--- One pass over at most max_rows due enrollments. Bad data never stops it: an enrollment whose step cannot be
--- rendered or enqueued is stopped as failed with the reason; one whose sender is missing (no account connected,
--- settings disabled) is held and retried in 5 minutes, with the reason in hold_reason.
-CREATE FUNCTION twilio.drip_tick(max_rows integer DEFAULT 500,
-                                 OUT claimed integer, OUT sent integer, OUT completed integer, OUT waiting integer,
-                                 OUT held integer, OUT stopped integer, OUT failed integer)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- One claimed enrollment, row by row, in its own subtransaction: completes it, lets it wait for its (moved)
+-- plan, stops it (opted out), or sends its next step. Returns which: 'completed', 'waiting', 'stopped', 'sent',
+-- 'held' (the sender is missing: not connected, disabled, incomplete; retried in 5 minutes, the reason in
+-- hold_reason) or 'failed' (anything else: stopped as failed with the reason in last_error).
+CREATE FUNCTION twilio._drip_tick_one(e twilio.enrollments) RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    e twilio.enrollments;
     c twilio.campaigns;
     s twilio.campaign_steps;
     p record;
     why text;
 BEGIN
-    IF max_rows IS NULL OR max_rows NOT BETWEEN 1 AND 100000 THEN
-        RAISE EXCEPTION 'max_rows must be 1 to 100000' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    claimed := 0; sent := 0; completed := 0; waiting := 0; held := 0; stopped := 0; failed := 0;
-    -- Rows another pass holds are skipped; a row it already advanced no longer qualifies when rechecked.
-    FOR e IN SELECT * FROM twilio.enrollments x
-              WHERE x.status = 'active' AND x.next_run_at <= now()
-              ORDER BY x.next_run_at
-              LIMIT max_rows
-                FOR UPDATE SKIP LOCKED
-    LOOP
-        claimed := claimed + 1;
-        SELECT * INTO c FROM twilio.campaigns x WHERE x.user_id = e.user_id AND x.id = e.campaign_id;
+    SELECT * INTO c FROM twilio.campaigns x WHERE x.user_id = e.user_id AND x.id = e.campaign_id;
+    BEGIN
         SELECT * INTO p FROM twilio._drip_plan(e, c);
         IF p.step_id IS NULL THEN
             UPDATE twilio.enrollments x SET status = 'completed', next_run_at = NULL, hold_reason = NULL,
                                              finished_at = now()
              WHERE x.user_id = e.user_id AND x.id = e.id;
-            completed := completed + 1;
-            CONTINUE;
+            RETURN 'completed';
         END IF;
         IF p.allowed_at > now() THEN  -- the plan moved (a step edited, quiet hours changed): wait for it
             UPDATE twilio.enrollments x
                SET next_run_at = p.allowed_at, hold_reason = CASE WHEN p.allowed_at > p.due_at THEN 'quiet hours' END
              WHERE x.user_id = e.user_id AND x.id = e.id;
-            waiting := waiting + 1;
-            CONTINUE;
+            RETURN 'waiting';
         END IF;
         IF EXISTS (SELECT 1 FROM twilio.opt_outs o WHERE o.user_id = e.user_id AND o.phone = e.phone) THEN
             UPDATE twilio.enrollments x
                SET status = 'stopped', stop_reason = 'opted_out', next_run_at = NULL, hold_reason = NULL,
                    finished_at = now()
              WHERE x.user_id = e.user_id AND x.id = e.id;
-            stopped := stopped + 1;
-            CONTINUE;
+            RETURN 'stopped';
         END IF;
         SELECT * INTO s FROM twilio.campaign_steps x WHERE x.user_id = e.user_id AND x.id = p.step_id;
-        BEGIN
-            PERFORM twilio._drip_send_step(e, c, s);
-            e.last_position := s.position;
-            e.anchor_at := now();
-            SELECT * INTO p FROM twilio._drip_plan(e, c);
-            UPDATE twilio.enrollments x  -- the last step sent: completed now
-               SET last_position = s.position, anchor_at = now(), last_sent_at = now(), last_error = NULL,
-                   status = CASE WHEN p.step_id IS NULL THEN 'completed' ELSE 'active' END,
-                   next_run_at = p.allowed_at, finished_at = CASE WHEN p.step_id IS NULL THEN now() END,
-                   hold_reason = CASE WHEN p.allowed_at > p.due_at THEN 'quiet hours' END
+        PERFORM twilio._drip_send_step(e, c, s);
+        e.last_position := s.position;
+        e.anchor_at := now();
+        SELECT * INTO p FROM twilio._drip_plan(e, c);
+        UPDATE twilio.enrollments x  -- the last step sent: completed now
+           SET last_position = s.position, anchor_at = now(), last_sent_at = now(), last_error = NULL,
+               status = CASE WHEN p.step_id IS NULL THEN 'completed' ELSE 'active' END,
+               next_run_at = p.allowed_at, finished_at = CASE WHEN p.step_id IS NULL THEN now() END,
+               hold_reason = CASE WHEN p.allowed_at > p.due_at THEN 'quiet hours' END
+         WHERE x.user_id = e.user_id AND x.id = e.id;
+        RETURN 'sent';
+    EXCEPTION
+        WHEN object_not_in_prerequisite_state THEN  -- the sender: not connected, disabled, incomplete
+            GET STACKED DIAGNOSTICS why = MESSAGE_TEXT;
+            UPDATE twilio.enrollments x SET next_run_at = now() + interval '5 minutes', hold_reason = why
              WHERE x.user_id = e.user_id AND x.id = e.id;
-            sent := sent + 1;
-        EXCEPTION
-            WHEN object_not_in_prerequisite_state THEN  -- the sender: not connected, disabled, incomplete
-                GET STACKED DIAGNOSTICS why = MESSAGE_TEXT;
-                UPDATE twilio.enrollments x SET next_run_at = now() + interval '5 minutes', hold_reason = why
-                 WHERE x.user_id = e.user_id AND x.id = e.id;
-                held := held + 1;
-            WHEN OTHERS THEN
-                GET STACKED DIAGNOSTICS why = MESSAGE_TEXT;
-                UPDATE twilio.enrollments x
-                   SET status = 'stopped', stop_reason = 'failed', next_run_at = NULL, hold_reason = NULL,
-                       last_error = format('step %s: %s (SQLSTATE %s)', s.position, why, SQLSTATE),
-                       finished_at = now()
-                 WHERE x.user_id = e.user_id AND x.id = e.id;
-                failed := failed + 1;
-        END;
+            RETURN 'held';
+        WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS why = MESSAGE_TEXT;
+            UPDATE twilio.enrollments x
+               SET status = 'stopped', stop_reason = 'failed', next_run_at = NULL, hold_reason = NULL,
+                   last_error = format('%s: %s (SQLSTATE %s)', coalesce('step ' || s.position, 'the next step'), why,
+                                        SQLSTATE),
+                   finished_at = now()
+             WHERE x.user_id = e.user_id AND x.id = e.id;
+            RETURN 'failed';
+    END;
+END
+$$;
+
+-- The bulk of a pass in one statement: claims up to max_rows due enrollments (FOR UPDATE SKIP LOCKED: rows another
+-- pass holds are skipped, and one it already advanced no longer qualifies when rechecked), plans each, and for
+-- every plain SMS step that will go through writes the message and its outbox job (the columns _enqueue_sms
+-- writes, with the sender _require_sender picks), the send record and the rollup, and advances the enrollment;
+-- completes, stops (opted out) or re-times the others that need no sending. What it cannot vouch for (a
+-- Conversations step, no usable sender, a step that does not render, a step already on record) it leaves claimed
+-- and unchanged, for the row-by-row path. Returns the counts and those rows.
+CREATE FUNCTION twilio._drip_tick_batch(max_rows integer, OUT claimed integer, OUT sent integer,
+                                        OUT completed integer, OUT waiting integer, OUT stopped integer,
+                                        OUT rest_users uuid[], OUT rest_ids uuid[])
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    WITH due AS (
+        SELECT x AS e FROM twilio.enrollments x
+         WHERE x.status = 'active' AND x.next_run_at <= now()
+         ORDER BY x.next_run_at
+         LIMIT max_rows
+           FOR UPDATE SKIP LOCKED
+    ), senders AS MATERIALIZED (  -- once per user in the batch, not per row
+        SELECT u.user_id, r.account_sid, r.messaging_service_sid, r.sms_number
+          FROM (SELECT DISTINCT (d.e).user_id FROM due d) u
+          LEFT JOIN LATERAL (SELECT * FROM twilio._resolve_config(u.user_id) LIMIT 1) r ON true
+    ), classified AS MATERIALIZED (  -- once: each later part reads it
+        SELECT d.e, c, p.step_id, p.due_at, p.allowed_at, st.position, st.id AS sid, n.account_sid, n.sms_number,
+               r.body,
+               CASE WHEN p.step_id IS NULL THEN 'completed'
+                    WHEN p.allowed_at > now() THEN 'waiting'
+                    WHEN EXISTS (SELECT 1 FROM twilio.opt_outs o
+                                  WHERE o.user_id = (d.e).user_id AND o.phone = (d.e).phone) THEN 'stopped'
+                    WHEN coalesce(st.channel, c.channel) = 'sms' AND n.messaging_service_sid IS NOT NULL
+                         AND r.body ~ '\S' AND char_length(r.body) <= 1600  -- what _require_body accepts
+                         AND NOT EXISTS (SELECT 1 FROM twilio.enrollment_sends es
+                                          WHERE es.user_id = (d.e).user_id AND es.enrollment_id = (d.e).id
+                                            AND es.step_id = st.id) THEN 'send'
+                    ELSE 'rest' END AS outcome
+          FROM due d
+          JOIN twilio.campaigns c ON c.user_id = (d.e).user_id AND c.id = (d.e).campaign_id
+          LEFT JOIN LATERAL twilio._drip_plan(d.e, c) p ON true
+          LEFT JOIN twilio.campaign_steps st ON st.user_id = (d.e).user_id AND st.id = p.step_id
+          LEFT JOIN senders n ON n.user_id = (d.e).user_id
+         CROSS JOIN LATERAL (SELECT CASE WHEN p.step_id IS NOT NULL AND p.allowed_at <= now()
+                                         THEN twilio._drip_try_render(st.body_template, (d.e).variables) END AS body) r
+    ), sending AS MATERIALIZED (  -- the enrollment as it will be once this step is sent, to plan the next step
+        SELECT k.*, twilio._uuid_v7() AS msg_id, (now() AT TIME ZONE 'UTC')::date AS day,
+               jsonb_populate_record(k.e, jsonb_build_object('last_position', k.position, 'anchor_at', now())) AS e_next
+          FROM classified k
+         WHERE k.outcome = 'send'
+    ), planned_next AS MATERIALIZED (
+        SELECT w.*, g.segments, g.encoding, q.step_id AS next_step_id, q.due_at AS next_due_at,
+               q.allowed_at AS next_allowed_at
+          FROM sending w
+         CROSS JOIN LATERAL twilio._sms_segments(w.body) g
+          LEFT JOIN LATERAL twilio._drip_plan(w.e_next, w.c) q ON true
+    ), messages AS (
+        INSERT INTO twilio.messages (user_id, id, channel, to_number, from_number, body, segments, encoding,
+                                     account_sid)
+        SELECT (w.e).user_id, w.msg_id, 'sms', (w.e).phone, w.sms_number, w.body, w.segments, w.encoding,
+               w.account_sid
+          FROM planned_next w
+    ), jobs AS (
+        INSERT INTO twilio.outbox (user_id, kind, message_id)
+        SELECT (w.e).user_id, 'send_sms', w.msg_id FROM planned_next w ORDER BY w.msg_id
+    ), sends AS (  -- the primary key (enrollment, step) refuses a second send of a step, ever
+        INSERT INTO twilio.enrollment_sends (user_id, enrollment_id, step_id, campaign_id, position, message_id,
+                                             phone, segments, day)
+        SELECT (w.e).user_id, (w.e).id, w.sid, (w.e).campaign_id, w.position, w.msg_id, (w.e).phone, w.segments,
+               w.day
+          FROM planned_next w
+    ), rollups AS (
+        INSERT INTO twilio.campaign_stats_daily AS d (user_id, campaign_id, day, step_id, position, sent, segments)
+        SELECT (w.e).user_id, (w.e).campaign_id, w.day, w.sid, w.position, count(*), sum(w.segments)
+          FROM planned_next w GROUP BY (w.e).user_id, (w.e).campaign_id, w.day, w.sid, w.position
+        ON CONFLICT (user_id, campaign_id, day, step_id)
+            DO UPDATE SET sent = d.sent + EXCLUDED.sent, segments = d.segments + EXCLUDED.segments
+    ), advanced AS (  -- the last step sent: completed now
+        UPDATE twilio.enrollments x
+           SET last_position = w.position, anchor_at = now(), last_sent_at = now(), last_error = NULL,
+               status = CASE WHEN w.next_step_id IS NULL THEN 'completed' ELSE 'active' END,
+               next_run_at = w.next_allowed_at, finished_at = CASE WHEN w.next_step_id IS NULL THEN now() END,
+               hold_reason = CASE WHEN w.next_allowed_at > w.next_due_at THEN 'quiet hours' END
+          FROM planned_next w
+         WHERE x.user_id = (w.e).user_id AND x.id = (w.e).id
+    ), settled AS (  -- nothing to send: completed, waiting for its moved plan, or opted out
+        UPDATE twilio.enrollments x
+           SET status = CASE k.outcome WHEN 'waiting' THEN 'active' ELSE k.outcome END,
+               stop_reason = CASE WHEN k.outcome = 'stopped' THEN 'opted_out' END,
+               next_run_at = CASE WHEN k.outcome = 'waiting' THEN k.allowed_at END,
+               hold_reason = CASE WHEN k.outcome = 'waiting' AND k.allowed_at > k.due_at THEN 'quiet hours' END,
+               finished_at = CASE WHEN k.outcome <> 'waiting' THEN now() END
+          FROM classified k
+         WHERE k.outcome IN ('completed', 'waiting', 'stopped') AND x.user_id = (k.e).user_id AND x.id = (k.e).id
+    )
+    SELECT count(*)::integer, count(*) FILTER (WHERE k.outcome = 'send')::integer,
+           count(*) FILTER (WHERE k.outcome = 'completed')::integer,
+           count(*) FILTER (WHERE k.outcome = 'waiting')::integer,
+           count(*) FILTER (WHERE k.outcome = 'stopped')::integer,
+           coalesce(array_agg((k.e).user_id) FILTER (WHERE k.outcome = 'rest'), '{}'),
+           coalesce(array_agg((k.e).id) FILTER (WHERE k.outcome = 'rest'), '{}')
+      FROM classified k
+$$;
+
+-- One pass over at most max_rows due enrollments. Bad data never stops it: an enrollment whose step cannot be
+-- rendered or enqueued is stopped as failed with the reason; one whose sender is missing (no account connected,
+-- settings disabled) is held and retried in 5 minutes, with the reason in hold_reason. The batch statement does
+-- the common case set-based; the rest go row by row, each in a subtransaction. Should the batch statement itself
+-- fail (data no check foresaw, such as a time zone PostgreSQL no longer knows), its claims are undone and the
+-- whole pass goes row by row, so that the bad row fails alone.
+CREATE FUNCTION twilio.drip_tick(max_rows integer DEFAULT 500,
+                                 OUT claimed integer, OUT sent integer, OUT completed integer, OUT waiting integer,
+                                 OUT held integer, OUT stopped integer, OUT failed integer)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    rest_users uuid[];
+    rest_ids uuid[];
+    e twilio.enrollments;
+    outcome text;
+    why text;
+BEGIN
+    IF max_rows IS NULL OR max_rows NOT BETWEEN 1 AND 100000 THEN
+        RAISE EXCEPTION 'max_rows must be 1 to 100000' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    held := 0; failed := 0;
+    BEGIN
+        SELECT b.claimed, b.sent, b.completed, b.waiting, b.stopped, b.rest_users, b.rest_ids
+          INTO STRICT claimed, sent, completed, waiting, stopped, rest_users, rest_ids
+          FROM twilio._drip_tick_batch(max_rows) b;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS why = MESSAGE_TEXT;
+        RAISE WARNING 'drip_tick: the batch statement failed (%); this pass goes row by row', why;
+        sent := 0; completed := 0; waiting := 0; stopped := 0;
+        SELECT count(*), array_agg(x.user_id), array_agg(x.id) INTO claimed, rest_users, rest_ids
+          FROM (SELECT y.user_id, y.id FROM twilio.enrollments y
+                 WHERE y.status = 'active' AND y.next_run_at <= now()
+                 ORDER BY y.next_run_at
+                 LIMIT max_rows
+                   FOR UPDATE SKIP LOCKED) x;
+    END;
+    FOR e IN SELECT x.* FROM unnest(rest_users, rest_ids) r(user_id, id)
+               JOIN twilio.enrollments x ON x.user_id = r.user_id AND x.id = r.id
+    LOOP
+        outcome := twilio._drip_tick_one(e);
+        sent := sent + (outcome = 'sent')::integer;
+        completed := completed + (outcome = 'completed')::integer;
+        waiting := waiting + (outcome = 'waiting')::integer;
+        held := held + (outcome = 'held')::integer;
+        stopped := stopped + (outcome = 'stopped')::integer;
+        failed := failed + (outcome = 'failed')::integer;
     END LOOP;
 END
 $$;
