@@ -116,6 +116,10 @@ echo "== drips (pg_cron runs twilio.drip_tick; two users, a reply and a STOP)"
 bash test/e2e/drips_test.sh >"$WORK/drips.log" 2>&1
 record_from_log drips "$WORK/drips.log"
 
+echo "== drips crash safety (PostgreSQL restarted mid-pass; two passes at once)"
+bash test/e2e/drips_crash_test.sh >"$WORK/drips_crash.log" 2>&1
+record_from_log drips_crash "$WORK/drips_crash.log"
+
 echo "== pgTAP (pg_prove)"
 psql -X -q -d postgres -c "CREATE DATABASE tap_byo_twilio" && \
 psql -X -q -d tap_byo_twilio -f sql/byo_twilio_auth_compat.sql -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION byo_twilio" \
