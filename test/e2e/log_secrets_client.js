@@ -1,7 +1,7 @@
 // Saves a user's and the platform's Twilio settings with sealed tokens, through every path that puts a statement or
 // its parameters in the server log or pg_stat_statements: the extended protocol with bind parameters (drivers,
 // PostgREST), literal SQL, PREPARE/EXECUTE, an unqualified call after SET search_path, a DO block and EXPLAIN
-// ANALYZE. Prints one JSON line: what get_settings shows afterwards, for log_secrets_test.sh to check.
+// ANALYZE. Prints the last four characters get_settings shows afterwards and how a replay by another user ended.
 // Usage: node log_secrets_client.js USER_ID ACCOUNT_SID TOKEN PLATFORM_SID PLATFORM_TOKEN (PG* variables: the database)
 const { Client } = require('pg');
 
@@ -15,7 +15,8 @@ async function main() {
   const asUser = async (fn) => {
     await db.query('BEGIN');
     await db.query('SET LOCAL ROLE authenticated');
-    await db.query("SELECT set_config('request.jwt.claims', $1, true)", [JSON.stringify({ sub: userId, role: 'authenticated' })]);
+    const claims = JSON.stringify({ sub: userId, role: 'authenticated' });
+    await db.query("SELECT set_config('request.jwt.claims', $1, true)", [claims]);
     try {
       return await fn();
     } finally {
@@ -27,7 +28,8 @@ async function main() {
 
   // Extended protocol: the sealed token is a bind parameter, logged as "parameters: $2 = '...'".
   await asUser(async () => db.query('SELECT * FROM twilio.save_settings($1, $2)', [sid, await seal()]));
-  await asUser(async () => db.query(`SELECT * FROM twilio.save_settings(${quote(sid)}, ${quote(await seal())})`));
+  await asUser(async () => db.query(`SELECT * FROM twilio.save_settings(${quote(sid)}, ${quote(await seal())})`
+  ));
   await asUser(async () => {
     await db.query(`PREPARE save_p(text, text) AS SELECT * FROM twilio.save_settings($1, $2)`);
     await db.query(`EXECUTE save_p(${quote(sid)}, ${quote(await seal())})`);
@@ -37,8 +39,9 @@ async function main() {
     await db.query('SET LOCAL search_path = twilio, public');
     await db.query(`SELECT * FROM save_settings(${quote(sid)}, ${quote(await seal())})`);
   });
-  await asUser(async () => db.query(`DO $$BEGIN PERFORM twilio.save_settings(${quote(sid)}, ${quote(await seal())}); END$$`));
-  await asUser(async () => db.query(`EXPLAIN ANALYZE SELECT * FROM twilio.save_settings(${quote(sid)}, ${quote(await seal())})`));
+  const call = async () => `twilio.save_settings(${quote(sid)}, ${quote(await seal())})`;
+  await asUser(async () => db.query(`DO $$BEGIN PERFORM ${await call()}; END$$`));
+  await asUser(async () => db.query(`EXPLAIN ANALYZE SELECT * FROM ${await call()}`));
 
   // The platform account, as service_role: its tokens are sealed for the owner "platform".
   const platformSealed = await sealToken({ key, owner: 'platform', accountSid: platformSid, token: platformToken });
@@ -52,7 +55,8 @@ async function main() {
   try {
     await db.query('BEGIN');
     await db.query('SET LOCAL ROLE authenticated');
-    await db.query("SELECT set_config('request.jwt.claims', $1, true)", [JSON.stringify({ sub: '00000000-0000-0000-0000-0000000000e2' })]);
+    const other = JSON.stringify({ sub: '00000000-0000-0000-0000-0000000000e2' });
+    await db.query("SELECT set_config('request.jwt.claims', $1, true)", [other]);
     await db.query('SELECT * FROM twilio.save_settings($1, $2)', [sid, await seal()]);
   } catch (e) {
     replay = e.code;
@@ -60,7 +64,8 @@ async function main() {
     await db.query('ROLLBACK');
   }
   const settings = await asUser(async () => (await db.query('SELECT * FROM twilio.get_settings()')).rows[0]);
-  console.log(JSON.stringify({ masked: settings.auth_token_masked, account_sid: settings.account_sid, replay }));
+  // "<last four of the masked token> <SQLSTATE of the replay>", for the shell to read
+  console.log(`${(settings.auth_token_masked || '').slice(-4)} ${replay}`);
   await db.end();
 }
 

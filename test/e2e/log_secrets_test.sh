@@ -2,8 +2,9 @@
 # No auth token and no encryption key reaches the server log or pg_stat_statements, with every statement logged:
 # a cluster of its own with log_statement = 'all', every duration and bind parameter logged, and
 # pg_stat_statements tracking nested statements. Tokens are saved sealed (web/seal-token.js) through every path a
-# driver, PostgREST or psql would take; keys are rotated the two documented ways (postgresql.conf + reload, and
-# ALTER SYSTEM + reload). Then the log and pg_stat_statements are searched for every token and key.
+# driver, PostgREST or psql would take; keys are rotated the two documented ways (postgresql.conf + reload, and a
+# key file + reload), and ALTER SYSTEM with a key is refused. Then the log and pg_stat_statements are searched for
+# every token and key.
 # Needs the stand-in (STANDIN_URL) and the fixture variables (ALICE_*, BOB_*) that run.sh exports.
 # Prints "secret_logs: N passed, M failed".
 set -uo pipefail
@@ -13,7 +14,8 @@ BYO_PGPORT=$((${BYO_PGPORT:-54329} + 3))
 source test/lib/cluster.sh
 passed=0 failed=0
 check() {  # description, expected, actual
-    if [ "$2" = "$3" ]; then passed=$((passed + 1)); echo "ok - $1"; else failed=$((failed + 1)); echo "not ok - $1: expected '$2', got '$3'"; fi
+    if [ "$2" = "$3" ]; then passed=$((passed + 1)); echo "ok - $1"
+    else failed=$((failed + 1)); echo "not ok - $1: expected '$2', got '$3'"; fi
 }
 finish() {
     cluster_stop
@@ -44,9 +46,11 @@ q -c "CREATE EXTENSION byo_twilio" -c "CREATE EXTENSION pg_stat_statements" \
 
 out=$(node test/e2e/log_secrets_client.js "$USER_ID" "$ALICE_SID" "$ALICE_TOKEN" "$BOB_SID" "$BOB_TOKEN")
 check "sealed tokens save through every path (client ran)" 0 "$?"
-check "the saved token is the user's (masked, last four)" "${ALICE_TOKEN: -4}" "$(echo "$out" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const o=JSON.parse(s||"{}");console.log((o.masked||"").slice(-4))})')"
-check "a sealed token replayed by another user is refused (28000)" 28000 "$(echo "$out" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s||"{}").replay))')"
-check "the platform account saved from a sealed token" "$BOB_SID" "$(q -c "SELECT account_sid FROM twilio.get_platform_account()")"
+read -r last4 replay <<<"$out"
+check "the saved token is the user's (masked, last four)" "${ALICE_TOKEN: -4}" "$last4"
+check "a sealed token replayed by another user is refused (28000)" 28000 "$replay"
+check "the platform account saved from a sealed token" "$BOB_SID" \
+    "$(q -c "SELECT account_sid FROM twilio.get_platform_account()")"
 
 # Rotation as docs/security.md tells it: prepend a key in postgresql.conf, reload, re-encrypt.
 conf=$BYO_CLUSTER_DIR/data/postgresql.conf
@@ -60,10 +64,12 @@ wait_for_log 'parameter "byo_twilio.encryption_key" changed'
 check "the reload's log line names the setting" 0 "$?"
 check "tokens re-encrypted under k2" 2 "$(q -c "SELECT twilio.rotate_encryption_keys()")"
 # ALTER SYSTEM would leave the keys in pg_stat_statements: refused, whatever the case of the name.
+alter="ALTER SYSTEM SET BYO_TWILIO.Encryption_Key = 'k3:$KEY3,k2:$KEY2'"
 check "ALTER SYSTEM SET byo_twilio.encryption_key is refused (0A000)" 0A000 \
-    "$(q -v VERBOSITY=verbose -c "ALTER SYSTEM SET BYO_TWILIO.Encryption_Key = 'k3:$KEY3,k2:$KEY2'" 2>&1 | sed -n 's/^ERROR:  \([0-9A-Z]\{5\}\):.*/\1/p')"
+    "$(q -v VERBOSITY=verbose -c "$alter" 2>&1 | sed -n 's/^ERROR:  \([0-9A-Z]\{5\}\):.*/\1/p')"
 # The key file: the setting names a path, the file holds the keys.
-printf 'k3:%s,k2:%s\n' "$KEY3" "$KEY2" >"$BYO_CLUSTER_DIR/keys" && chown postgres "$BYO_CLUSTER_DIR/keys" && chmod 600 "$BYO_CLUSTER_DIR/keys"
+printf 'k3:%s,k2:%s\n' "$KEY3" "$KEY2" >"$BYO_CLUSTER_DIR/keys"
+chown postgres "$BYO_CLUSTER_DIR/keys" && chmod 600 "$BYO_CLUSTER_DIR/keys"
 printf "byo_twilio.encryption_key = ''\nbyo_twilio.encryption_key_file = '%s'\n" "$BYO_CLUSTER_DIR/keys" >>"$conf"
 q -c "SELECT pg_reload_conf()" >/dev/null
 for _ in $(seq 1 300); do [ "$(q -c "SELECT (twilio._encryption_key_ids())[1]")" = k3 ] && break; sleep 0.1; done
