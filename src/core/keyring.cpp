@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "core/core_error.hpp"
+#include "core/text.hpp"
 
 namespace byo {
 
@@ -18,12 +19,6 @@ bool valid_key_id(std::string_view id) {
 }
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return s;
-}
 
 bool all_hex(std::string_view s) {
     for (unsigned char c : s)
@@ -45,7 +40,7 @@ Keyring Keyring::parse(std::string_view spec) {
     std::size_t n = 0;
     while (true) {
         std::size_t comma = spec.find(',');
-        std::string_view entry = trim(spec.substr(0, comma));
+        std::string_view entry = trim_space(spec.substr(0, comma));
         ++n;
         if (entry.empty()) {
             if (comma == std::string_view::npos && n == 1) break;  // whole setting empty: no keys
@@ -57,8 +52,8 @@ Keyring Keyring::parse(std::string_view spec) {
         if (colon == std::string_view::npos) {
             key.id = "default";
         } else {
-            key.id = std::string(trim(entry.substr(0, colon)));
-            hex = trim(entry.substr(colon + 1));
+            key.id = std::string(trim_space(entry.substr(0, colon)));
+            hex = trim_space(entry.substr(colon + 1));
             if (!valid_key_id(key.id)) bad_entry(n, "has an invalid key id (1-32 of A-Z a-z 0-9 _ . -)");
         }
         if (hex.size() != 64 || !all_hex(hex)) bad_entry(n, "is not 64 hexadecimal digits");

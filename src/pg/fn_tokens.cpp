@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/envelope.hpp"
+#include "core/text.hpp"
 #include "core/token_seal.hpp"
 #include "pg/config.hpp"
 #include "pg/datum.hpp"
@@ -78,18 +79,6 @@ extern "C" Datum byo_token_sealing_key(PG_FUNCTION_ARGS) {
         return jsonb_datum(out.dump());
     });
 }
-
-namespace {
-
-// Twilio tokens are 32 hex digits; any whitespace around a pasted one is not part of it.
-std::string_view trim_space(std::string_view s) {
-    const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
-    while (!s.empty() && space(s.front())) s.remove_prefix(1);
-    while (!s.empty() && space(s.back())) s.remove_suffix(1);
-    return s;
-}
-
-}  // namespace
 
 // _token_input(owner text, account_sid text, auth_token text) returns text: the plaintext token of what a caller
 // passed: a sealed token opened for this owner and account, or (only with byo_twilio.accept_plaintext_tokens) a
