@@ -44,6 +44,11 @@ record_from_log() {  # name, log file
     [ "${FAILED[$1]}" = 0 ] || tail -60 "$2"
 }
 
+# BYO_SUITES="regress upgrade ..." runs only those suites (names as in the summary lines); unset runs them all.
+# BYO_REGRESS="60_outbound 90_drips" narrows pg_regress to those files.
+want() { [ -z "${BYO_SUITES:-}" ] || [[ " $BYO_SUITES " == *" $1 "* ]]; }
+
+if want unit; then
 echo "== unit (ctest)"
 (cd build && ctest --output-on-failure) >"$WORK/ctest.log" 2>&1
 total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$WORK/ctest.log")
@@ -51,6 +56,7 @@ bad=$(grep -cE '\*\*\*Failed|\*\*\*Exception|Not Run' "$WORK/ctest.log")
 [ -n "$total" ] || { cat "$WORK/ctest.log"; total=0; bad=1; }
 record unit $((total - bad)) "$bad"
 [ "$bad" = 0 ] || grep -E 'Failed|FAILED' "$WORK/ctest.log"
+fi
 
 standins_wait || exit 1
 
@@ -74,13 +80,14 @@ byo_twilio.accept_plaintext_tokens = on
 # pg_cron 1.4 would connect to localhost over TCP; the cluster listens on its socket only.
 cron.use_background_workers = on" || { echo "cluster: 0 passed, 1 failed"; exit 1; }
 
+if want regress; then
 echo "== pg_regress"
 # PostgreSQL 15's pg_regress reads DIR/sql and DIR/expected: lay both out side by side. The suites run in the
 # database the dispatcher serves (byo_twilio.database, default postgres).
 mkdir -p "$WORK/regress"
 ln -sfn "$ROOT/test/sql" "$WORK/regress/sql"
 ln -sfn "$ROOT/expected" "$WORK/regress/expected"
-tests=$(cd test/sql && ls *.sql | sed 's/\.sql$//' | sort)
+tests=${BYO_REGRESS:-$(cd test/sql && ls *.sql | sed 's/\.sql$//' | sort)}
 PG_REGRESS=$(dirname "$(pg_config --pgxs)")/../test/regress/pg_regress
 "$PG_REGRESS" --use-existing --host="$PGHOST" --port="$PGPORT" --user=postgres --dbname=postgres \
     --inputdir="$WORK/regress" --outputdir="$WORK/regress" $tests >"$WORK/regress.log" 2>&1
@@ -89,37 +96,53 @@ ok=$(grep -cE '(^ok |\.\.\. ok)' "$WORK/regress.log")
 nok=$(grep -cE '(^not ok |\.\.\. FAILED|failed \(ignored\))' "$WORK/regress.log")
 record regress "$ok" "$nok"
 [ "$nok" = 0 ] || { [ -f "$WORK/regress/regression.diffs" ] && head -150 "$WORK/regress/regression.diffs"; }
+fi
 
+if want upgrade; then
 echo "== upgrade (every released version, updated, against a fresh install)"
 bash test/e2e/upgrade_test.sh >"$WORK/upgrade.log" 2>&1
 record_from_log upgrade "$WORK/upgrade.log"
 grep -q '^not ok' "$WORK/upgrade.log" && grep -A40 '^not ok' "$WORK/upgrade.log" | head -60
+fi
 
+if want relay; then
 echo "== relay (webhooks through byo-twilio-relay, signed by the npm twilio library)"
 RELAY_WORK_DIR="$WORK/relay" bash test/e2e/relay_test.sh >"$WORK/relay.log" 2>&1
 record_from_log relay "$WORK/relay.log"
+fi
 
+if want api; then
 echo "== api (the app API: jose-made JWTs, one SQL call as the user, CORS, limits)"
 bash test/e2e/api_test.sh >"$WORK/api.log" 2>&1
 record_from_log api "$WORK/api.log"
+fi
 
+if want web; then
 echo "== web (browser tests of web/ against the relay's API: chromium, playwright-core, axe-core)"
 BYO_PGPORT=$((BYO_PGPORT + 2)) STANDIN_PORT=$((STANDIN_PORT + 5)) STANDIN_TLS_PORT=$((STANDIN_TLS_PORT + 5)) \
 RELAY_PORT=$((${RELAY_PORT:-4031} + 5)) bash web/test/run.sh >"$WORK/web.log" 2>&1
 record_from_log web "$WORK/web.log"
+fi
 
+if want crash; then
 echo "== crash recovery (dispatcher killed, PostgreSQL restarted mid-run)"
 bash test/e2e/crash_recovery.sh >"$WORK/crash.log" 2>&1
 record_from_log crash "$WORK/crash.log"
+fi
 
+if want drips; then
 echo "== drips (pg_cron runs twilio.drip_tick; two users, a reply and a STOP)"
 bash test/e2e/drips_test.sh >"$WORK/drips.log" 2>&1
 record_from_log drips "$WORK/drips.log"
+fi
 
+if want drips_crash; then
 echo "== drips crash safety (PostgreSQL restarted mid-pass; two passes at once)"
 bash test/e2e/drips_crash_test.sh >"$WORK/drips_crash.log" 2>&1
 record_from_log drips_crash "$WORK/drips_crash.log"
+fi
 
+if want pgtap; then
 echo "== pgTAP (pg_prove)"
 psql -X -q -d postgres -c "CREATE DATABASE tap_byo_twilio" && \
 psql -X -q -d tap_byo_twilio -f sql/byo_twilio_auth_compat.sql -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION byo_twilio" \
@@ -130,16 +153,21 @@ nok=$(grep -cE '^not ok ' "$WORK/pgtap.log")
 grep -qE '^Result: PASS' "$WORK/pgtap.log" || { [ "$nok" -gt 0 ] || nok=1; }
 record pgtap "$ok" "$nok"
 [ "$nok" = 0 ] || grep -E -A3 '^not ok|Dubious|Parse errors|Result' "$WORK/pgtap.log" | head -80
+fi
 
+if want oracle; then
 echo "== signature oracle (npm twilio vs twilio.validate_signature)"
 psql -X -q -d postgres -c "CREATE DATABASE oracle_byo_twilio" && \
 psql -X -q -d oracle_byo_twilio -f sql/byo_twilio_auth_compat.sql -c "CREATE EXTENSION byo_twilio" >/dev/null
 PGDATABASE=oracle_byo_twilio bash test/oracle/run.sh >"$WORK/oracle.log" 2>&1
 record_from_log oracle "$WORK/oracle.log"
+fi
 
+if want secret_logs; then
 echo "== secrets in logs (every statement and parameter logged, keys rotated, tokens sealed)"
 bash test/e2e/log_secrets_test.sh >"$WORK/secret_logs.log" 2>&1
 record_from_log secret_logs "$WORK/secret_logs.log"
+fi
 
 # Secrets never reach the server log: no fixture token may appear in it.
 leaks=0
@@ -151,6 +179,7 @@ record log_secrets $((leaks == 0 ? 1 : 0)) $((leaks == 0 ? 0 : 1))
 # Sanitizer suites last, when the database suites are done and nothing else needs the CPU (they keep both cores
 # busy; the relay and crash suites must not run beside them).
 # clang at -O0: it builds core_tests in a quarter of the CPU time g++ -O2 takes with the sanitizers.
+if want unit_asan; then
 echo "== unit under ASan+UBSan (ctest, build-asan)"
 started=$SECONDS
 { cmake -S . -B build-asan -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g" -DBYO_SANITIZE=ON \
@@ -168,12 +197,15 @@ else
     record unit_asan 0 1
 fi
 echo "unit_asan took $((SECONDS - started)) s"
+fi
 
+if want fuzz; then
 echo "== fuzz (libFuzzer harnesses under ASan+UBSan, build-fuzz; FUZZ_SECONDS each, two at a time)"
 started=$SECONDS
 FUZZ_WORK_DIR="$WORK/fuzz" bash test/fuzz/run.sh >"$WORK/fuzz.log" 2>&1
 record_from_log fuzz "$WORK/fuzz.log"
 echo "fuzz took $((SECONDS - started)) s"
+fi
 
 total_failed=0
 for s in "${!FAILED[@]}"; do total_failed=$((total_failed + FAILED[$s])); done

@@ -72,7 +72,7 @@ CREATE INDEX conversations_twilio_sid ON twilio.conversations (user_id, twilio_s
 CREATE TABLE twilio.outbox (
     user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
     id bigint GENERATED ALWAYS AS IDENTITY,
-    kind text NOT NULL CHECK (kind IN ('create_conversation', 'send_conversation_message', 'send_sms')),
+    kind text NOT NULL CHECK (kind IN ('create_conversation', 'send_conversation_message', 'send_sms', 'create_call')),
     conversation_id uuid,
     message_id uuid,
     state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'in_flight', 'done', 'failed', 'ambiguous')),
@@ -82,6 +82,7 @@ CREATE TABLE twilio.outbox (
     finished_at timestamptz,
     last_error text,
     created_at timestamptz NOT NULL DEFAULT now(),
+    call_id uuid,  -- create_call: the agent leg's twilio.voice_calls row
     PRIMARY KEY (user_id, id)
 );
 CREATE INDEX outbox_due ON twilio.outbox (not_before, id) WHERE state IN ('pending', 'ambiguous');

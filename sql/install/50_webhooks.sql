@@ -20,17 +20,33 @@ CREATE TABLE twilio.webhook_events (
     UNIQUE (user_id, dedupe_key)
 );
 
--- Voice status callbacks, kept for the power dialer: the latest state of each call.
+-- Calls, one row per leg (docs/dialer.md). twilio.dial writes the agent leg at once, before Twilio has it
+-- (call_sid NULL, status 'queued'); the dispatcher fills in the SID; status callbacks move each leg forward and
+-- bring the lead leg (the <Dial> child, parent_call_sid set). Callbacks of calls we did not place land as 'other'.
 CREATE TABLE twilio.voice_calls (
     user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
-    call_sid text NOT NULL CHECK (call_sid ~ '^CA[0-9a-fA-F]{32}$'),
+    call_sid text CHECK (call_sid ~ '^CA[0-9a-fA-F]{32}$'),
     status text NOT NULL,
     from_number text,
     to_number text,
     duration_seconds integer,
     sequence_number integer,
     updated_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (user_id, call_sid)
+    id uuid NOT NULL DEFAULT twilio._uuid_v7(),  -- time-ordered: inserts append to the index
+    leg text NOT NULL DEFAULT 'other' CHECK (leg IN ('agent', 'lead', 'other')),
+    parent_call_sid text CHECK (parent_call_sid ~ '^CA[0-9a-fA-F]{32}$'),
+    action_id uuid,        -- the manual action this call works on (twilio.manual_actions), if any
+    lead_phone text,       -- agent leg: the number the bridge dials
+    account_sid text,      -- the account the call was placed with
+    answered_by text,      -- Twilio's AnsweredBy (machine detection), when sent
+    sip_response_code integer,
+    error_code integer,
+    error_message text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    answered_at timestamptz,
+    ended_at timestamptz,
+    PRIMARY KEY (user_id, id),
+    UNIQUE (user_id, call_sid)
 );
 
 SELECT pg_catalog.pg_extension_config_dump('twilio.webhook_events', '');
