@@ -27,3 +27,154 @@ ALTER TABLE twilio.outbox
     ADD CONSTRAINT outbox_kind_check
         CHECK (kind IN ('create_conversation', 'send_conversation_message', 'send_sms', 'create_call')),
     ADD COLUMN call_id uuid;
+
+-- The dispatcher places calls (docs/delivery.md, "Calls"): a claimed create_call job carries its agent leg and,
+-- for a lookup after an ambiguous create, the user's other recent call SIDs; a recorded outcome moves the call
+-- forward and fails its manual action when the job fails for good.
+DROP FUNCTION twilio._claim_outbox(integer);
+CREATE FUNCTION twilio._claim_outbox(max_rows integer)
+    RETURNS TABLE (user_id uuid, id bigint, kind text, prior_state text, attempts integer, claimed_at timestamptz,
+                   source text, owner text, account_sid text, auth_token_envelope bytea,
+                   conversations_service_sid text, messaging_service_sid text, sms_number text, webhook_key text,
+                   max_segments_per_second real, conversation_id uuid, conversation_status text,
+                   conversation_sid text, participant_sid text, phone text, friendly_name text, message_id uuid,
+                   body text, to_number text, segments integer, created_at text, call_id uuid, call_to text,
+                   call_from text, lead_phone text, call_status text, call_sid text, known_call_sids text)
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    WITH claimable AS (
+        SELECT o.user_id, o.id, o.state
+          FROM twilio.outbox o
+         WHERE o.state IN ('pending', 'ambiguous') AND o.not_before <= now()
+           -- (SMS jobs have no conversation to wait for; skipping the probe for them keeps the plan linear.)
+           AND (o.conversation_id IS NULL
+                OR NOT EXISTS (SELECT 1 FROM twilio.outbox e
+                                WHERE e.user_id = o.user_id AND e.conversation_id = o.conversation_id
+                                  AND e.id < o.id AND e.state IN ('pending', 'in_flight', 'ambiguous')))
+         ORDER BY o.id
+         LIMIT max_rows
+           FOR UPDATE OF o SKIP LOCKED
+    ), claimed AS (
+        UPDATE twilio.outbox o
+           SET state = 'in_flight', claimed_at = now(), attempts = o.attempts + 1
+          FROM claimable c
+         WHERE o.user_id = c.user_id AND o.id = c.id
+     RETURNING o.user_id, o.id, o.kind, c.state AS prior_state, o.attempts, o.claimed_at, o.created_at, o.conversation_id,
+               o.message_id, o.call_id
+    )
+    SELECT c.user_id, c.id, c.kind, c.prior_state, c.attempts, c.claimed_at,
+           cfg.source, cfg.owner, cfg.account_sid, cfg.auth_token_envelope,
+           coalesce(conv.service_sid, cfg.conversations_service_sid), cfg.messaging_service_sid,
+           coalesce(conv.proxy_address, cfg.sms_number), cfg.webhook_key, cfg.max_segments_per_second,
+           conv.id, conv.status, conv.twilio_sid, conv.participant_sid, conv.phone, conv.friendly_name,
+           m.id, m.body, m.to_number, m.segments,
+           to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+           vc.id, vc.to_number, vc.from_number, vc.lead_phone, vc.status, vc.call_sid,
+           CASE WHEN c.kind = 'create_call' AND c.prior_state = 'ambiguous' THEN
+               -- ids are time-ordered: the newest calls by the primary key
+               (SELECT string_agg(k.call_sid, ' ')
+                  FROM (SELECT k.call_sid FROM twilio.voice_calls k
+                         WHERE k.user_id = c.user_id AND k.id <> c.call_id AND k.call_sid IS NOT NULL
+                         ORDER BY k.id DESC LIMIT 200) k)
+           END
+      FROM claimed c
+      LEFT JOIN twilio.conversations conv ON conv.user_id = c.user_id AND conv.id = c.conversation_id
+      LEFT JOIN twilio.messages m ON m.user_id = c.user_id AND m.id = c.message_id
+      LEFT JOIN twilio.voice_calls vc ON vc.user_id = c.user_id AND vc.id = c.call_id
+      LEFT JOIN LATERAL twilio._resolve_config(c.user_id) cfg ON true
+     ORDER BY c.id
+$$;
+REVOKE ALL ON FUNCTION twilio._claim_outbox(integer) FROM PUBLIC;
+CREATE FUNCTION twilio._call_progress(status text) RETURNS integer
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE status WHEN 'queued' THEN 1 WHEN 'initiated' THEN 2 WHEN 'ringing' THEN 3 WHEN 'in-progress' THEN 4
+                       WHEN 'completed' THEN 5 WHEN 'busy' THEN 5 WHEN 'no-answer' THEN 5 WHEN 'failed' THEN 5
+                       WHEN 'canceled' THEN 5 ELSE 0 END
+$$;
+REVOKE ALL ON FUNCTION twilio._call_progress(text) FROM PUBLIC;
+CREATE OR REPLACE FUNCTION twilio._finish_outbox(results jsonb) RETURNS integer
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r jsonb;
+    uid uuid;
+    job twilio.outbox;
+    placed twilio.voice_calls;
+    early record;
+    n integer := 0;
+BEGIN
+    FOR r IN SELECT * FROM jsonb_array_elements(results) LOOP
+        uid := (r ->> 'user_id')::uuid;
+        UPDATE twilio.outbox o
+           SET state = r ->> 'state',
+               not_before = now() + make_interval(secs => coalesce((r ->> 'retry_in_ms')::double precision, 0) / 1000),
+               attempts = o.attempts - CASE WHEN (r ->> 'unclaim')::boolean THEN 1 ELSE 0 END,
+               finished_at = CASE WHEN r ->> 'state' IN ('done', 'failed') THEN now() END,
+               last_error = r ->> 'error'
+         WHERE o.user_id = uid AND o.id = (r ->> 'id')::bigint AND o.state = 'in_flight'
+        RETURNING * INTO job;
+        CONTINUE WHEN NOT FOUND;
+        n := n + 1;
+        IF r ? 'message' AND job.message_id IS NOT NULL THEN
+            UPDATE twilio.messages m
+               SET status = coalesce(r #>> '{message,status}', m.status),
+                   twilio_sid = coalesce(r #>> '{message,twilio_sid}', m.twilio_sid),
+                   error_code = coalesce((r #>> '{message,error_code}')::integer, m.error_code),
+                   error_message = coalesce(r #>> '{message,error_message}', m.error_message),
+                   sent_at = CASE WHEN r ->> 'state' = 'done' THEN coalesce(m.sent_at, now()) ELSE m.sent_at END
+             WHERE m.user_id = uid AND m.id = job.message_id;
+            -- A status callback can beat us to it (it arrives before we recorded the SID): apply it now.
+            UPDATE twilio.webhook_events e
+               SET effect = 'applied late: ' || twilio._apply_message_status(uid, e.params ->> 'MessageSid',
+                                                      e.params ->> 'MessageStatus', e.params ->> 'ErrorCode')
+             WHERE e.user_id = uid AND e.kind = 'status' AND e.effect = 'status for an unknown message'
+               AND e.params ->> 'MessageSid' = r #>> '{message,twilio_sid}';
+        END IF;
+        IF r ? 'conversation' AND job.conversation_id IS NOT NULL THEN
+            UPDATE twilio.conversations c
+               SET status = coalesce(r #>> '{conversation,status}', c.status),
+                   twilio_sid = coalesce(r #>> '{conversation,twilio_sid}', c.twilio_sid),
+                   participant_sid = coalesce(r #>> '{conversation,participant_sid}', c.participant_sid),
+                   error_code = coalesce((r #>> '{conversation,error_code}')::integer, c.error_code),
+                   error_message = coalesce(r #>> '{conversation,error_message}', c.error_message)
+             WHERE c.user_id = uid AND c.id = job.conversation_id;
+        END IF;
+        IF r ? 'call' AND job.call_id IS NOT NULL THEN
+            UPDATE twilio.voice_calls v
+               SET status = CASE WHEN twilio._call_progress(r #>> '{call,status}') > twilio._call_progress(v.status)
+                                 THEN r #>> '{call,status}' ELSE v.status END,
+                   call_sid = coalesce(v.call_sid, r #>> '{call,twilio_sid}'),
+                   account_sid = coalesce(r #>> '{call,account_sid}', v.account_sid),
+                   error_code = coalesce((r #>> '{call,error_code}')::integer, v.error_code),
+                   error_message = coalesce(r #>> '{call,error_message}', v.error_message),
+                   ended_at = CASE WHEN twilio._call_progress(r #>> '{call,status}') = 5 THEN coalesce(v.ended_at, now())
+                                   ELSE v.ended_at END,
+                   updated_at = now()
+             WHERE v.user_id = uid AND v.id = job.call_id
+            RETURNING * INTO placed;
+            IF r ->> 'state' = 'failed' AND placed.action_id IS NOT NULL THEN
+                UPDATE twilio.manual_actions a
+                   SET status = 'failed', outcome = 'failed', completed_at = now()
+                 WHERE a.user_id = uid AND a.id = placed.action_id AND a.status NOT IN ('done', 'skipped');
+            END IF;
+            -- Status callbacks that beat us to the SID (either leg: the lead leg names ours as its parent), in the
+            -- order they came.
+            IF placed.call_sid IS NOT NULL AND placed.call_sid = r #>> '{call,twilio_sid}' THEN
+                FOR early IN SELECT e.id, e.params FROM twilio.webhook_events e
+                              WHERE e.user_id = uid AND e.kind = 'voice_status'
+                                AND e.effect = 'status for an unknown call'
+                                AND (e.params ->> 'CallSid' = placed.call_sid
+                                     OR e.params ->> 'ParentCallSid' = placed.call_sid)
+                              ORDER BY e.id LOOP
+                    UPDATE twilio.webhook_events e
+                       SET effect = 'applied late: ' || twilio._route_webhook(uid, 'voice_status', early.params)
+                     WHERE e.user_id = uid AND e.id = early.id;
+                END LOOP;
+            END IF;
+        END IF;
+        IF r ? 'opt_out' THEN
+            INSERT INTO twilio.opt_outs (user_id, phone, source) VALUES (uid, r ->> 'opt_out', 'twilio_21610')
+            ON CONFLICT DO NOTHING;
+        END IF;
+    END LOOP;
+    RETURN n;
+END
+$$;

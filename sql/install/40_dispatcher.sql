@@ -4,14 +4,17 @@
 ------------------------------------------------------------------------------------------------------------------
 
 -- Claims up to max_rows due jobs: only the oldest open job of each conversation (messages go out in order, after
--- the conversation exists), rows other workers hold are skipped. Returns what the requests need.
+-- the conversation exists), rows other workers hold are skipped. Returns what the requests need; for a call, its
+-- agent leg (call_to = the agent, call_from = the caller id) and, when a lookup follows an ambiguous create, the
+-- SIDs of the user's other recent calls (space-separated), which the lookup must not mistake for this one.
 CREATE FUNCTION twilio._claim_outbox(max_rows integer)
     RETURNS TABLE (user_id uuid, id bigint, kind text, prior_state text, attempts integer, claimed_at timestamptz,
                    source text, owner text, account_sid text, auth_token_envelope bytea,
                    conversations_service_sid text, messaging_service_sid text, sms_number text, webhook_key text,
                    max_segments_per_second real, conversation_id uuid, conversation_status text,
                    conversation_sid text, participant_sid text, phone text, friendly_name text, message_id uuid,
-                   body text, to_number text, segments integer, created_at text)
+                   body text, to_number text, segments integer, created_at text, call_id uuid, call_to text,
+                   call_from text, lead_phone text, call_status text, call_sid text, known_call_sids text)
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
     WITH claimable AS (
         SELECT o.user_id, o.id, o.state
@@ -31,7 +34,7 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
           FROM claimable c
          WHERE o.user_id = c.user_id AND o.id = c.id
      RETURNING o.user_id, o.id, o.kind, c.state AS prior_state, o.attempts, o.claimed_at, o.created_at, o.conversation_id,
-               o.message_id
+               o.message_id, o.call_id
     )
     SELECT c.user_id, c.id, c.kind, c.prior_state, c.attempts, c.claimed_at,
            cfg.source, cfg.owner, cfg.account_sid, cfg.auth_token_envelope,
@@ -39,25 +42,48 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
            coalesce(conv.proxy_address, cfg.sms_number), cfg.webhook_key, cfg.max_segments_per_second,
            conv.id, conv.status, conv.twilio_sid, conv.participant_sid, conv.phone, conv.friendly_name,
            m.id, m.body, m.to_number, m.segments,
-           to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+           to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+           vc.id, vc.to_number, vc.from_number, vc.lead_phone, vc.status, vc.call_sid,
+           CASE WHEN c.kind = 'create_call' AND c.prior_state = 'ambiguous' THEN
+               -- ids are time-ordered: the newest calls by the primary key
+               (SELECT string_agg(k.call_sid, ' ')
+                  FROM (SELECT k.call_sid FROM twilio.voice_calls k
+                         WHERE k.user_id = c.user_id AND k.id <> c.call_id AND k.call_sid IS NOT NULL
+                         ORDER BY k.id DESC LIMIT 200) k)
+           END
       FROM claimed c
       LEFT JOIN twilio.conversations conv ON conv.user_id = c.user_id AND conv.id = c.conversation_id
       LEFT JOIN twilio.messages m ON m.user_id = c.user_id AND m.id = c.message_id
+      LEFT JOIN twilio.voice_calls vc ON vc.user_id = c.user_id AND vc.id = c.call_id
       LEFT JOIN LATERAL twilio._resolve_config(c.user_id) cfg ON true
      ORDER BY c.id
+$$;
+
+-- How far a call has got: 1 queued, 2 initiated, 3 ringing, 4 in-progress, 5 ended (completed, busy, no-answer,
+-- failed, canceled); 0 for anything else, which therefore never replaces a status.
+CREATE FUNCTION twilio._call_progress(status text) RETURNS integer
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE status WHEN 'queued' THEN 1 WHEN 'initiated' THEN 2 WHEN 'ringing' THEN 3 WHEN 'in-progress' THEN 4
+                       WHEN 'completed' THEN 5 WHEN 'busy' THEN 5 WHEN 'no-answer' THEN 5 WHEN 'failed' THEN 5
+                       WHEN 'canceled' THEN 5 ELSE 0 END
 $$;
 
 -- Records what the dispatcher learnt, for a batch of jobs (a JSON array, one object per job):
 --   {"user_id", "id", "state": pending|done|failed|ambiguous, "retry_in_ms", "unclaim": bool, "error",
 --    "message": {"status", "twilio_sid", "error_code", "error_message"},
 --    "conversation": {"status", "twilio_sid", "participant_sid", "error_code", "error_message"},
+--    "call": {"status", "twilio_sid", "account_sid", "error_code", "error_message"},
 --    "opt_out": "+1..."}
+-- A call's status only moves forward (queued < initiated < ringing < in-progress < any end, the first end wins)
+-- and its SID is set once; a call whose job failed for good fails its manual action too.
 CREATE FUNCTION twilio._finish_outbox(results jsonb) RETURNS integer
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r jsonb;
     uid uuid;
     job twilio.outbox;
+    placed twilio.voice_calls;
+    early record;
     n integer := 0;
 BEGIN
     FOR r IN SELECT * FROM jsonb_array_elements(results) LOOP
@@ -95,6 +121,39 @@ BEGIN
                    error_code = coalesce((r #>> '{conversation,error_code}')::integer, c.error_code),
                    error_message = coalesce(r #>> '{conversation,error_message}', c.error_message)
              WHERE c.user_id = uid AND c.id = job.conversation_id;
+        END IF;
+        IF r ? 'call' AND job.call_id IS NOT NULL THEN
+            UPDATE twilio.voice_calls v
+               SET status = CASE WHEN twilio._call_progress(r #>> '{call,status}') > twilio._call_progress(v.status)
+                                 THEN r #>> '{call,status}' ELSE v.status END,
+                   call_sid = coalesce(v.call_sid, r #>> '{call,twilio_sid}'),
+                   account_sid = coalesce(r #>> '{call,account_sid}', v.account_sid),
+                   error_code = coalesce((r #>> '{call,error_code}')::integer, v.error_code),
+                   error_message = coalesce(r #>> '{call,error_message}', v.error_message),
+                   ended_at = CASE WHEN twilio._call_progress(r #>> '{call,status}') = 5 THEN coalesce(v.ended_at, now())
+                                   ELSE v.ended_at END,
+                   updated_at = now()
+             WHERE v.user_id = uid AND v.id = job.call_id
+            RETURNING * INTO placed;
+            IF r ->> 'state' = 'failed' AND placed.action_id IS NOT NULL THEN
+                UPDATE twilio.manual_actions a
+                   SET status = 'failed', outcome = 'failed', completed_at = now()
+                 WHERE a.user_id = uid AND a.id = placed.action_id AND a.status NOT IN ('done', 'skipped');
+            END IF;
+            -- Status callbacks that beat us to the SID (either leg: the lead leg names ours as its parent), in the
+            -- order they came.
+            IF placed.call_sid IS NOT NULL AND placed.call_sid = r #>> '{call,twilio_sid}' THEN
+                FOR early IN SELECT e.id, e.params FROM twilio.webhook_events e
+                              WHERE e.user_id = uid AND e.kind = 'voice_status'
+                                AND e.effect = 'status for an unknown call'
+                                AND (e.params ->> 'CallSid' = placed.call_sid
+                                     OR e.params ->> 'ParentCallSid' = placed.call_sid)
+                              ORDER BY e.id LOOP
+                    UPDATE twilio.webhook_events e
+                       SET effect = 'applied late: ' || twilio._route_webhook(uid, 'voice_status', early.params)
+                     WHERE e.user_id = uid AND e.id = early.id;
+                END LOOP;
+            END IF;
         END IF;
         IF r ? 'opt_out' THEN
             INSERT INTO twilio.opt_outs (user_id, phone, source) VALUES (uid, r ->> 'opt_out', 'twilio_21610')

@@ -1,6 +1,8 @@
 #include "core/outbox_step.hpp"
 
 #include "core/backoff.hpp"
+#include "core/core_error.hpp"
+#include "core/dial_twiml.hpp"
 
 namespace byo {
 
@@ -20,11 +22,28 @@ std::string twilio_error(const OutboundResult& r) {
     return text;
 }
 
-// The job's message or conversation, failed with Twilio's code and message.
+// What a job works on: its conversation, its call, or its message.
+const char* subject(const OutboxJob& job) {
+    if (job.kind == "create_conversation") return "conversation";
+    if (job.kind == "create_call") return "call";
+    return "message";
+}
+
+// The job's message, conversation or call, failed with Twilio's code and message.
 void mark_failed(json& out, const OutboxJob& job, int code, const std::string& message) {
     json detail = {{"status", "failed"}, {"error_message", message}};
     if (code) detail["error_code"] = code;
-    out[job.kind == "create_conversation" ? "conversation" : "message"] = detail;
+    out[subject(job)] = detail;
+}
+
+// The call Twilio made (created, or found by a lookup): its SID, its status, the account it was placed with.
+json call_placed(const OutboxJob& job, const std::string& sid, const std::string& status) {
+    return {{"status", status.empty() ? "queued" : status}, {"twilio_sid", sid}, {"account_sid", job.account_sid}};
+}
+
+std::string trimmed_base(std::string base) {
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    return base;
 }
 
 // Twilio did not act: try again later, or give up after max_attempts (the message fails; nothing was sent).
@@ -89,6 +108,33 @@ PlannedStep conversation_step(const OutboxJob& job) {
     return p;
 }
 
+// Both legs report to the same voice_status URL; the agent leg through StatusCallback, the lead leg through the
+// <Number>'s statusCallback in the TwiML.
+PlannedStep call_step(const OutboxJob& job, const std::string& status_callback_base) {
+    if (job.call_id.empty()) return fail_step("the call to place no longer exists");
+    if (job.call_status != "queued")  // e.g. canceled before it went out: nothing to place
+        return fail_step("the call is " + (job.call_status.empty() ? std::string("gone") : job.call_status) +
+                         " and was not placed");
+    if (job.call_from.empty()) return fail_step("your Twilio settings have no phone number to call from");
+    if (job.call_to.empty() || job.lead_phone.empty()) return fail_step("the call has no agent or lead number");
+    PlannedStep p;
+    const bool reconcile = job.prior_state == "ambiguous";
+    p.step = reconcile ? Step::FindCall : Step::CreateCall;
+    p.call = call_for(job, reconcile ? OutboundCall::Kind::ListCalls : OutboundCall::Kind::CreateCall);
+    p.call.to = p.call.list_to = job.call_to;
+    p.call.from = p.call.list_from = job.call_from;
+    if (!status_callback_base.empty() && !job.webhook_key.empty())
+        p.call.status_callback = trimmed_base(status_callback_base) + "/twilio/" + job.webhook_key + "/voice_status";
+    if (!reconcile) {
+        try {
+            p.call.twiml = bridge_twiml(job.call_from, job.lead_phone, p.call.status_callback);
+        } catch (const CoreError& e) {
+            return fail_step(e.what());
+        }
+    }
+    return p;
+}
+
 }  // namespace
 
 PlannedStep plan_step(const OutboxJob& job, const std::string& status_callback_base) {
@@ -113,13 +159,11 @@ PlannedStep plan_step(const OutboxJob& job, const std::string& status_callback_b
         p.call.to = job.to_number;
         p.call.list_to = job.to_number;
         p.call.body = job.body;
-        if (!status_callback_base.empty() && !job.webhook_key.empty()) {
-            std::string base = status_callback_base;
-            while (!base.empty() && base.back() == '/') base.pop_back();
-            p.call.status_callback = base + "/twilio/" + job.webhook_key + "/status";
-        }
+        if (!status_callback_base.empty() && !job.webhook_key.empty())
+            p.call.status_callback = trimmed_base(status_callback_base) + "/twilio/" + job.webhook_key + "/status";
         return p;
     }
+    if (job.kind == "create_call") return call_step(job, status_callback_base);
     return fail_step("unknown outbox job kind '" + job.kind + "'");
 }
 
@@ -211,6 +255,46 @@ json decide(const OutboxJob& job, const PlannedStep& step, const OutboundResult&
             }
             break;
 
+        case Step::CreateCall:
+            if (ok) {
+                json out = base_outcome(job, "done");
+                out["call"] = call_placed(job, r.sid, r.status);
+                return out;
+            }
+            if (r.verdict == Verdict::Ambiguous) {  // the phone may be ringing already: look before dialing again
+                json out = base_outcome(job, "ambiguous");
+                out["retry_in_ms"] = policy.reconcile_delay.count();
+                out["error"] = "outcome unknown: " + describe(r);
+                return out;
+            }
+            break;
+
+        case Step::FindCall: {
+            if (!ok) return retry_or_fail(job, r, policy, random, "reconciliation failed: " + describe(r));
+            const json* found = find_call(r.body, job.call_to, job.call_from, job.created_at,
+                                          policy.clock_slack.count(), job.known_call_sids);
+            if (!found) {
+                if (job.attempts >= policy.max_attempts) {
+                    const std::string why = "not found at Twilio after " + std::to_string(job.attempts) +
+                                            " attempts with unknown outcomes; giving up (no call was placed)";
+                    json out = base_outcome(job, "failed");
+                    out["error"] = why;
+                    mark_failed(out, job, 0, why);
+                    return out;
+                }
+                json out = base_outcome(job, "pending");
+                out["error"] = "not found at Twilio after an ambiguous attempt; placing the call again";
+                return out;
+            }
+            json out = base_outcome(job, "done");
+            auto text = [found](const char* name) {
+                auto it = found->find(name);
+                return it != found->end() && it->is_string() ? it->get<std::string>() : std::string();
+            };
+            out["call"] = call_placed(job, text("sid"), text("status"));
+            return out;
+        }
+
         case Step::FindConversationMessage:
         case Step::FindSms: {
             if (!ok) return retry_or_fail(job, r, policy, random, "reconciliation failed: " + describe(r));
@@ -245,7 +329,8 @@ json decide(const OutboxJob& job, const PlannedStep& step, const OutboundResult&
     json out = base_outcome(job, "failed");
     out["error"] = twilio_error(r);
     mark_failed(out, job, r.error_code, r.error_message.empty() ? twilio_error(r) : r.error_message);
-    if (r.error_code == 21610) out["opt_out"] = job.kind == "send_sms" ? job.to_number : job.phone;
+    if (r.error_code == 21610 && job.kind != "create_call")
+        out["opt_out"] = job.kind == "send_sms" ? job.to_number : job.phone;
     return out;
 }
 

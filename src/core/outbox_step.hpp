@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -17,7 +18,7 @@ namespace byo {
 struct OutboxJob {
     std::string user_id;
     long long id = 0;
-    std::string kind;         // create_conversation | send_conversation_message | send_sms
+    std::string kind;         // create_conversation | send_conversation_message | send_sms | create_call
     std::string prior_state;  // pending | ambiguous (ambiguous: reconcile before anything is resent)
     int attempts = 0;         // including this claim
     std::string created_at;   // ISO 8601, when the job was enqueued
@@ -29,6 +30,10 @@ struct OutboxJob {
     std::string conversation_id, conversation_status, conversation_sid, participant_sid, phone, friendly_name;
     std::string message_id, body, to_number;
     int segments = 1;
+    // create_call: the agent leg's twilio.voice_calls row (call_to = the agent, call_from = the caller id), and
+    // the SIDs of the user's other recent calls, which a lookup after an ambiguous create must not take for ours.
+    std::string call_id, call_to, call_from, lead_phone, call_status, call_sid;
+    std::vector<std::string> known_call_sids;
 };
 
 enum class Step {
@@ -39,6 +44,8 @@ enum class Step {
     FindConversation,         // reconcile: was the conversation created?
     FindConversationMessage,  // reconcile: did the message reach the conversation?
     FindSms,                  // reconcile: did Twilio accept the SMS?
+    CreateCall,               // click-to-call: Twilio rings the agent, then bridges to the lead
+    FindCall,                 // reconcile: did Twilio place the call?
     Fail,                     // no request can succeed (e.g. the conversation failed); fail with `reason`
 };
 
@@ -47,6 +54,7 @@ struct PlannedStep {
     OutboundCall call;   // auth_token left null: the dispatcher fills it in after decrypting
     std::string reason;  // for Step::Fail
     bool sends_message() const { return step == Step::SendConversationMessage || step == Step::SendSms; }
+    bool places_call() const { return step == Step::CreateCall; }
 };
 
 struct RetryPolicy {
@@ -60,7 +68,8 @@ struct RetryPolicy {
     std::chrono::seconds clock_slack{300};
 };
 
-// `status_callback_base` is byo_twilio.webhook_base_url ("" for none).
+// `status_callback_base` is byo_twilio.webhook_base_url ("" for none): SMS status callbacks go to
+// <base>/twilio/<webhook_key>/status, both legs of a call report to <base>/twilio/<webhook_key>/voice_status.
 PlannedStep plan_step(const OutboxJob& job, const std::string& status_callback_base);
 
 // The outcome object twilio._finish_outbox() applies (see its comment for the shape).

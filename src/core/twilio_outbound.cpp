@@ -4,9 +4,11 @@
 
 #include <cctype>
 #include <cstdint>
+#include <algorithm>
 #include <cstdlib>
 
 #include "core/core_error.hpp"
+#include "core/dial_twiml.hpp"
 #include "core/form.hpp"
 
 namespace byo {
@@ -142,6 +144,13 @@ bool parse_rfc2822(const std::string& text, std::int64_t& out) {
     return true;
 }
 
+// date_created of a 2010 API item not before not_before (less the slack), or not comparable.
+bool not_older(const json& item, bool check_date, std::int64_t not_before, long clock_slack_seconds) {
+    std::int64_t created = 0;
+    return !check_date || !parse_rfc2822(string_field(item, "date_created"), created) ||
+           created >= not_before - clock_slack_seconds;
+}
+
 }  // namespace
 
 HttpRequest build_outbound_request(const TwilioEndpoints& e, const OutboundCall& c) {
@@ -158,8 +167,16 @@ HttpRequest build_outbound_request(const TwilioEndpoints& e, const OutboundCall&
     auto conversation = [&] {
         return conversations() + "/" + segment(required(c.conversation_sid, "a conversation SID"));
     };
-    auto messages_json = [&] {
-        return trim_slash(e.api) + "/2010-04-01/Accounts/" + segment(c.account_sid) + "/Messages.json";
+    auto account_resource = [&](const char* name) {
+        return trim_slash(e.api) + "/2010-04-01/Accounts/" + segment(c.account_sid) + "/" + name + ".json";
+    };
+    auto messages_json = [&] { return account_resource("Messages"); };
+    auto list_query = [&c] {
+        FormParams query;
+        if (!c.list_to.empty()) query.emplace_back("To", c.list_to);
+        if (!c.list_from.empty()) query.emplace_back("From", c.list_from);
+        query.emplace_back("PageSize", "50");
+        return "?" + encode_form(query);
     };
 
     switch (c.kind) {
@@ -201,14 +218,23 @@ HttpRequest build_outbound_request(const TwilioEndpoints& e, const OutboundCall&
         case Kind::ListConversationMessages:
             r.url = conversation() + "/Messages?Order=desc&PageSize=50";
             break;
-        case Kind::ListMessages: {
-            FormParams query;
-            if (!c.list_to.empty()) query.emplace_back("To", c.list_to);
-            if (!c.list_from.empty()) query.emplace_back("From", c.list_from);
-            query.emplace_back("PageSize", "50");
-            r.url = messages_json() + "?" + encode_form(query);
+        case Kind::ListMessages:
+            r.url = messages_json() + list_query();
             break;
-        }
+        case Kind::CreateCall:
+            r.method = "POST";
+            r.url = account_resource("Calls");
+            r.form.emplace_back("To", required(c.to, "a number to call (To)"));
+            r.form.emplace_back("From", required(c.from, "a caller id (From)"));
+            r.form.emplace_back("Twiml", required(c.twiml, "the call's TwiML"));
+            if (!c.status_callback.empty()) {
+                r.form.emplace_back("StatusCallback", c.status_callback);
+                for (const char* event : kCallStatusEvents) r.form.emplace_back("StatusCallbackEvent", event);
+            }
+            break;
+        case Kind::ListCalls:
+            r.url = account_resource("Calls") + list_query();
+            break;
     }
     return r;
 }
@@ -287,10 +313,26 @@ const json* find_sms(const json& list_body, const std::string& to, const std::st
     const bool check_date = parse_iso(not_before_iso, not_before);
     for (const json& item : *list) {
         if (!item.is_object() || string_field(item, "to") != to || string_field(item, "body") != body) continue;
-        std::int64_t created = 0;
-        if (check_date && parse_rfc2822(string_field(item, "date_created"), created) &&
-            created < not_before - clock_slack_seconds)
-            continue;
+        if (!not_older(item, check_date, not_before, clock_slack_seconds)) continue;
+        return &item;
+    }
+    return nullptr;
+}
+
+const json* find_call(const json& list_body, const std::string& to, const std::string& from,
+                      const std::string& not_before_iso, long clock_slack_seconds,
+                      const std::vector<std::string>& known_sids) {
+    if (!list_body.is_object()) return nullptr;
+    auto list = list_body.find("calls");
+    if (list == list_body.end() || !list->is_array()) return nullptr;
+    std::int64_t not_before = 0;
+    const bool check_date = parse_iso(not_before_iso, not_before);
+    for (const json& item : *list) {
+        if (!item.is_object() || string_field(item, "to") != to || string_field(item, "from") != from) continue;
+        const std::string sid = string_field(item, "sid");
+        if (sid.empty() || !string_field(item, "parent_call_sid").empty()) continue;  // a <Dial> child leg
+        if (std::find(known_sids.begin(), known_sids.end(), sid) != known_sids.end()) continue;
+        if (!not_older(item, check_date, not_before, clock_slack_seconds)) continue;
         return &item;
     }
     return nullptr;

@@ -3,6 +3,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "core/http_client.hpp"
 #include "core/secret.hpp"
@@ -18,7 +19,9 @@ struct OutboundCall {
         SendSms,
         FetchConversation,
         ListConversationMessages,
-        ListMessages
+        ListMessages,
+        CreateCall,  // click-to-call: To = the agent, From = the caller id, Twiml = the bridge to the lead
+        ListCalls
     } kind = Kind::SendSms;
     std::string account_sid;
     const Secret* auth_token = nullptr;
@@ -28,13 +31,15 @@ struct OutboundCall {
     std::string address, proxy_address;                        // AddParticipant
     std::string author, body;  // SendConversationMessage (attributes_json too) / SendSms (body)
     std::string to, status_callback;  // SendSms: From is never sent, the Messaging service picks the sender
-    std::string list_to, list_from;   // ListMessages filters (omitted when empty)
+    std::string from, twiml;          // CreateCall (with to and status_callback)
+    std::string list_to, list_from;   // ListMessages / ListCalls filters (omitted when empty)
 };
 
 // The Twilio REST request for `call`: URL, method, form fields, Basic auth (account SID + auth token), and
 // `X-Twilio-Webhook-Enabled: true` on Conversations POSTs so Twilio fires webhooks for what we do by REST.
-// CreateConversation also sends MessagingServiceSid when messaging_service_sid is set. Throws CoreError 22023
-// when a SID or name the URL needs is empty.
+// CreateConversation also sends MessagingServiceSid when messaging_service_sid is set. CreateCall sends
+// StatusCallback with StatusCallbackEvent once per event (initiated, ringing, answered, completed) when
+// status_callback is set. Throws CoreError 22023 when a SID, name or number the request needs is empty.
 HttpRequest build_outbound_request(const TwilioEndpoints& endpoints, const OutboundCall& call);
 
 enum class Verdict { Success, Retry, Final, Ambiguous };
@@ -81,5 +86,13 @@ const nlohmann::json* find_by_attribute(const nlohmann::json& list_body, const c
 // not_before still match.
 const nlohmann::json* find_sms(const nlohmann::json& list_body, const std::string& to, const std::string& body,
                                const std::string& not_before_iso, long clock_slack_seconds = 0);
+
+// The call of list_body["calls"] (a Calls.json list, newest first) that a create of unknown fate made: the first
+// with exactly this "to" and "from", no parent call, a "sid" not in known_sids (calls already recorded on other
+// rows), and "date_created" not before not_before_iso less clock_slack_seconds (dates as for find_sms; one that
+// does not parse is not held against the call). Null when none.
+const nlohmann::json* find_call(const nlohmann::json& list_body, const std::string& to, const std::string& from,
+                                const std::string& not_before_iso, long clock_slack_seconds,
+                                const std::vector<std::string>& known_sids);
 
 }  // namespace byo

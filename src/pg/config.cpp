@@ -34,6 +34,7 @@ double max_segments_per_second_setting = 10;
 int max_concurrent_per_account_setting = 16;
 char* webhook_base_url_setting = nullptr;
 int reconcile_delay_ms_setting = 10000;
+double max_calls_per_second_setting = 1;
 bool accept_plaintext_tokens_setting = false;
 
 HttpClient* client = nullptr;
@@ -98,6 +99,10 @@ void define_settings() {
                             "How long after an ambiguous request the dispatcher looks it up at Twilio.", nullptr,
                             &reconcile_delay_ms_setting, 10000, 0, 600000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr,
                             nullptr);
+    DefineCustomRealVariable("byo_twilio.max_calls_per_second",
+                             "Calls the dispatcher places per second per Twilio account (click-to-call).", nullptr,
+                             &max_calls_per_second_setting, 1, 0.01, 1000, PGC_SIGHUP, 0, nullptr, nullptr,
+                             nullptr);
     // Off: save_settings and set_platform_account take only sealed tokens (core/token_seal.hpp), so no plaintext
     // token can sit in a statement, a bind parameter or a log line. Superuser-only, so no client can turn it on.
     DefineCustomBoolVariable("byo_twilio.accept_plaintext_tokens",
@@ -142,7 +147,8 @@ HttpOptions http_options() {
 DispatcherSettings dispatcher_settings() {
     return DispatcherSettings{dispatcher_concurrency_setting, dispatcher_batch_size_setting,
                               max_segments_per_second_setting, max_concurrent_per_account_setting,
-                              text_or_empty(webhook_base_url_setting), reconcile_delay_ms_setting};
+                              text_or_empty(webhook_base_url_setting), reconcile_delay_ms_setting,
+                              max_calls_per_second_setting};
 }
 
 const char* dispatcher_database() { return dispatcher_db ? dispatcher_db : "postgres"; }

@@ -24,6 +24,7 @@ struct DispatcherSettings {
     int max_concurrent_per_account;  // requests in flight per Twilio account
     std::string webhook_base_url;  // status callbacks go to <this>/twilio/<webhook_key>/status
     int reconcile_delay_ms;        // wait before looking up a request of unknown outcome
+    double max_calls_per_second;   // click-to-call creates per Twilio account
 };
 DispatcherSettings dispatcher_settings();
 const char* dispatcher_database();  // the database the dispatcher serves (postmaster-level setting)

@@ -45,7 +45,8 @@ const char* const kJobColumns[] = {
     "user_id", "id", "kind", "prior_state", "attempts", "created_at", "source", "owner", "account_sid",
     "auth_token_envelope", "conversations_service_sid", "messaging_service_sid", "sms_number", "webhook_key",
     "max_segments_per_second", "conversation_id", "conversation_status", "conversation_sid", "participant_sid",
-    "phone", "friendly_name", "message_id", "body", "to_number", "segments",
+    "phone", "friendly_name", "message_id", "body", "to_number", "segments", "call_id", "call_to", "call_from",
+    "lead_phone", "call_status", "call_sid", "known_call_sids",
 };
 constexpr int kJobColumnCount = sizeof(kJobColumns) / sizeof(kJobColumns[0]);
 
@@ -82,6 +83,20 @@ OutboxJob job_from_columns(char** c) {
     j.body = str(c[22]);
     j.to_number = str(c[23]);
     j.segments = c[24] ? std::stoi(c[24]) : 1;
+    j.call_id = str(c[25]);
+    j.call_to = str(c[26]);
+    j.call_from = str(c[27]);
+    j.lead_phone = str(c[28]);
+    j.call_status = str(c[29]);
+    j.call_sid = str(c[30]);
+    // Space-separated (SIDs hold no spaces).
+    const std::string known = str(c[31]);
+    for (std::size_t at = 0; at < known.size();) {
+        std::size_t end = known.find(' ', at);
+        if (end == std::string::npos) end = known.size();
+        if (end > at) j.known_call_sids.push_back(known.substr(at, end - at));
+        at = end + 1;
+    }
     return j;
 }
 

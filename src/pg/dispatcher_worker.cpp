@@ -36,7 +36,9 @@ constexpr long kIdleWaitMs = 10000;  // upper bound of a wait with nothing due (
 
 class Dispatcher {
 public:
-    Dispatcher() : multi_(dispatcher_settings().concurrency), limiter_(10, 10), random_(std::random_device{}()) {}
+    Dispatcher()
+        : multi_(dispatcher_settings().concurrency), limiter_(10, 10), call_limiter_(1, 1),
+          random_(std::random_device{}()) {}
 
     void run() {
         loop_memory_ = AllocSetContextCreate(TopMemoryContext, "byo_twilio dispatcher pass", ALLOCSET_DEFAULT_SIZES);
@@ -143,6 +145,15 @@ private:
                     continue;
                 }
             }
+            if (steps[i].places_call()) {  // per account: a platform account's calls share one rate
+                const double rate = settings.max_calls_per_second;
+                call_limiter_.set_rate(job.account_sid, rate, 1);
+                const milliseconds wait = call_limiter_.try_take(job.account_sid, 1, now);
+                if (wait.count() > 0) {
+                    outcomes.push_back(unclaim(job, wait, "rate limited (calls per second)"));
+                    continue;
+                }
+            }
             steps[i].call.auth_token = &tokens[i];
             const std::size_t wave = per_account[job.account_sid]++ / settings.max_concurrent_per_account;
             if (wave_jobs.size() <= wave) {
@@ -162,6 +173,7 @@ private:
         }
         record(outcomes);
         limiter_.forget_idle(now);
+        call_limiter_.forget_idle(now);
         return 0;
     }
 
@@ -204,7 +216,8 @@ private:
     }
 
     HttpMulti multi_;
-    RateLimiter limiter_;
+    RateLimiter limiter_;       // SMS segments per user
+    RateLimiter call_limiter_;  // calls placed per Twilio account
     RetryPolicy policy_;
     std::mt19937_64 random_;
     MemoryContext loop_memory_ = nullptr;

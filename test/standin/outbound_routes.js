@@ -34,7 +34,7 @@ function pageOf(list, desc, offset, size, keep) {
   return { items: out, more };
 }
 
-module.exports = function makeOutbound({ send, twilioError, notFound }) {
+function makeOutbound({ send, twilioError, notFound }) {
   // IS -> { bySid: Map CH->conv, byUnique: Map name->conv, bindings: Map 'address\0proxy'->CH }
   // conv = { json, participants: [], messages: [] }
   const services = new Map();
@@ -230,4 +230,8 @@ module.exports = function makeOutbound({ send, twilioError, notFound }) {
   function reset() { services.clear(); smsStores.clear(); }
 
   return { route, reset };
-};
+}
+
+module.exports = makeOutbound;
+// Shared with call_routes.js.
+Object.assign(module.exports, { newSid, rfcNow, paging, pageOf });

@@ -3,14 +3,16 @@
 // Loopback only, built-in modules only. One process serves the api, conversations
 // and messaging hosts: the tests point all three base URLs here, and the routes
 // do not overlap (2010-04-01/... vs v1/Services/IS... vs v1/Services/MG...). The outbound
-// routes (conversations, messages) live in outbound_routes.js; /__requests, /__faults and
-// /__state are the tests' unauthenticated control routes.
+// routes (conversations, messages) live in outbound_routes.js, the Calls routes in
+// call_routes.js; /__requests, /__faults and /__state are the tests' unauthenticated
+// control routes.
 'use strict';
 const http = require('http');
 const https = require('https');
 const fs = require('fs');
 const crypto = require('crypto');
 const makeOutbound = require('./outbound_routes');
+const makeCalls = require('./call_routes');
 
 // ---- command line ----------------------------------------------------------
 function usage() {
@@ -64,6 +66,7 @@ const unauthorized = (res) =>
   twilioError(res, 401, 20003, 'Authenticate', { 'WWW-Authenticate': 'Basic realm="Twilio API"' });
 
 const outbound = makeOutbound({ send, twilioError, notFound });
+const calls = makeCalls({ send, twilioError, notFound });
 
 // Deterministic fake SIDs (e.g. PN for a number) so repeated runs agree.
 function fakeSid(prefix, ...parts) {
@@ -262,7 +265,8 @@ function route(req, res, url, auth, body) {
     if (acMatch && !acct) return notFound(res, path);
     if (!acct) return /^\/v1\//.test(path) ? unauthorized(res) : notFound(res, path);
     if (!auth || auth.user !== acctSid || !tokenMatches(auth.pass, acct.token)) return unauthorized(res);
-    if (outbound.route(req, res, { path, query: url.searchParams, body, acctSid, acct, baseUrl })) return;
+    const c = { path, query: url.searchParams, body, acctSid, acct, baseUrl };
+    if (outbound.route(req, res, c) || calls.route(req, res, c)) return;
     if (req.method !== 'GET') return notFound(res, path);
 
     let m;
@@ -308,6 +312,7 @@ function handler(req, res) {
     if (url.pathname === '/__state') {
       if (req.method !== 'DELETE') return notFound(res, url.pathname);
       outbound.reset();
+      calls.reset();
       return send(res, 200, { cleared: true });
     }
 

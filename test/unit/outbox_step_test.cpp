@@ -44,6 +44,29 @@ OutboxJob job_of(const std::string& kind) {
 
 OutboxJob ambiguous(OutboxJob j) { j.prior_state = "ambiguous"; return j; }
 
+const std::string kCallSid = "CA77777777777777777777777777777777";
+
+// A create_call job as _claim_outbox returns it: the agent leg queued, no SID yet.
+OutboxJob call_job() {
+    OutboxJob j = job_of("send_sms");
+    j.kind = "create_call";
+    j.conversation_id = j.message_id = j.body = j.to_number = j.phone = "";
+    j.call_id = "0190f000-aaaa-7bbb-8ccc-dddddddddddd";
+    j.call_to = "+15005550200";    // the agent
+    j.call_from = "+15005550006";  // the caller id
+    j.lead_phone = "+15558675310";
+    j.call_status = "queued";
+    return j;
+}
+
+// GET /Calls.json?To=agent&From=caller id as Twilio answers it (newest first).
+json call_list(const std::string& sid, const std::string& date_created) {
+    return {{"calls", json::array({json{{"sid", sid}, {"to", "+15005550200"}, {"from", "+15005550006"},
+                                        {"status", "in-progress"}, {"parent_call_sid", nullptr},
+                                        {"date_created", date_created}}})},
+            {"page", 0}, {"page_size", 50}, {"next_page_uri", nullptr}};
+}
+
 // {"user_id", "id"} of the job plus `rest` (and retry_in_ms when given): the whole outcome a test expects.
 json outcome(const OutboxJob& j, const char* rest, long long retry_in_ms = -1) {
     json out = {{"user_id", j.user_id}, {"id", j.id}};
@@ -379,6 +402,113 @@ TEST(OutboxStep, FindConversationMessageByAttribute) {
     EXPECT_EQ(run(j, success("", "", list)), outcome(j, R"({"state":"done","message":{"status":"sent",
                                                    "twilio_sid":"IM66666666666666666666666666666666"}})"));
     EXPECT_EQ(run(j, success("", "", json{{"messages", json::array({other})}}))["state"], "pending");
+}
+
+// ---- calls ----
+// A call rings the agent with the bridge to the lead inline; both legs report to the voice_status URL.
+TEST(OutboxStep, PlanCreateCall) {
+    const PlannedStep p = plan_step(call_job(), kHooks + "/");
+    EXPECT_EQ(p.step, Step::CreateCall);
+    EXPECT_TRUE(p.places_call());
+    EXPECT_FALSE(p.sends_message());
+    EXPECT_EQ(p.call.kind, OutboundCall::Kind::CreateCall);
+    EXPECT_EQ(p.call.account_sid, "AC00000000000000000000000000000001");
+    EXPECT_EQ(p.call.to, "+15005550200");
+    EXPECT_EQ(p.call.from, "+15005550006");
+    EXPECT_EQ(p.call.status_callback, "https://hooks.example.com/twilio/wk_abc/voice_status");
+    EXPECT_EQ(p.call.twiml,
+              "<Response><Dial callerId=\"+15005550006\"><Number statusCallbackEvent=\"initiated ringing answered "
+              "completed\" statusCallback=\"https://hooks.example.com/twilio/wk_abc/voice_status\">+15558675310"
+              "</Number></Dial></Response>");
+    // No webhook base: no callbacks at all.
+    EXPECT_TRUE(plan_step(call_job(), "").call.status_callback.empty());
+    EXPECT_EQ(plan_step(call_job(), "").call.twiml,
+              "<Response><Dial callerId=\"+15005550006\"><Number>+15558675310</Number></Dial></Response>");
+    // After an ambiguous create: list the account's calls to the agent from the caller id.
+    const PlannedStep find = plan_step(ambiguous(call_job()), kHooks);
+    EXPECT_EQ(find.step, Step::FindCall);
+    EXPECT_FALSE(find.places_call());
+    EXPECT_EQ(find.call.kind, OutboundCall::Kind::ListCalls);
+    EXPECT_EQ(find.call.list_to, "+15005550200");
+    EXPECT_EQ(find.call.list_from, "+15005550006");
+}
+
+TEST(OutboxStep, PlanCallFailsWhenItCannotBePlaced) {
+    OutboxJob j = call_job();
+    j.source.clear();
+    EXPECT_EQ(plan_step(j, kHooks).reason, "no Twilio account connected");
+    j = call_job();
+    j.call_id.clear();
+    EXPECT_EQ(plan_step(j, kHooks).reason, "the call to place no longer exists");
+    j = call_job();
+    j.call_status = "canceled";
+    EXPECT_EQ(plan_step(j, kHooks).reason, "the call is canceled and was not placed");
+    j = call_job();
+    j.call_from.clear();
+    EXPECT_EQ(plan_step(j, kHooks).reason, "your Twilio settings have no phone number to call from");
+    j = call_job();
+    j.lead_phone = "+1\x01";
+    const PlannedStep p = plan_step(j, kHooks);
+    EXPECT_EQ(p.step, Step::Fail);
+    EXPECT_EQ(decide(j, p, OutboundResult{}, kPolicy, kRandom),
+              outcome(j, R"({"state":"failed","error":"a control character cannot be written into TwiML",
+                  "call":{"status":"failed","error_message":"a control character cannot be written into TwiML"}})"));
+}
+
+// Placed: done with Twilio's SID and status, and the account it went through.
+TEST(OutboxStep, CreateCallOutcomes) {
+    const OutboxJob j = call_job();
+    EXPECT_EQ(run(j, success(kCallSid, "queued")),
+              outcome(j, R"({"state":"done","call":{"status":"queued","twilio_sid":"CA77777777777777777777777777777777",
+                             "account_sid":"AC00000000000000000000000000000001"}})"));
+    // Twilio did not act: retried with jitter; the call stays queued.
+    EXPECT_EQ(run(j, answer(Verdict::Retry, 429, 20429, "Too many requests", 1000)),
+              outcome(j, R"({"state":"pending","retry_in_ms":1000,
+                             "error":"HTTP 429, Twilio error 20429: Too many requests"})"));
+    // May have acted: looked up after reconcile_delay, never dialed again blindly.
+    EXPECT_EQ(run(j, answer(Verdict::Ambiguous, 502)),
+              outcome(j, R"({"state":"ambiguous","retry_in_ms":10000,"error":"outcome unknown: HTTP 502"})"));
+    // Refused: the call fails with Twilio's code; 21610 opts nobody out for a call.
+    EXPECT_EQ(run(j, answer(Verdict::Final, 400, 21210, "not verified")),
+              outcome(j, R"({"state":"failed","error":"HTTP 400, Twilio error 21210: not verified",
+                             "call":{"status":"failed","error_code":21210,"error_message":"not verified"}})"));
+    EXPECT_FALSE(run(j, answer(Verdict::Final, 400, 21610, "unsubscribed")).contains("opt_out"));
+    // Gave up on retries: failed (nothing was placed).
+    OutboxJob last = j;
+    last.attempts = kPolicy.max_attempts;
+    EXPECT_EQ(run(last, answer(Verdict::Retry, 503))["call"]["status"], "failed");
+}
+
+// The lookup takes our call (created since the job, not another row's) and then the call is done; not there:
+// placed again (bounded); a failed lookup retries.
+TEST(OutboxStep, FindCall) {
+    OutboxJob j = ambiguous(call_job());
+    const json list = call_list(kCallSid, "Thu, 26 Nov 2026 00:45:02 +0000");
+    EXPECT_EQ(run(j, success("", "", list)),
+              outcome(j, R"({"state":"done","call":{"status":"in-progress",
+                             "twilio_sid":"CA77777777777777777777777777777777",
+                             "account_sid":"AC00000000000000000000000000000001"}})"));
+    EXPECT_EQ(run(j, success("", "", call_list(kCallSid, "Thu, 26 Nov 2026 00:44:59 +0000")))["state"], "done");
+    EXPECT_EQ(run(j, success("", "", call_list(kCallSid, "Wed, 25 Nov 2026 19:02:40 +0000"))),
+              outcome(j, R"({"state":"pending",
+                             "error":"not found at Twilio after an ambiguous attempt; placing the call again"})"));
+    j.known_call_sids = {"CA00000000000000000000000000000000", kCallSid};
+    EXPECT_EQ(run(j, success("", "", list))["state"], "pending");
+    j.attempts = kPolicy.max_attempts;
+    EXPECT_EQ(run(j, success("", "", list)),
+              outcome(j, R"j({"state":"failed",
+                  "error":"not found at Twilio after 8 attempts with unknown outcomes; giving up (no call was placed)",
+                  "call":{"status":"failed","error_message":
+                  "not found at Twilio after 8 attempts with unknown outcomes; giving up (no call was placed)"}})j"));
+    j.attempts = 1;
+    EXPECT_EQ(run(j, answer(Verdict::Retry, 503)),
+              outcome(j, R"({"state":"ambiguous","error":"reconciliation failed: HTTP 503"})", kRandom % 501));
+}
+
+TEST(OutboxStep, FailJobTargetsTheCall) {
+    EXPECT_EQ(fail_job(call_job(), "no Twilio account connected"),
+              outcome(call_job(), R"({"state":"failed","error":"no Twilio account connected",
+                  "call":{"status":"failed","error_message":"no Twilio account connected"}})"));
 }
 
 // ---- suspected bugs (skipped; see the comments) ----

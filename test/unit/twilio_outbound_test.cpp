@@ -113,6 +113,35 @@ TEST(Outbound, SendSms) {
     EXPECT_THROW(build_outbound_request(kEndpoints, c), CoreError);
 }
 
+// Click-to-call: To is the agent, From the caller id, the TwiML inline; StatusCallbackEvent once per event.
+TEST(Outbound, CreateCall) {
+    Secret token("tok");
+    OutboundCall c = base(Kind::CreateCall, token);
+    c.to = "+15005550200";
+    c.from = "+15005550006";
+    c.twiml = "<Response><Dial callerId=\"+15005550006\"><Number>+15005550100</Number></Dial></Response>";
+    c.status_callback = "https://relay.example.test/twilio/k1/voice_status";
+    HttpRequest r = build_outbound_request(kEndpoints, c);
+    EXPECT_EQ(r.method, "POST");
+    EXPECT_EQ(r.url, "https://api.twilio.com/2010-04-01/Accounts/AC1/Calls.json");
+    EXPECT_EQ(r.basic_user, "AC1");
+    EXPECT_EQ(r.basic_password, &token);
+    EXPECT_EQ(r.form, (FormParams{{"To", "+15005550200"}, {"From", "+15005550006"}, {"Twiml", c.twiml},
+                                  {"StatusCallback", "https://relay.example.test/twilio/k1/voice_status"},
+                                  {"StatusCallbackEvent", "initiated"}, {"StatusCallbackEvent", "ringing"},
+                                  {"StatusCallbackEvent", "answered"}, {"StatusCallbackEvent", "completed"}}));
+    EXPECT_EQ(encode_form(r.form).substr(0, 64),
+              "To=%2B15005550200&From=%2B15005550006&Twiml=%3CResponse%3E%3CDia");
+    EXPECT_TRUE(r.headers.empty());
+    c.status_callback.clear();
+    EXPECT_EQ(build_outbound_request(kEndpoints, c).form.size(), 3u);
+    for (std::string OutboundCall::*field : {&OutboundCall::to, &OutboundCall::from, &OutboundCall::twiml}) {
+        OutboundCall missing = c;
+        (missing.*field).clear();
+        EXPECT_THROW(build_outbound_request(kEndpoints, missing), CoreError);
+    }
+}
+
 TEST(Outbound, Reads) {
     Secret token("tok");
     OutboundCall c = base(Kind::FetchConversation, token);
@@ -139,6 +168,14 @@ TEST(Outbound, Reads) {
     c.list_from.clear();
     EXPECT_EQ(build_outbound_request(kEndpoints, c).url,
               "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json?To=%2B15005550006&PageSize=50");
+
+    c = base(Kind::ListCalls, token);
+    c.list_to = "+15005550200";
+    c.list_from = "+15005550006";
+    r = build_outbound_request(kEndpoints, c);
+    EXPECT_EQ(r.method, "GET");
+    EXPECT_EQ(r.url, "https://api.twilio.com/2010-04-01/Accounts/AC1/Calls.json"
+                     "?To=%2B15005550200&From=%2B15005550006&PageSize=50");
 
     c = base(Kind::ListConversationMessages, token);
     c.conversation_sid.clear();
@@ -256,4 +293,33 @@ TEST(Outbound, FindSms) {
     list["messages"][0]["date_created"] = "Tue, 29 Feb 2028 23:00:00 -0100";
     EXPECT_EQ(sid("+1", "hi", "2028-03-01T00:00:00Z"), "SM3");
     EXPECT_EQ(sid("+1", "hi", "2028-03-01T00:00:01Z"), "none");
+}
+
+// A lost create is found by To and From among the calls created since the job (less the slack), newest first,
+// skipping <Dial> children and calls already recorded on other rows.
+TEST(Outbound, FindCall) {
+    const auto call = [](const char* sid, const char* to, const char* from, const char* date, json parent = nullptr) {
+        return json{{"sid", sid}, {"to", to}, {"from", from}, {"status", "ringing"}, {"date_created", date},
+                    {"parent_call_sid", parent}};
+    };
+    json list = {{"calls",
+                  {call("CA4", "+15005550100", "+15005550006", "Wed, 18 Aug 2010 20:01:45 +0000", "CA3"),
+                   call("CA3", "+2", "+15005550006", "Wed, 18 Aug 2010 20:01:41 +0000"),
+                   call("CA2", "+2", "+15005550006", "Wed, 18 Aug 2010 20:01:40 +0000"),
+                   call("CA1", "+2", "+15005550006", "Tue, 17 Aug 2010 10:00:00 +0000")}}};
+    auto sid = [&](const std::string& to, const std::string& from, const std::string& not_before, long slack,
+                   const std::vector<std::string>& known) {
+        const json* c = find_call(list, to, from, not_before, slack, known);
+        return c ? (*c)["sid"].get<std::string>() : std::string("none");
+    };
+    EXPECT_EQ(sid("+2", "+15005550006", "2010-08-18T20:01:40Z", 0, {}), "CA3");  // the newest
+    EXPECT_EQ(sid("+2", "+15005550006", "2010-08-18T20:01:40Z", 0, {"CA3"}), "CA2");  // CA3 is another row's
+    EXPECT_EQ(sid("+2", "+15005550006", "2010-08-18T20:01:40Z", 0, {"CA3", "CA2"}), "none");  // CA1 too old
+    EXPECT_EQ(sid("+2", "+15005550006", "2010-08-18T20:01:42Z", 0, {}), "none");
+    EXPECT_EQ(sid("+2", "+15005550006", "2010-08-18T20:01:42Z", 2, {}), "CA3");  // Twilio's clock a bit behind
+    EXPECT_EQ(sid("+2", "+15005550009", "2010-08-18T00:00:00Z", 0, {}), "none");  // another caller id
+    EXPECT_EQ(sid("+15005550100", "+15005550006", "2010-08-18T00:00:00Z", 0, {}), "none");  // a child leg
+    EXPECT_EQ(sid("+2", "+15005550006", "not a date", 0, {"CA3", "CA2"}), "CA1");  // no date check
+    EXPECT_EQ(find_call(json::array(), "+2", "+15005550006", "", 0, {}), nullptr);
+    EXPECT_EQ(find_call(json{{"calls", "x"}}, "+2", "+15005550006", "", 0, {}), nullptr);
 }
