@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Crash safety of the dispatcher, end to end: 200 SMS are queued against a slow Twilio stand-in, the dispatcher is
-# killed with SIGKILL mid-run (the postmaster then resets every backend), and PostgreSQL is restarted in immediate
-# mode mid-run. Afterwards every message must be sent, and the stand-in must have received (and so created) each
-# exactly once: jobs that were in flight are reconciled with Twilio before anything is resent.
+# Crash safety of the dispatcher, end to end: 200 SMS and 5 click-to-calls are queued against a slow Twilio
+# stand-in, the dispatcher is killed with SIGKILL mid-run (the postmaster then resets every backend), and PostgreSQL
+# is restarted in immediate mode mid-run. Afterwards every message must be sent and every call placed, and the
+# stand-in must have received (and so created) each exactly once: jobs that were in flight are reconciled with
+# Twilio before anything is resent.
 # Runs against the cluster and stand-in test/run.sh started (PGHOST, PGPORT, STANDIN_URL, BYO_CLUSTER_DIR set).
 set -uo pipefail
 N=200
+CALLS=5
 USER_ID=00000000-0000-0000-0000-00000000cafe
 passed=0 failed=0
 check() {  # $1 description, $2 expected, $3 actual
@@ -31,9 +33,17 @@ curl -s -o /dev/null -X DELETE "$STANDIN_URL/__faults"
 # The stand-in creates each message at once but answers 400 ms later, so the run lasts a few seconds, the kills
 # land mid-run, and the requests in flight when they land were already acted on: resending them would duplicate.
 curl -s -o /dev/null -X POST "$STANDIN_URL/__faults" -H 'content-type: application/json' \
-    -d "{\"kind\":\"delay_after\",\"ms\":400,\"method\":\"POST\",\"path\":\"Messages.json\$\",\"count\":100000}"
+    -d "[{\"kind\":\"delay_after\",\"ms\":400,\"method\":\"POST\",\"path\":\"Messages.json\$\",\"count\":100000},
+         {\"kind\":\"delay_after\",\"ms\":400,\"method\":\"POST\",\"path\":\"Calls.json\$\",\"count\":100000}]"
 
+# The calls' agent legs and jobs, as a dial writes them (test data, written directly); paced at one a second.
 q >/dev/null <<SQL
+WITH legs AS (
+    INSERT INTO twilio.voice_calls (user_id, leg, status, to_number, from_number, lead_phone, account_sid)
+    SELECT '$USER_ID', 'agent', 'queued', '+1500888' || lpad(i::text, 4, '0'), '+15005550006', '+15005550300',
+           '$ALICE_SID'
+      FROM generate_series(1, $CALLS) i RETURNING id)
+INSERT INTO twilio.outbox (user_id, kind, call_id) SELECT '$USER_ID', 'create_call', id FROM legs;
 SET ROLE authenticated;
 SET request.jwt.claims = '{"sub": "$USER_ID"}';
 SELECT count(twilio.send_sms('+1500777' || lpad(i::text, 4, '0'), 'crash-test-' || i)) FROM generate_series(1, $N) i;
@@ -81,6 +91,19 @@ let s = ""; process.stdin.on("data", d => (s += d)).on("end", () => {
 });')
 check "the stand-in received every message" "$N" "${counts% *}"
 check "the stand-in received no message twice" 0 "${counts#* }"
+calls=$(curl -s "$STANDIN_URL/__requests" | node -e '
+let s = ""; process.stdin.on("data", d => (s += d)).on("end", () => {
+  const seen = new Map();
+  for (const r of JSON.parse(s)) {
+    if (r.method !== "POST" || !/Calls\.json$/.test(r.path)) continue;
+    const to = new URLSearchParams(r.body || "").get("To") || "";
+    if (to.startsWith("+1500888")) seen.set(to, (seen.get(to) || 0) + 1);
+  }
+  console.log(`${seen.size} ${[...seen.values()].filter(n => n > 1).length}`);
+});')
+check "every call placed" "$CALLS" "$(q -c "SELECT count(*) FROM twilio.voice_calls WHERE user_id = '$USER_ID' AND call_sid IS NOT NULL")"
+check "the stand-in was asked for every call" "$CALLS" "${calls% *}"
+check "the stand-in placed no call twice" 0 "${calls#* }"
 check "the restarted dispatcher reported the reconciliation" yes \
     "$(grep -q 'were in flight at the last stop' "$BYO_CLUSTER_DIR/server.log" && echo yes || echo no)"
 echo "crash: $passed passed, $failed failed"
