@@ -171,7 +171,7 @@ SELECT is(ARRAY(SELECT DISTINCT p.proname::text FROM pg_proc p
   FROM (VALUES (1, 'anon', '{}'::text[]),
                (2, 'authenticated', '{activate_campaign,add_step,analytics,archive_campaign,complete_action,'
                                     'compute_signature,create_action,create_actions,create_campaign,'
-                                    'current_action,delete_step,disconnect,enroll,enroll_many,'
+                                    'current_action,delete_step,dial,disconnect,enroll,enroll_many,'
                                     'get_dialer_settings,get_or_create_conversation_for_lead,get_settings,'
                                     'next_action,pause_campaign,pause_enrollment,preview,preview_step,'
                                     'release_action,resume_campaign,resume_enrollment,save_dialer_settings,'
