@@ -59,23 +59,14 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
      ORDER BY c.id
 $$;
 
--- How far a call has got: 1 queued, 2 initiated, 3 ringing, 4 in-progress, 5 ended (completed, busy, no-answer,
--- failed, canceled); 0 for anything else, which therefore never replaces a status.
-CREATE FUNCTION twilio._call_progress(status text) RETURNS integer
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT CASE status WHEN 'queued' THEN 1 WHEN 'initiated' THEN 2 WHEN 'ringing' THEN 3 WHEN 'in-progress' THEN 4
-                       WHEN 'completed' THEN 5 WHEN 'busy' THEN 5 WHEN 'no-answer' THEN 5 WHEN 'failed' THEN 5
-                       WHEN 'canceled' THEN 5 ELSE 0 END
-$$;
-
 -- Records what the dispatcher learnt, for a batch of jobs (a JSON array, one object per job):
 --   {"user_id", "id", "state": pending|done|failed|ambiguous, "retry_in_ms", "unclaim": bool, "error",
 --    "message": {"status", "twilio_sid", "error_code", "error_message"},
 --    "conversation": {"status", "twilio_sid", "participant_sid", "error_code", "error_message"},
 --    "call": {"status", "twilio_sid", "account_sid", "error_code", "error_message"},
 --    "opt_out": "+1..."}
--- A call's status only moves forward (queued < initiated < ringing < in-progress < any end, the first end wins)
--- and its SID is set once; a call whose job failed for good fails its manual action too.
+-- A call's status only moves forward (twilio._call_status_rank: the first end wins) and its SID is set once; a
+-- call whose job failed for good fails its manual action too.
 CREATE FUNCTION twilio._finish_outbox(results jsonb) RETURNS integer
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -83,7 +74,6 @@ DECLARE
     uid uuid;
     job twilio.outbox;
     placed twilio.voice_calls;
-    early record;
     n integer := 0;
 BEGIN
     FOR r IN SELECT * FROM jsonb_array_elements(results) LOOP
@@ -124,35 +114,27 @@ BEGIN
         END IF;
         IF r ? 'call' AND job.call_id IS NOT NULL THEN
             UPDATE twilio.voice_calls v
-               SET status = CASE WHEN twilio._call_progress(r #>> '{call,status}') > twilio._call_progress(v.status)
+               SET status = CASE WHEN twilio._call_status_rank(r #>> '{call,status}')
+                                      > coalesce(twilio._call_status_rank(v.status), -1)
                                  THEN r #>> '{call,status}' ELSE v.status END,
                    call_sid = coalesce(v.call_sid, r #>> '{call,twilio_sid}'),
                    account_sid = coalesce(r #>> '{call,account_sid}', v.account_sid),
                    error_code = coalesce((r #>> '{call,error_code}')::integer, v.error_code),
                    error_message = coalesce(r #>> '{call,error_message}', v.error_message),
-                   ended_at = CASE WHEN twilio._call_progress(r #>> '{call,status}') = 5 THEN coalesce(v.ended_at, now())
-                                   ELSE v.ended_at END,
+                   ended_at = CASE WHEN twilio._call_status_rank(r #>> '{call,status}') = 4
+                                   THEN coalesce(v.ended_at, now()) ELSE v.ended_at END,
                    updated_at = now()
              WHERE v.user_id = uid AND v.id = job.call_id
             RETURNING * INTO placed;
             IF r ->> 'state' = 'failed' AND placed.action_id IS NOT NULL THEN
                 UPDATE twilio.manual_actions a
                    SET status = 'failed', outcome = 'failed', completed_at = now()
-                 WHERE a.user_id = uid AND a.id = placed.action_id AND a.status NOT IN ('done', 'skipped');
+                 WHERE a.user_id = uid AND a.id = placed.action_id AND a.call_id = placed.id
+                   AND a.status NOT IN ('done', 'skipped');
             END IF;
-            -- Status callbacks that beat us to the SID (either leg: the lead leg names ours as its parent), in the
-            -- order they came.
+            -- Status callbacks that beat us to the SID (held by _apply_call_status), applied now in their order.
             IF placed.call_sid IS NOT NULL AND placed.call_sid = r #>> '{call,twilio_sid}' THEN
-                FOR early IN SELECT e.id, e.params FROM twilio.webhook_events e
-                              WHERE e.user_id = uid AND e.kind = 'voice_status'
-                                AND e.effect = 'status for an unknown call'
-                                AND (e.params ->> 'CallSid' = placed.call_sid
-                                     OR e.params ->> 'ParentCallSid' = placed.call_sid)
-                              ORDER BY e.id LOOP
-                    UPDATE twilio.webhook_events e
-                       SET effect = 'applied late: ' || twilio._route_webhook(uid, 'voice_status', early.params)
-                     WHERE e.user_id = uid AND e.id = early.id;
-                END LOOP;
+                PERFORM twilio._apply_held_call_statuses(uid, placed.call_sid);
             END IF;
         END IF;
         IF r ? 'opt_out' THEN

@@ -112,15 +112,7 @@ DECLARE
     conv twilio.conversations;
 BEGIN
     IF kind = 'voice_status' THEN
-        INSERT INTO twilio.voice_calls AS v (user_id, call_sid, status, from_number, to_number, duration_seconds,
-                                             sequence_number)
-        VALUES (uid, p ->> 'CallSid', p ->> 'CallStatus', p ->> 'From', p ->> 'To',
-                nullif(p ->> 'CallDuration', '')::integer, nullif(p ->> 'SequenceNumber', '')::integer)
-        ON CONFLICT (user_id, call_sid) DO UPDATE
-            SET status = EXCLUDED.status, duration_seconds = coalesce(EXCLUDED.duration_seconds, v.duration_seconds),
-                sequence_number = EXCLUDED.sequence_number, updated_at = now()
-            WHERE coalesce(EXCLUDED.sequence_number, 0) >= coalesce(v.sequence_number, 0);
-        what_happened := 'call ' || (p ->> 'CallStatus');
+        what_happened := twilio._apply_call_status(uid, p);  -- 71_dialer_calls.sql
     ELSE
         SELECT * INTO conv FROM twilio.conversations c
          WHERE c.user_id = uid AND c.twilio_sid = p ->> 'ConversationSid' ORDER BY c.created_at LIMIT 1;

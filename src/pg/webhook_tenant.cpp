@@ -49,6 +49,37 @@ SavedPlan g_message_owner{
     "SELECT user_id::text FROM twilio.messages WHERE twilio_sid = $1 AND direction = 'outbound' AND account_sid = $2"
     " LIMIT 1",
     2};
+// The same for calls: the call named, or the agent leg a bridged lead leg belongs to ($2, its ParentCallSid).
+SavedPlan g_call_owner{
+    "SELECT user_id::text FROM twilio.voice_calls WHERE call_sid IN ($1, $2) AND account_sid = $3 AND leg <> 'other'"
+    " LIMIT 1",
+    3};
+// A callback that beats the dispatcher to the SID: the one agent leg still waiting for it, placed from that number
+// ($2) to that number ($1: the agent leg's To, or the lead leg's). More than one user: nobody can tell which.
+SavedPlan g_call_awaiting_sid{
+    "SELECT DISTINCT user_id::text FROM twilio.voice_calls WHERE call_sid IS NULL AND leg = 'agent'"
+    " AND status = 'queued' AND account_sid = $3 AND from_number = $2 AND (to_number = $1 OR lead_phone = $1)"
+    " LIMIT 2",
+    3};
+
+std::optional<std::string> only_owner(const std::vector<SqlRow>& rows) {
+    if (rows.size() != 1 || !rows[0][0]) return std::nullopt;
+    return rows[0][0];
+}
+
+// The user whose call a platform-account voice callback is about.
+std::optional<std::string> call_owner(const WebhookParams& params, const std::string& account_sid) {
+    const std::string* sid = params.find("CallSid");
+    if (!sid) return std::nullopt;
+    const std::string* parent = params.find("ParentCallSid");
+    std::optional<std::string> owner =
+        only_owner(g_call_owner.run({*sid, parent ? SqlValue(*parent) : SqlValue(), account_sid}));
+    if (owner) return owner;
+    const std::string* to = params.find("To");
+    const std::string* from = params.find("From");
+    if (!to || !from) return std::nullopt;
+    return only_owner(g_call_awaiting_sid.run({*to, *from, account_sid}));
+}
 
 std::vector<Candidate> candidates_from(const std::vector<SqlRow>& rows) {
     std::vector<Candidate> out;
@@ -139,6 +170,11 @@ WebhookTenant platform_tenant(const SignedRequest& r, const WebhookParams& param
     }
     if (signers(account, r, check, lookups).size() != 1)
         return {std::nullopt, "signature does not validate with the platform account"};
+    if (params.has("CallSid")) {
+        std::optional<std::string> owner = call_owner(params, account[0].account_sid);
+        if (!owner) return {std::nullopt, "platform callback for an unknown call"};
+        return {std::move(owner), "ok"};
+    }
     const std::string* sid = params.first_of({"MessageSid", "SmsSid"});
     const std::vector<SqlRow> owner =
         sid ? g_message_owner.run({*sid, account[0].account_sid}) : std::vector<SqlRow>{};
