@@ -83,6 +83,50 @@ SELECT v.status, v.call_sid ~ '^CA' AS has_sid, v.call_sid <> l.call_sid AS not_
        twilio.voice_calls l
  WHERE v.id = :'never_sent' AND l.id = :'lost_call';
 
+-- a callback that beats the dispatcher to the SID (the answer lost while Twilio already rings the agent) is held,
+-- then applied when the lookup records the SID. The job is parked by the test while the stand-in is asked for the
+-- call directly, as the lost request did, and a signed callback reports it ringing.
+\! curl -s -o /dev/null -X DELETE "$STANDIN_URL/__requests"
+\getenv alice_sid ALICE_SID
+\getenv alice_token ALICE_TOKEN
+SET regress.alice_token = :'alice_token';
+CREATE FUNCTION pg_temp.post(url text, params jsonb) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    body text := (SELECT string_agg(key || '=' || replace(value, '+', '%2B'), '&') FROM jsonb_each_text(params));
+    sig text := twilio.compute_signature(current_setting('regress.alice_token'), url, params);
+    r record;
+BEGIN
+    SET LOCAL ROLE byo_twilio_relay;  -- as the relay calls it
+    SELECT * INTO r FROM twilio.handle_webhook(url, sig, 'application/x-www-form-urlencoded', body);
+    RETURN r.status;
+END
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.post(text, jsonb) TO byo_twilio_relay;
+SELECT 'https://relay.example.test/twilio/' || webhook_key || '/voice_status' AS ann_voice_url
+  FROM twilio.user_settings WHERE user_id = '00000000-0000-0000-0000-00000000aa01' \gset
+BEGIN;
+SET LOCAL ROLE authenticated;
+:as_ann;
+SELECT id AS held_call FROM twilio.dial(lead_phone => '+15005550310', agent_phone => '+15005550208', time_zone => :'noon_zone') \gset
+RESET ROLE;
+UPDATE twilio.outbox SET state = 'ambiguous', attempts = 1, not_before = now() + interval '1 hour'
+ WHERE call_id = :'held_call';
+COMMIT;
+\set made `curl -s -u "$ALICE_SID:$ALICE_TOKEN" -X POST "$STANDIN_URL/2010-04-01/Accounts/$ALICE_SID/Calls.json" --data-urlencode To=+15005550208 --data-urlencode From=+15005550006 --data-urlencode Twiml=x | node -e 'let d = ""; process.stdin.on("data", c => d += c).on("end", () => console.log(JSON.parse(d).sid))'`
+SELECT pg_temp.post(:'ann_voice_url', jsonb_build_object('CallSid', :'made', 'AccountSid', :'alice_sid',
+                    'CallStatus', 'ringing', 'From', '+15005550006', 'To', '+15005550208', 'SequenceNumber', '1'))
+    AS callback_answer;
+SELECT effect FROM twilio.webhook_events WHERE params ->> 'CallSid' = :'made';
+-- released; a new job wakes the dispatcher (one with no call to place: it fails at once)
+UPDATE twilio.outbox SET not_before = now() WHERE call_id = :'held_call';
+INSERT INTO twilio.outbox (user_id, kind) VALUES ('00000000-0000-0000-0000-00000000dd01', 'create_call');
+SELECT wait_for_dispatcher();
+\! node test/lib/standin_requests.js --path Calls --query --fields To
+SELECT v.status, v.call_sid = :'made' AS found_the_call_twilio_made, o.state, o.attempts
+  FROM twilio.voice_calls v JOIN twilio.outbox o ON o.user_id = v.user_id AND o.call_id = v.id
+ WHERE v.id = :'held_call';
+SELECT effect FROM twilio.webhook_events WHERE params ->> 'CallSid' = :'made';
+
 -- a refusal (a caller id the account does not own: 21210, the number changed by the test) fails the job and the
 -- call, with Twilio's code, and the manual action it was working on
 SET ROLE authenticated;
