@@ -77,7 +77,8 @@ SELECT results_eq('SELECT backlog, in_flight, ambiguous, sent, failed FROM twili
 ------------------------------------------------------------------------------------------------------------------
 SELECT tables_are('twilio', ARRAY['user_settings', 'platform_account', 'opt_outs', 'conversations', 'messages',
                                   'outbox', 'webhook_events', 'voice_calls',
-                                  'campaigns', 'campaign_steps', 'enrollments', 'enrollment_sends', 'campaign_stats_daily'], 'schema twilio has exactly these tables');
+                                  'campaigns', 'campaign_steps', 'enrollments', 'enrollment_sends', 'campaign_stats_daily',
+                                  'dialer_settings', 'do_not_call', 'manual_actions'], 'schema twilio has exactly these tables');
 SELECT views_are('twilio', ARRAY['outbox_status'], 'schema twilio has exactly the view outbox_status');
 SELECT is(ARRAY(SELECT c.relname::text FROM pg_class c
                  WHERE c.relnamespace = 'twilio'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relrowsecurity
@@ -144,8 +145,12 @@ SELECT is(ARRAY(SELECT c.relname || ' ' || r || ' ' || priv
                 'campaign_steps authenticated SELECT', 'campaign_steps service_role SELECT',
                 'campaigns authenticated SELECT', 'campaigns service_role SELECT',
                 'conversations authenticated SELECT', 'conversations service_role SELECT',
+                'dialer_settings authenticated SELECT', 'dialer_settings service_role SELECT',
+                'do_not_call authenticated DELETE', 'do_not_call authenticated INSERT', 'do_not_call authenticated SELECT',
+                'do_not_call service_role DELETE', 'do_not_call service_role INSERT', 'do_not_call service_role SELECT',
                 'enrollment_sends authenticated SELECT', 'enrollment_sends service_role SELECT',
                 'enrollments authenticated SELECT', 'enrollments service_role SELECT',
+                'manual_actions authenticated SELECT', 'manual_actions service_role SELECT',
                 'messages authenticated SELECT', 'messages service_role SELECT',
                 'opt_outs authenticated DELETE', 'opt_outs authenticated INSERT', 'opt_outs authenticated SELECT',
                 'opt_outs service_role DELETE', 'opt_outs service_role INSERT', 'opt_outs service_role SELECT',

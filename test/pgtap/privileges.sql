@@ -169,13 +169,15 @@ SELECT is(ARRAY(SELECT DISTINCT p.proname::text FROM pg_proc p
                  ORDER BY 1),
           r.expected, format('%s can execute exactly these twilio functions', r.role))
   FROM (VALUES (1, 'anon', '{}'::text[]),
-               (2, 'authenticated', '{activate_campaign,add_step,analytics,archive_campaign,compute_signature,'
-                                    'create_campaign,delete_step,disconnect,enroll,enroll_many,'
-                                    'get_or_create_conversation_for_lead,get_settings,pause_campaign,'
-                                    'pause_enrollment,preview,preview_step,resume_campaign,resume_enrollment,'
-                                    'save_settings,send_conversation_message,send_sms,set_quiet_hours,status,'
-                                    'token_sealing_key,unenroll,update_campaign,update_step,validate_signature,'
-                                    'verify_settings}'),
+               (2, 'authenticated', '{activate_campaign,add_step,analytics,archive_campaign,complete_action,'
+                                    'compute_signature,create_action,create_actions,create_campaign,'
+                                    'current_action,delete_step,disconnect,enroll,enroll_many,'
+                                    'get_dialer_settings,get_or_create_conversation_for_lead,get_settings,'
+                                    'next_action,pause_campaign,pause_enrollment,preview,preview_step,'
+                                    'release_action,resume_campaign,resume_enrollment,save_dialer_settings,'
+                                    'save_settings,send_conversation_message,send_sms,set_quiet_hours,'
+                                    'skip_action,status,token_sealing_key,unenroll,update_campaign,update_step,'
+                                    'validate_signature,verify_settings}'),
                (3, 'service_role', '{clear_platform_account,compute_signature,dispatcher_pid,drip_tick,'
                                    'encryption_status,get_platform_account,rotate_encryption_keys,schedule_drips,'
                                    'set_platform_account,set_platform_fallback,token_sealing_key,unschedule_drips,'
