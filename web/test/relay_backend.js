@@ -18,9 +18,9 @@ export async function createRelayBackend({ origin }) {
     const headers = { Authorization: `Bearer ${user.jwt}` };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     const res = await fetch(`${origin}/api/twilio${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const body = await res.json();
-    if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${JSON.stringify(body)}`);
-    return body;
+    const answer = await res.json();
+    if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${JSON.stringify(answer)}`);
+    return answer;
   };
   return {
     name: 'relay',
