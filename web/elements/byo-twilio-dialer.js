@@ -391,7 +391,7 @@ export class ByoTwilioDialerElement extends BaseElement {
     reason.textContent = `${text.replace(/\.*$/, '')}.`;
     if (/agent phone|your phone|agent_phone/i.test(err.message + (err.hint || ''))) {
       reason.append(' ', Object.assign(document.createElement('button'), { type: 'button', className: 'link', textContent: 'Set your phone' }));
-    } else if (/Twilio/i.test(err.message)) {
+    } else if (/Twilio (account|settings)/i.test(err.message)) {
       reason.append(' ', Object.assign(document.createElement('a'), { href: this.settingsHref, textContent: 'Connect Twilio in Settings' }));
     }
   }
