@@ -36,7 +36,7 @@ HeaderList CorsPolicy::answer_headers(std::string_view origin) const {
     if (any_ || !origins_.empty()) h.emplace_back("Vary", "Origin");  // caches must not mix answers per origin
     if (!allows(origin)) return h;
     h.emplace_back("Access-Control-Allow-Origin", std::string(origin));
-    h.emplace_back("Access-Control-Expose-Headers", "Retry-After");
+    h.emplace_back("Access-Control-Expose-Headers", "Retry-After, Preference-Applied");
     return h;
 }
 
@@ -44,7 +44,7 @@ HeaderList CorsPolicy::preflight_headers(std::string_view origin, const std::str
     HeaderList h = answer_headers(origin);
     if (!allows(origin)) return h;
     h.emplace_back("Access-Control-Allow-Methods", allow + ", OPTIONS");
-    h.emplace_back("Access-Control-Allow-Headers", "authorization, content-type");
+    h.emplace_back("Access-Control-Allow-Headers", "authorization, content-type, prefer");
     h.emplace_back("Access-Control-Max-Age", "600");
     return h;
 }

@@ -104,7 +104,7 @@ ApiOutcome ApiExecutor::run(const ApiCall& c) {
         std::vector<const char*> params;
         for (const auto& p : c.call.params) params.push_back(p ? p->c_str() : nullptr);
         result = run_query(conn, c.call.sql, params, c.deadline);
-        o = result.ok() ? run_simple(conn, "COMMIT", c.deadline) : std::move(result);
+        o = result.ok() ? run_simple(conn, c.rollback ? "ROLLBACK" : "COMMIT", c.deadline) : std::move(result);
     }
     if (!o.ok() || PQtransactionStatus(conn) != PQTRANS_IDLE) {
         ApiOutcome out = failed(o);

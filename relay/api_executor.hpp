@@ -3,7 +3,7 @@
 //   BEGIN [READ ONLY]; SET LOCAL ROLE authenticated            (one round trip)
 //   SELECT set_config('request.jwt.claims', $1, true), ...     (the verified claims, as a parameter)
 //   <the route's statement>
-//   COMMIT
+//   COMMIT (ROLLBACK when the client asked for tx=rollback)
 // Role and claims are transaction-local, so they end with the transaction; a connection that is not back to
 // idle outside any transaction afterwards (error, timeout) is rolled back or closed before anyone reuses it.
 #pragma once
@@ -25,6 +25,7 @@ struct ApiCall {
     std::string claims_json;  // the verified claims
     std::string method, path;
     Clock::time_point deadline;
+    bool rollback = false;  // ROLLBACK instead of COMMIT (Prefer: tx=rollback): answer, keep nothing
 };
 
 struct ApiOutcome {

@@ -1,6 +1,7 @@
 #include "api_routes.hpp"
 
 #include <array>
+#include <cctype>
 
 namespace byo::relay::api {
 
@@ -15,7 +16,7 @@ struct Entry {
     Route route;
 };
 
-constexpr std::array<Entry, 14> kRoutes{{
+constexpr std::array<Entry, 28> kRoutes{{
     {"sealing-key", "GET", Route::SealingKey},
     {"settings", "GET", Route::GetSettings},
     {"settings", "POST", Route::SaveSettings},
@@ -30,6 +31,20 @@ constexpr std::array<Entry, 14> kRoutes{{
     {"sms", "POST", Route::SendSms},
     {"campaigns", "GET", Route::Campaigns},
     {"analytics", "GET", Route::Analytics},
+    {"actions", "GET", Route::ListActions},
+    {"actions", "POST", Route::CreateActions},
+    {"actions/current", "GET", Route::CurrentAction},
+    {"actions/next", "POST", Route::NextAction},
+    {"actions/{id}/complete", "POST", Route::CompleteAction},
+    {"actions/{id}/skip", "POST", Route::SkipAction},
+    {"actions/{id}/release", "POST", Route::ReleaseAction},
+    {"calls", "POST", Route::Dial},
+    {"calls/{id}", "GET", Route::GetCall},
+    {"dialer/settings", "GET", Route::GetDialerSettings},
+    {"dialer/settings", "PUT", Route::SaveDialerSettings},
+    {"do-not-call", "GET", Route::ListDoNotCall},
+    {"do-not-call", "POST", Route::AddDoNotCall},
+    {"do-not-call", "DELETE", Route::RemoveDoNotCall},
 }};
 
 // Matches `rest` against a pattern; on a match, the {id} segment (if any) in `id`.
@@ -68,9 +83,31 @@ RouteMatch match_route(std::string_view method, std::string_view path) {
     return out;
 }
 
-bool takes_body(Route r) {
-    return r == Route::SaveSettings || r == Route::CreateConversation || r == Route::SendConversationMessage ||
-           r == Route::SendSms;
+Body takes_body(Route r) {
+    switch (r) {
+    case Route::SaveSettings: case Route::CreateConversation: case Route::SendConversationMessage:
+    case Route::SendSms: case Route::CreateActions: case Route::CompleteAction: case Route::Dial:
+    case Route::SaveDialerSettings: case Route::AddDoNotCall:
+        return Body::Required;
+    case Route::SkipAction:
+        return Body::Optional;
+    default:
+        return Body::None;
+    }
+}
+
+bool prefers_rollback(const std::string& prefer) {
+    std::string p;
+    for (char c : prefer)
+        if (c != ' ' && c != '\t') p += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::size_t start = 0;
+    for (;;) {
+        const auto comma = p.find(',', start);
+        if (p.compare(start, comma == std::string::npos ? std::string::npos : comma - start, "tx=rollback") == 0)
+            return true;
+        if (comma == std::string::npos) return false;
+        start = comma + 1;
+    }
 }
 
 }  // namespace byo::relay::api

@@ -9,6 +9,9 @@ enum class Route {
     SealingKey, GetSettings, SaveSettings, Disconnect, Status, Verify,
     ListConversations, CreateConversation, ListConversationMessages, SendConversationMessage,
     ListMessages, SendSms, Campaigns, Analytics,
+    // The dialer (api_dialer_sql.cpp): the manual-actions queue, click-to-call, dialer settings, do-not-call.
+    ListActions, CreateActions, CurrentAction, NextAction, CompleteAction, SkipAction, ReleaseAction,
+    Dial, GetCall, GetDialerSettings, SaveDialerSettings, ListDoNotCall, AddDoNotCall, RemoveDoNotCall,
 };
 
 struct RouteMatch {
@@ -21,7 +24,13 @@ struct RouteMatch {
 // `path` without the query. HEAD is matched as GET; OPTIONS as whatever the path takes (see api_cors.hpp).
 RouteMatch match_route(std::string_view method, std::string_view path);
 
-// Whether POST routes need a JSON body (all do but status/verify, which takes none).
-bool takes_body(Route r);
+// Whether a route reads a JSON object body: Required (a body must come, as application/json), Optional (no body
+// counts as {}: skip and next take at most notes), or None (a body is ignored).
+enum class Body { None, Optional, Required };
+Body takes_body(Route r);
+
+// Whether a Prefer header value asks for "tx=rollback" (PostgREST's spelling: preferences comma-separated, any
+// case, any spacing): the call runs and answers, and nothing it wrote is kept.
+bool prefers_rollback(const std::string& prefer);
 
 }  // namespace byo::relay::api

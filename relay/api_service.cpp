@@ -130,7 +130,8 @@ void ApiService::handle(HttpRequest&& req, Responder reply) {
     }
 
     nlohmann::json body = nlohmann::json::object();
-    if (takes_body(m.route)) {
+    const Body body_rule = takes_body(m.route);
+    if (body_rule == Body::Required || (body_rule == Body::Optional && !req.body().empty())) {
         if (req.body().size() > config_.body_limit)
             return reply(error_response(413, "http_payload_too_large", "request body too large", cors));
         const std::string ctype = header(req, http::field::content_type);
@@ -149,10 +150,18 @@ void ApiService::handle(HttpRequest&& req, Responder reply) {
     BuildResult built = build_call(m.route, m.id, params, body);
     if (!built.ok) return reply(error_response(400, "http_bad_request", built.message, cors));
 
+    // "Prefer: tx=rollback", as PostgREST spells it: the call runs and answers, then nothing it wrote stays. A
+    // client checks whether a write would pass (the dialer's Call button asks POST /calls) without making it.
+    const bool rollback = prefers_rollback(header(req, http::field::prefer));
+    HeaderList answer_headers = cors;
+    if (rollback) answer_headers.emplace_back("Preference-Applied", "tx=rollback");
+    const char* not_found = built.call.not_found;
     ApiCall call{std::move(built.call), jwt.claims.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                 method, path, Clock::now() + db_timeout_};
-    const bool queued = executor_.submit(std::move(call), [reply, cors](ApiOutcome&& o) {
-        if (o.ok) return reply(json_response(200, std::move(o.json), cors));
+                 method, path, Clock::now() + db_timeout_, rollback};
+    const bool queued = executor_.submit(std::move(call), [reply, cors, answer_headers, not_found](ApiOutcome&& o) {
+        if (o.ok && not_found && o.json == "null")
+            return reply(error_response(404, "http_not_found", not_found, cors));
+        if (o.ok) return reply(json_response(200, std::move(o.json), answer_headers));
         const ErrorStatus s = status_for_sql_error(o.sqlstate, o.detail);
         HeaderList h = cors;
         if (s.retry_after) h.emplace_back("Retry-After", "5");

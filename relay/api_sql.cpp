@@ -51,12 +51,6 @@ SELECT jsonb_build_object('campaigns',
          coalesce(jsonb_agg(to_jsonb(c) - 'user_id' ORDER BY c.created_at DESC, c.id DESC), '[]'::jsonb))::text
   FROM (SELECT * FROM twilio.campaigns ORDER BY created_at DESC, id DESC LIMIT 1000) c)SQL";
 
-std::optional<std::string> query_value(const QueryParams& q, const char* name) {
-    const auto it = q.find(name);
-    if (it == q.end() || it->second.empty()) return std::nullopt;
-    return it->second;
-}
-
 // limit, before-as-id, before-as-time.
 std::vector<std::optional<std::string>> page_params(const QueryParams& q) {
     const auto before = query_value(q, "before");
@@ -92,14 +86,22 @@ BuildResult from_body(const char* sql, const nlohmann::json& body, std::initiali
     return r;
 }
 
-BuildResult fixed(const char* sql, bool read_only, std::vector<std::optional<std::string>> params = {}) {
-    BuildResult r;
-    r.ok = true;
-    r.call = {sql, std::move(params), read_only};
-    return r;
+}  // namespace
+
+std::optional<std::string> query_value(const QueryParams& q, const char* name) {
+    const auto it = q.find(name);
+    if (it == q.end() || it->second.empty()) return std::nullopt;
+    return it->second;
 }
 
-}  // namespace
+BuildResult fixed(const char* sql, bool read_only, std::vector<std::optional<std::string>> params) {
+    BuildResult r;
+    r.ok = true;
+    r.call.sql = sql;
+    r.call.params = std::move(params);
+    r.call.read_only = read_only;
+    return r;
+}
 
 bool parse_query(std::string_view raw, QueryParams& out, std::string& error) {
     while (!raw.empty()) {
@@ -170,6 +172,8 @@ BuildResult build_call(Route route, const std::string& id, const QueryParams& q,
         return fixed("SELECT jsonb_build_object('rows', coalesce(jsonb_agg(to_jsonb(a)), '[]'::jsonb))::text "
                      "FROM twilio.analytics($1::date, $2::date, $3::uuid) a",
                      true, {query_value(q, "from"), query_value(q, "to"), query_value(q, "campaign")});
+    default:
+        return build_dialer_call(route, id, q, body);
     }
     return {};
 }

@@ -19,6 +19,8 @@ struct SqlCall {
     const char* sql = nullptr;
     std::vector<std::optional<std::string>> params;  // nullopt: SQL NULL
     bool read_only = true;                           // GET routes run in a READ ONLY transaction
+    // When set, an answer of JSON null is a 404 with this message (a row looked up by id that the user has not).
+    const char* not_found = nullptr;
 };
 
 struct BuildResult {
@@ -36,5 +38,13 @@ bool parse_query(std::string_view raw, QueryParams& out, std::string& error);
 
 // `body` is the parsed JSON object for POST routes that take one (else ignored).
 BuildResult build_call(Route route, const std::string& id, const QueryParams& query, const nlohmann::json& body);
+
+// The dialer's routes (api_dialer_sql.cpp); build_call hands them over.
+BuildResult build_dialer_call(Route route, const std::string& id, const QueryParams& query, const nlohmann::json& body);
+
+// Shared by the builders. A query value, absent when missing or empty.
+std::optional<std::string> query_value(const QueryParams& q, const char* name);
+// A call with fixed parameters.
+BuildResult fixed(const char* sql, bool read_only, std::vector<std::optional<std::string>> params = {});
 
 }  // namespace byo::relay::api

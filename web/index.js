@@ -9,8 +9,10 @@ import { ByoTwilioStatusElement } from './elements/byo-twilio-status.js';
 import { ByoTwilioSettingsElement } from './elements/byo-twilio-settings.js';
 import { ByoTwilioComposerGateElement } from './elements/byo-twilio-composer-gate.js';
 import { ByoTwilioAnalyticsElement } from './elements/byo-twilio-analytics.js';
+import { ByoTwilioDialerElement } from './elements/byo-twilio-dialer.js';
 
-export { ByoTwilioStatusElement, ByoTwilioSettingsElement, ByoTwilioComposerGateElement, ByoTwilioAnalyticsElement };
+export { ByoTwilioStatusElement, ByoTwilioSettingsElement, ByoTwilioComposerGateElement, ByoTwilioAnalyticsElement,
+  ByoTwilioDialerElement };
 export { setDefaultApi, getDefaultApi, ByoTwilioError } from './internal/base.js';
 export { sealToken } from './seal-token.js';
 
@@ -19,6 +21,7 @@ export function defineAll(registry = globalThis.customElements) {
   ByoTwilioSettingsElement.define('byo-twilio-settings', registry);
   ByoTwilioComposerGateElement.define('byo-twilio-composer-gate', registry);
   ByoTwilioAnalyticsElement.define('byo-twilio-analytics', registry);
+  ByoTwilioDialerElement.define('byo-twilio-dialer', registry);
 }
 
 defineAll();

@@ -5,7 +5,8 @@
 # browser would (test/lib/seal_token.js) and checked against the local Twilio stand-in.
 # Checks: every 401 (missing, malformed, expired, not yet valid, wrong audience, wrong key, alg none, anon) runs
 # no SQL at all; user A's token never reaches B's data, with one pooled connection shared by both; every route's
-# success and error shapes (a wrong sealed token is 422 naming the failed check); CORS preflights; 405/404/413/415;
+# success and error shapes (a wrong sealed token is 422 naming the failed check); the dialer's routes (the queue,
+# do-not-call, click-to-call with a dry run, B never reaching A's actions or calls); CORS preflights; 405/404/413/415;
 # 429 after the burst (a second relay); 503 with Retry-After when the API's database is unreachable (a third);
 # /ui/ static files without traversal; no token or body in the relay's log.
 #
@@ -55,6 +56,11 @@ byo_twilio.api_base_url = '$STANDIN_URL'
 byo_twilio.conversations_base_url = '$STANDIN_URL'
 byo_twilio.messaging_base_url = '$STANDIN_URL'
 byo_twilio.webhook_base_url = 'https://relay.example.test'" || { echo "not ok - cluster"; failed=1; finish; }
+    q -f sql/byo_twilio_auth_compat.sql -c "CREATE EXTENSION byo_twilio" >/dev/null \
+        || { echo "not ok - CREATE EXTENSION"; failed=1; finish; }
+fi
+# On test/run.sh's cluster the regress suite creates the extension; run alone (BYO_SUITES=api), this suite does.
+if [ "$(q -c "SELECT count(*) FROM pg_extension WHERE extname = 'byo_twilio'")" = 0 ]; then
     q -f sql/byo_twilio_auth_compat.sql -c "CREATE EXTENSION byo_twilio" >/dev/null \
         || { echo "not ok - CREATE EXTENSION"; failed=1; finish; }
 fi
@@ -161,7 +167,7 @@ api OPTIONS /api/twilio/settings "" "" -H "Origin: $ORIGIN" -H 'Access-Control-R
 check "preflight from an allowed origin: 204" 204 "$STATUS"
 check "... Allow-Origin" "$ORIGIN" "$(hdr Access-Control-Allow-Origin)"
 check "... Allow-Methods" "GET, POST, DELETE, OPTIONS" "$(hdr Access-Control-Allow-Methods)"
-check "... Allow-Headers" "authorization, content-type" "$(hdr Access-Control-Allow-Headers)"
+check "... Allow-Headers" "authorization, content-type, prefer" "$(hdr Access-Control-Allow-Headers)"
 api OPTIONS /api/twilio/settings "" "" -H 'Origin: https://evil.example' -H 'Access-Control-Request-Method: POST'
 check "preflight from another origin: 403, no Allow-Origin" "403 " "$STATUS $(hdr Access-Control-Allow-Origin)"
 check "still no API session after preflights and 404/405" 0 "$(api_sessions)"
@@ -270,13 +276,157 @@ check "analytics without from: 400" "400 22023" "$STATUS $(jf .error.code)"
 api GET "/api/twilio/analytics?from=2026-13-01&to=2026-01-01" "$TA"
 check "analytics with a bad date: 400" "400" "$STATUS"
 
-echo "# 6. disconnect"
+echo "# 6. the dialer: settings, the manual-actions queue, do-not-call, click-to-call (A connected, B not)"
+# Zones where it is now about noon and about 3 a.m. (Etc/GMT-N is UTC+N): calling hours hold or fail whatever the
+# hour the suite runs at.
+zone_at() { local off=$(( $1 - 10#$(date -u +%H) )); [ $off -lt -12 ] && off=$((off + 24)); [ $off -gt 14 ] && off=$((off - 24))
+            if [ $off -eq 0 ]; then echo Etc/GMT; elif [ $off -gt 0 ]; then echo "Etc/GMT-$off"; else echo "Etc/GMT+$((-off))"; fi; }
+NOON=$(zone_at 12) NIGHT=$(zone_at 3)
+AGENT=+15005550199
+calls_of() { q -c "SELECT count(*) FROM twilio.voice_calls WHERE user_id = '$1'"; }
+api GET /api/twilio/dialer/settings "$TA"
+check "dialer settings before saving: the defaults" "200 true 08:00:00 21:00:00 null" \
+    "$STATUS $(jf .settings.auto_advance) $(jf .settings.calling_hours_start) $(jf .settings.calling_hours_end) $(jf .settings.agent_phone)"
+check "... without user_id" null "$(jf .settings.user_id)"
+api PUT /api/twilio/dialer/settings "$TA" "{\"agent_phone\":\"$AGENT\",\"default_time_zone\":\"$NOON\",\"auto_advance\":true}"
+check "save dialer settings (PUT)" "200 $AGENT $NOON true" \
+    "$STATUS $(jf .settings.agent_phone) $(jf .settings.default_time_zone) $(jf .settings.auto_advance)"
+api PUT /api/twilio/dialer/settings "$TA" '{"agent_phone":"5550199"}'
+check "an agent phone not E.164: 400 22023" "400 22023" "$STATUS $(jf .error.code)"
+api PUT /api/twilio/dialer/settings "$TA" '{"calling_hours_start":"8 o clock"}'
+check "calling hours not a time: 400" "400 22007" "$STATUS $(jf .error.code)"
+api PUT /api/twilio/dialer/settings "$TA" '{"auto_advance":[true]}'
+check "auto_advance an array: 400 http_bad_request" "400 http_bad_request" "$STATUS $(jf .error.code)"
+api GET /api/twilio/dialer/settings "$TB"
+check "B's dialer settings are B's" "200 null" "$STATUS $(jf .settings.agent_phone)"
+
+api POST /api/twilio/actions "$TA" '{"kind":"call","title":"Ann","phone":"+15005550701"}'
+ANN=$(jf .action.id)
+check "create one action" "200 open call Ann" "$STATUS $(jf .action.status) $(jf .action.kind) $(jf .action.title)"
+check "... without user_id" null "$(jf .action.user_id)"
+api POST /api/twilio/actions "$TA" '{"actions":[{"kind":"call","title":"Bob","phone":"+15005550702","priority":5},
+    {"kind":"text","title":"Cy","phone":"+15005550703","notes":"send the quote"}]}'
+BOB=$(jf '.actions[0].id') CY=$(jf '.actions[1].id')
+check "create two at once, in order (priority as a JSON number)" "200 Bob,Cy 5" \
+    "$STATUS $(jf '[.actions[].title] | join(",")') $(jf '.actions[0].priority')"
+before=$(q -c "SELECT count(*) FROM twilio.manual_actions WHERE user_id = '$UA'")
+api POST /api/twilio/actions "$TA" '{"actions":[{"kind":"call","title":"ok","phone":"+15005550704"},{"kind":"call","title":"bad","phone":"555"}]}'
+check "a bad item: 400, all or nothing" "400 $before" "$STATUS $(q -c "SELECT count(*) FROM twilio.manual_actions WHERE user_id = '$UA'")"
+check "... the error names the item" yes "$(jf .error.message | grep -q '1' && echo yes)"
+api POST /api/twilio/actions "$TA" '{"kind":"call","phone":"+15005550704"}'
+check "an action without a title: 400" 4 "${STATUS:0:1}"
+api POST /api/twilio/actions "$TA" '{"actions":{"kind":"call"}}'
+check "\"actions\" not an array: 400" "400 http_bad_request" "$STATUS $(jf .error.code)"
+api GET "/api/twilio/actions?status=open" "$TA"
+check "A's open actions in queue order" "200 Bob,Ann,Cy" "$STATUS $(jf '[.actions[].title] | join(",")')"
+api GET "/api/twilio/actions?status=opened" "$TA"
+check "an unknown status: 400" "400 http_bad_request" "$STATUS $(jf .error.code)"
+api GET /api/twilio/actions "$TB"
+check "B lists none of A's actions" "200 0" "$STATUS $(jf '.actions | length')"
+api GET /api/twilio/actions/current "$TA"
+check "no current action before next" '200 null' "$STATUS $(jf .action)"
+api POST /api/twilio/actions/next "$TA"
+check "next: the highest priority, claimed" "200 $BOB in_progress" "$STATUS $(jf .action.id) $(jf .action.status)"
+api POST /api/twilio/actions/next "$TA"
+check "next again: the same claimed action" "200 $BOB" "$STATUS $(jf .action.id)"
+api GET /api/twilio/actions/current "$TA"
+check "current" "200 $BOB" "$STATUS $(jf .action.id)"
+api POST /api/twilio/actions/next "$TB"
+check "B's next is not A's" '200 null' "$STATUS $(jf .action)"
+api POST "/api/twilio/actions/$BOB/complete" "$TB" '{"outcome":"busy"}'
+check "B completing A's action: 404 P0002" "404 P0002" "$STATUS $(jf .error.code)"
+api POST "/api/twilio/actions/$BOB/skip" "$TB"
+check "B skipping A's action: 404" 404 "$STATUS"
+api POST "/api/twilio/actions/$BOB/release" "$TB"
+check "B releasing A's action: 404" 404 "$STATUS"
+api POST /api/twilio/calls "$TB" "{\"action_id\":\"$BOB\",\"agent_phone\":\"+15005550198\"}"
+check "B dialing A's action: refused" 4 "${STATUS:0:1}"
+check "... and still in progress for A, no call written" "in_progress 0 0" \
+    "$(q -c "SELECT status FROM twilio.manual_actions WHERE id = '$BOB'") $(calls_of $UA) $(calls_of $UB)"
+api POST /api/twilio/actions/not-a-uuid/complete "$TA" '{"outcome":"busy"}'
+check "an id that is no UUID: 400 22P02" "400 22P02" "$STATUS $(jf .error.code)"
+api POST "/api/twilio/actions/$BOB/complete" "$TA" '{"outcome":"sort of"}'
+check "an unknown outcome: 400" 400 "$STATUS"
+api POST "/api/twilio/actions/$BOB/complete" "$TA"
+check "complete without a body: 415" "415" "$STATUS"
+
+api POST /api/twilio/do-not-call "$TA" '{"phone":"+15005550702","reason":"asked us"}'
+check "add to do-not-call" "200 true manual asked us" "$STATUS $(jf .added) $(jf .entry.source) $(jf .entry.reason)"
+api POST /api/twilio/do-not-call "$TA" '{"phone":"+15005550702"}'
+check "add it again: not an error, not added" "200 false +15005550702" "$STATUS $(jf .added) $(jf .entry.phone)"
+api POST /api/twilio/do-not-call "$TA" '{"phone":"555"}'
+check "a do-not-call number not E.164: 400" 400 "$STATUS"
+api GET /api/twilio/do-not-call "$TA"
+check "A's do-not-call list" "200 +15005550702" "$STATUS $(jf '[.do_not_call[].phone] | join(",")')"
+api GET /api/twilio/do-not-call "$TB"
+check "B sees none of it" "200 0" "$STATUS $(jf '.do_not_call | length')"
+api DELETE "/api/twilio/do-not-call?phone=%2B15005550702" "$TB"
+check "B removing A's entry removes nothing" "200 false" "$STATUS $(jf .removed)"
+api POST /api/twilio/calls "$TA" "{\"action_id\":\"$BOB\"}"
+check "dial a number on do-not-call: 409 55000, nothing written" "409 55000 0" "$STATUS $(jf .error.code) $(calls_of $UA)"
+check "... saying why" yes "$(jf .error.message | grep -qi 'do-not-call\|do not call' && echo yes)"
+api DELETE "/api/twilio/do-not-call?phone=%2B15005550702" "$TA"
+check "remove from do-not-call" "200 true" "$STATUS $(jf .removed)"
+api DELETE /api/twilio/do-not-call "$TA"
+check "remove without ?phone=: 400" "400 http_bad_request" "$STATUS $(jf .error.code)"
+
+api PUT /api/twilio/dialer/settings "$TA" "{\"default_time_zone\":\"$NIGHT\"}"
+api POST /api/twilio/calls "$TA" "{\"action_id\":\"$BOB\"}"
+check "dial at 3 a.m. the lead's time: 409 55000, nothing written" "409 55000 0" "$STATUS $(jf .error.code) $(calls_of $UA)"
+check "... naming the calling hours" yes "$(jf .error.message | grep -q '08:00' && echo yes)"
+api PUT /api/twilio/dialer/settings "$TA" "{\"default_time_zone\":\"$NOON\"}"
+api POST /api/twilio/calls "$TA" '{}'
+check "dial with neither action_id nor lead_phone: 400 22023" "400 22023" "$STATUS $(jf .error.code)"
+api POST /api/twilio/calls "$TA" "{\"action_id\":\"$BOB\",\"lead_phone\":\"+15005550702\"}"
+check "dial with both: 400 22023" "400 22023" "$STATUS $(jf .error.code)"
+api POST /api/twilio/calls "$TB" '{"lead_phone":"+15005550702","agent_phone":"+15005550198","time_zone":"UTC"}'
+check "B (no Twilio account) dialing: 409 55000" "409 55000" "$STATUS $(jf .error.code)"
+api POST /api/twilio/calls "$TA" "{\"action_id\":\"$BOB\"}" -H 'Prefer: tx=rollback'
+check "a dry run (Prefer: tx=rollback): 200 with the call it would place" "200 queued agent $AGENT" \
+    "$STATUS $(jf .call.status) $(jf .call.leg) $(jf .call.to_number)"
+check "... Preference-Applied: tx=rollback" "tx=rollback" "$(hdr Preference-Applied)"
+check "... and nothing kept" "0 null" "$(calls_of $UA) $(q -c "SELECT coalesce(call_id::text, 'null') FROM twilio.manual_actions WHERE id = '$BOB'")"
+api POST /api/twilio/calls "$TA" "{\"action_id\":\"$BOB\"}"
+CALL=$(jf .call.id)
+check "dial: the agent leg, queued, with the lead's number" "200 queued agent $AGENT +15005550006 +15005550702 $BOB" \
+    "$STATUS $(jf .call.status) $(jf .call.leg) $(jf .call.to_number) $(jf .call.from_number) $(jf .call.lead_phone) $(jf .call.action_id)"
+check "... the action points at the call; an outbox row" "$CALL 1" \
+    "$(q -c "SELECT call_id FROM twilio.manual_actions WHERE id = '$BOB'") $(q -c "SELECT count(*) FROM twilio.outbox WHERE call_id = '$CALL'")"
+api GET "/api/twilio/calls/$CALL" "$TA"
+check "get the call: itself, its legs, its action" "200 $CALL array $BOB" \
+    "$STATUS $(jf .call.id) $(jf '.legs | type') $(jf .action.id)"
+api GET "/api/twilio/calls/$CALL" "$TB"
+check "B reading A's call: 404" "404 http_not_found" "$STATUS $(jf .error.code)"
+api GET /api/twilio/calls/nope "$TA"
+check "a call id that is no UUID: 400" "400 22P02" "$STATUS $(jf .error.code)"
+api GET "/api/twilio/calls/$(q -c 'SELECT gen_random_uuid()')" "$TA"
+check "an unknown call: 404" "404 http_not_found" "$STATUS $(jf .error.code)"
+
+api POST "/api/twilio/actions/$BOB/complete" "$TA" '{"outcome":"no_answer","notes":"left a voicemail"}'
+check "complete with auto-advance: the next action comes back claimed" "200 $ANN in_progress" \
+    "$STATUS $(jf .next.id) $(jf .next.status)"
+check "... the completed one is done with its outcome" "done|no_answer" \
+    "$(q -c "SELECT status || '|' || outcome FROM twilio.manual_actions WHERE id = '$BOB'")"
+api POST "/api/twilio/actions/$BOB/complete" "$TA" '{"outcome":"busy"}'
+check "completing it again: 409 55000" "409 55000" "$STATUS $(jf .error.code)"
+api POST "/api/twilio/actions/$ANN/skip" "$TA"
+check "skip without a body: the next one" "200 $CY" "$STATUS $(jf .next.id)"
+api POST "/api/twilio/actions/$CY/release" "$TA"
+check "release: back to open" "200 open" "$STATUS $(jf .action.status)"
+api PUT /api/twilio/dialer/settings "$TA" '{"auto_advance":"false"}'
+api POST /api/twilio/actions/next "$TA"
+api POST "/api/twilio/actions/$CY/complete" "$TA" '{"outcome":"sent"}'
+check "without auto-advance, complete hands back nothing" '200 null' "$STATUS $(jf .next)"
+api GET "/api/twilio/actions?status=done,skipped" "$TA"
+check "the finished ones, latest first" "200 Cy,Ann,Bob" "$STATUS $(jf '[.actions[].title] | join(",")')"
+
+echo "# 7. disconnect"
 api DELETE /api/twilio/settings "$TA"
 check "disconnect" '200 true' "$STATUS $(jf .disconnected)"
 api DELETE /api/twilio/settings "$TA"
 check "disconnect again" '200 false' "$STATUS $(jf .disconnected)"
 
-echo "# 7. the API role itself holds nothing"
+echo "# 8. the API role itself holds nothing"
 check "the API role cannot read twilio tables without switching role (NOINHERIT)" "permission denied" \
     "$(psql -X -q -t -A -d postgres -U $API_ROLE -c 'SELECT count(*) FROM twilio.messages' 2>&1 | grep -o 'permission denied' | head -1)"
 check "the API role cannot call handle_webhook" f \
@@ -284,7 +434,7 @@ check "the API role cannot call handle_webhook" f \
 check "no API session is left inside a transaction or with a role set" 0 \
     "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE usename = '$API_ROLE' AND state <> 'idle'")"
 
-echo "# 8. rate limit, database down, static files"
+echo "# 9. rate limit, database down, static files"
 start_relay $((RELAY_PORT + 1)) "$WORK/relay_rate.log" BYO_TWILIO_API_RATE=0.01 BYO_TWILIO_API_BURST=3 || failed=$((failed + 1))
 codes=''
 for _ in 1 2 3 4; do
@@ -307,7 +457,7 @@ check "/ui/%2e%2e/ neither" 404 "$(curl -s -o /dev/null -w '%{http_code}' --path
 check "/ui/ serves no other types" 404 "$(curl -s -o /dev/null -w '%{http_code}' "$API/ui/package.json")"
 check "/ui/ takes GET only" 405 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$API/ui/seal-token.js")"
 
-echo "# 9. logs"
+echo "# 10. logs"
 LOGS=$(cat "$WORK"/relay*.log)
 leaks=0
 for secret in "$TA" "$TB" "$SEALED_A" "$ALICE_TOKEN" "$BYO_TWILIO_JWT_SECRET" "hello from the API" "sms from the API"; do

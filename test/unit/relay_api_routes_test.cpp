@@ -23,6 +23,20 @@ TEST(ApiRoutes, EveryContractRoute) {
         {"GET", "/api/twilio/campaigns", Route::Campaigns},
         {"GET", "/api/twilio/analytics", Route::Analytics},
         {"HEAD", "/api/twilio/status", Route::Status},
+        {"GET", "/api/twilio/actions", Route::ListActions},
+        {"POST", "/api/twilio/actions", Route::CreateActions},
+        {"GET", "/api/twilio/actions/current", Route::CurrentAction},
+        {"POST", "/api/twilio/actions/next", Route::NextAction},
+        {"POST", "/api/twilio/actions/abc/complete", Route::CompleteAction},
+        {"POST", "/api/twilio/actions/abc/skip", Route::SkipAction},
+        {"POST", "/api/twilio/actions/abc/release", Route::ReleaseAction},
+        {"POST", "/api/twilio/calls", Route::Dial},
+        {"GET", "/api/twilio/calls/abc", Route::GetCall},
+        {"GET", "/api/twilio/dialer/settings", Route::GetDialerSettings},
+        {"PUT", "/api/twilio/dialer/settings", Route::SaveDialerSettings},
+        {"GET", "/api/twilio/do-not-call", Route::ListDoNotCall},
+        {"POST", "/api/twilio/do-not-call", Route::AddDoNotCall},
+        {"DELETE", "/api/twilio/do-not-call", Route::RemoveDoNotCall},
     };
     for (const auto& c : cases) {
         const auto m = match_route(c.method, c.path);
@@ -30,6 +44,22 @@ TEST(ApiRoutes, EveryContractRoute) {
         EXPECT_EQ(m.route, c.route) << c.method << ' ' << c.path;
     }
     EXPECT_EQ(match_route("GET", "/api/twilio/conversations/abc/messages").id, "abc");
+    EXPECT_EQ(match_route("POST", "/api/twilio/actions/a1/complete").id, "a1");
+    EXPECT_EQ(match_route("GET", "/api/twilio/calls/c1").id, "c1");
+}
+
+TEST(ApiRoutes, DialerPathsDoNotOverlap) {
+    // "next" and "current" are routes, not ids; an id route needs its verb.
+    EXPECT_EQ(match_route("GET", "/api/twilio/actions/next").kind, RouteMatch::WrongMethod);
+    EXPECT_EQ(match_route("GET", "/api/twilio/actions/next").allow, "POST");
+    EXPECT_EQ(match_route("POST", "/api/twilio/actions/current").allow, "GET");
+    EXPECT_EQ(match_route("POST", "/api/twilio/actions/abc").kind, RouteMatch::NotFound);
+    EXPECT_EQ(match_route("GET", "/api/twilio/calls/a/b").kind, RouteMatch::NotFound);
+    EXPECT_EQ(match_route("PATCH", "/api/twilio/dialer/settings").allow, "GET, PUT");
+    EXPECT_EQ(match_route("PUT", "/api/twilio/do-not-call").allow, "GET, POST, DELETE");
+    EXPECT_EQ(takes_body(Route::SkipAction), Body::Optional);
+    EXPECT_EQ(takes_body(Route::Dial), Body::Required);
+    EXPECT_EQ(takes_body(Route::NextAction), Body::None);
 }
 
 TEST(ApiRoutes, WrongMethodListsAllowed) {
@@ -53,6 +83,14 @@ TEST(ApiRoutes, UnknownPathsAre404) {
     EXPECT_EQ(match_route("GET", long_id).kind, RouteMatch::NotFound);
 }
 
+TEST(ApiRoutes, PreferRollback) {
+    EXPECT_TRUE(prefers_rollback("tx=rollback"));
+    EXPECT_TRUE(prefers_rollback("return=minimal, TX = Rollback"));
+    EXPECT_FALSE(prefers_rollback("tx=commit"));
+    EXPECT_FALSE(prefers_rollback("tx=rollbackx"));
+    EXPECT_FALSE(prefers_rollback(""));
+}
+
 TEST(ApiCors, OnlyListedOrigins) {
     const CorsPolicy p(" https://app.example.com/, http://localhost:3000 ");
     EXPECT_TRUE(p.allows("https://app.example.com"));
@@ -71,7 +109,7 @@ TEST(ApiCors, OnlyListedOrigins) {
     bool methods = false, headers = false;
     for (const auto& [k, v] : pre) {
         if (k == "Access-Control-Allow-Methods") methods = v == "GET, POST, OPTIONS";
-        if (k == "Access-Control-Allow-Headers") headers = v == "authorization, content-type";
+        if (k == "Access-Control-Allow-Headers") headers = v == "authorization, content-type, prefer";
     }
     EXPECT_TRUE(methods && headers);
 }

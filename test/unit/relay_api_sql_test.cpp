@@ -63,3 +63,61 @@ TEST(ApiSql, BodiesTakeStringsOrNull) {
     EXPECT_EQ(b.call.params[0], "conv");
     EXPECT_EQ(b.call.params[1], "hi");
 }
+
+TEST(ApiSql, DialerQueue) {
+    auto b = build_call(Route::ListActions, "", {{"status", "open,in_progress"}, {"limit", "5"}}, {});
+    ASSERT_TRUE(b.ok);
+    EXPECT_TRUE(b.call.read_only);
+    EXPECT_EQ(b.call.params[0], "open,in_progress");
+    EXPECT_EQ(b.call.params[1], "5");
+    b = build_call(Route::ListActions, "", {{"status", "open,closed"}}, {});
+    EXPECT_FALSE(b.ok);  // a typo would list nothing, silently
+    b = build_call(Route::CreateActions, "", {}, {{"kind", "call"}, {"title", "Ann"}, {"priority", 5}});
+    ASSERT_TRUE(b.ok);
+    ASSERT_EQ(b.call.params.size(), 8u);
+    EXPECT_EQ(b.call.params[5], "5");  // a number travels as its text; SQL casts it
+    EXPECT_FALSE(b.call.params[2].has_value());
+    b = build_call(Route::CreateActions, "", {}, {{"kind", "call"}, {"title", nlohmann::json::object()}});
+    EXPECT_FALSE(b.ok);
+    b = build_call(Route::CreateActions, "", {},
+                   {{"actions", {{{"kind", "call"}, {"title", "A"}}, {{"kind", "text"}, {"title", "B"}}}}});
+    ASSERT_TRUE(b.ok);
+    ASSERT_EQ(b.call.params.size(), 1u);
+    EXPECT_EQ(nlohmann::json::parse(*b.call.params[0]).size(), 2u);
+    b = build_call(Route::CreateActions, "", {}, {{"actions", "x"}});
+    EXPECT_FALSE(b.ok);
+    b = build_call(Route::CompleteAction, "a1", {}, {{"outcome", "busy"}});
+    ASSERT_TRUE(b.ok);
+    EXPECT_FALSE(b.call.read_only);
+    EXPECT_EQ(b.call.params[0], "a1");
+    EXPECT_EQ(b.call.params[1], "busy");
+    EXPECT_FALSE(b.call.params[2].has_value());
+    b = build_call(Route::SkipAction, "a1", {}, nlohmann::json::object());
+    ASSERT_TRUE(b.ok);
+    EXPECT_EQ(b.call.params.size(), 2u);
+}
+
+TEST(ApiSql, DialerCallsSettingsDoNotCall) {
+    auto b = build_call(Route::Dial, "", {}, {{"lead_phone", "+15005550100"}, {"time_zone", "America/Chicago"}});
+    ASSERT_TRUE(b.ok);
+    ASSERT_EQ(b.call.params.size(), 4u);
+    EXPECT_FALSE(b.call.params[0].has_value());
+    EXPECT_EQ(b.call.params[1], "+15005550100");
+    b = build_call(Route::GetCall, "c1", {}, {});
+    ASSERT_TRUE(b.ok);
+    ASSERT_NE(b.call.not_found, nullptr);  // an id that is not the user's is a 404
+    b = build_call(Route::SaveDialerSettings, "", {}, {{"auto_advance", false}, {"calling_hours_start", "09:00"}});
+    ASSERT_TRUE(b.ok);
+    EXPECT_EQ(b.call.params[4], "false");
+    EXPECT_EQ(b.call.params[1], "09:00");
+    b = build_call(Route::SaveDialerSettings, "", {}, {{"auto_advance", {true}}});
+    EXPECT_FALSE(b.ok);
+    b = build_call(Route::RemoveDoNotCall, "", {}, {});
+    EXPECT_FALSE(b.ok);  // which number?
+    b = build_call(Route::RemoveDoNotCall, "", {{"phone", "+15005550100"}}, {});
+    ASSERT_TRUE(b.ok);
+    EXPECT_FALSE(b.call.read_only);
+    b = build_call(Route::ListDoNotCall, "", {{"phone", "+15005550100"}}, {});
+    ASSERT_TRUE(b.ok);
+    EXPECT_TRUE(b.call.read_only);
+}

@@ -15,11 +15,12 @@ export function createRelayApi({ baseUrl = '', getToken, userId, fetch: fetchImp
   if (typeof getToken !== 'function') throw new TypeError('createRelayApi: getToken must be a function');
   const root = `${String(baseUrl).replace(/\/+$/, '')}/api/twilio`;
 
-  async function call(method, path, { body, query } = {}) {
+  async function call(method, path, { body, query, headers: extra } = {}) {
     const url = new URL(`${root}${path}`, globalThis.location?.href);
     for (const [k, v] of Object.entries(query || {})) if (v !== null && v !== undefined && v !== '') url.searchParams.set(k, v);
     const headers = { Accept: 'application/json', Authorization: `Bearer ${await getToken()}` };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
+    Object.assign(headers, extra);
     let res;
     try {
       res = await fetchImpl(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -64,7 +65,31 @@ export function createRelayApi({ baseUrl = '', getToken, userId, fetch: fetchImp
     sendSms: async ({ to, body }) => (await call('POST', '/sms', { body: { to, body } })).id,
     listCampaigns: async () => list(await call('GET', '/campaigns'), 'campaigns'),
     analytics: async ({ from, to, campaign = null }) => list(await call('GET', '/analytics', { query: { from, to, campaign } }), 'rows'),
+
+    // The dialer. Actions are twilio.manual_actions rows, calls twilio.voice_calls rows.
+    listActions: async ({ status = null, limit = null } = {}) => list(await call('GET', '/actions', { query: { status, limit } }), 'actions'),
+    createAction: async (action) => (await call('POST', '/actions', { body: action })).action,
+    createActions: async (actions) => list(await call('POST', '/actions', { body: { actions } }), 'actions'),
+    currentAction: async () => (await call('GET', '/actions/current')).action ?? null,
+    nextAction: async () => (await call('POST', '/actions/next')).action ?? null,
+    completeAction: async (id, { outcome, notes = null }) => (await call('POST', `/actions/${encodeURIComponent(id)}/complete`, { body: { outcome, notes } })).next ?? null,
+    skipAction: async (id, { notes = null } = {}) => (await call('POST', `/actions/${encodeURIComponent(id)}/skip`, { body: { notes } })).next ?? null,
+    releaseAction: async (id) => (await call('POST', `/actions/${encodeURIComponent(id)}/release`)).action,
+    dial: async (args) => (await call('POST', '/calls', { body: dialBody(args) })).call,
+    // Runs dial()'s checks and writes nothing (Prefer: tx=rollback): resolves when a call would be placed, throws
+    // the reason it would not (no Twilio, no agent phone, do-not-call, calling hours, a call already live).
+    checkDial: async (args) => { await call('POST', '/calls', { body: dialBody(args), headers: { Prefer: 'tx=rollback' } }); return true; },
+    getCall: (id) => call('GET', `/calls/${encodeURIComponent(id)}`),
+    getDialerSettings: async () => (await call('GET', '/dialer/settings')).settings,
+    saveDialerSettings: async (settings) => (await call('PUT', '/dialer/settings', { body: settings })).settings,
+    listDoNotCall: async ({ phone = null, limit = null } = {}) => list(await call('GET', '/do-not-call', { query: { phone, limit } }), 'do_not_call'),
+    addDoNotCall: async ({ phone, reason = null }) => (await call('POST', '/do-not-call', { body: { phone, reason } })).entry,
+    removeDoNotCall: async (phone) => Boolean((await call('DELETE', '/do-not-call', { query: { phone } })).removed),
   };
+}
+
+function dialBody({ action_id = null, lead_phone = null, agent_phone = null, time_zone = null } = {}) {
+  return { action_id, lead_phone, agent_phone, time_zone };
 }
 
 export default createRelayApi;

@@ -25,12 +25,13 @@ function start(jwt) {
 function route() {
   if (!localStorage.getItem(TOKEN_KEY)) return;
   const page = (location.hash || '#conversations').slice(1);
-  const known = ['conversations', 'settings', 'analytics'].includes(page) ? page : 'conversations';
+  const known = ['conversations', 'actions', 'settings', 'analytics'].includes(page) ? page : 'conversations';
   for (const section of document.querySelectorAll('section[data-page]')) section.hidden = section.id !== `page-${known}`;
   for (const a of document.querySelectorAll('nav a')) {
     if (a.dataset.page === known) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
-  document.title = `${known[0].toUpperCase()}${known.slice(1)} · byo_twilio demo`;
+  const titles = { conversations: 'Conversations', actions: 'Manual actions', settings: 'Settings', analytics: 'Analytics' };
+  document.title = `${titles[known]} · byo_twilio demo`;
 }
 
 async function loadMessages() {
@@ -69,6 +70,26 @@ $('#composer').addEventListener('submit', async (e) => {
     loadMessages();
   } catch (err) {
     state.textContent = `Not sent: ${err.message}`;
+  }
+});
+
+$('#add-action').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const form = e.currentTarget;
+  const api = (await import('../index.js')).getDefaultApi();
+  const state = $('#add-action-state');
+  state.textContent = 'Adding…';
+  try {
+    const action = await api.createAction({
+      kind: form.kind.value, title: form.title.value.trim(), phone: form.phone.value.trim() || null,
+      time_zone: form.time_zone.value.trim() || null,
+    });
+    state.textContent = `Added: ${action.title}.`;
+    form.title.value = '';
+    form.phone.value = '';
+    $('#dialer').load();
+  } catch (err) {
+    state.textContent = `Not added: ${err.message}`;
   }
 });
 

@@ -14,11 +14,13 @@ const uuid = (s) => { if (!/^[0-9a-f-]{36}$/.test(s)) throw new Error(`not a uui
 export async function createRelayBackend({ origin }) {
   if (!origin) throw new Error('--relay needs the relay URL');
   if (!process.env.WEB_JWT_SECRET) throw new Error('WEB_JWT_SECRET is not set (the relay\'s HS256 secret)');
-  const api = async (user, method, path) => {
-    const res = await fetch(`${origin}/api/twilio${path}`, { method, headers: { Authorization: `Bearer ${user.jwt}` } });
-    const body = await res.json();
-    if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${JSON.stringify(body)}`);
-    return body;
+  const api = async (user, method, path, body) => {
+    const headers = { Authorization: `Bearer ${user.jwt}` };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const res = await fetch(`${origin}/api/twilio${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const answer = await res.json();
+    if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${JSON.stringify(answer)}`);
+    return answer;
   };
   return {
     name: 'relay',
@@ -45,6 +47,11 @@ export async function createRelayBackend({ origin }) {
       });
       return { id: campaign, name: 'Spring follow-up' };
     },
+    // The dialer's setup goes through the API as the user, like an app would.
+    async createActions(user, actions) { return (await api(user, 'POST', '/actions', { actions })).actions; },
+    async saveDialerSettings(user, settings) { return (await api(user, 'PUT', '/dialer/settings', settings)).settings; },
+    async addDoNotCall(user, phone) { return api(user, 'POST', '/do-not-call', { phone }); },
+    async action(user, id) { return JSON.parse(psql(`SELECT row_to_json(a) FROM twilio.manual_actions a WHERE id = '${uuid(id)}' AND user_id = '${uuid(user.id)}'`) || 'null'); },
     async close() {},
   };
 }

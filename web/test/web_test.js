@@ -1,7 +1,8 @@
 // Browser tests of byo_twilio's web components and demo app in headless chromium: the indicator's three states,
 // a wrong token (Twilio's reason shown, nothing saved), a good save (indicator green, composer enabled), the
-// disabled composer's link to settings, live validation, analytics (chart, table, empty and error states),
-// axe-core on every page and Tab reaching every control. Screenshots go to screenshots/.
+// disabled composer's link to settings, live validation, analytics (chart, table, empty and error states), the
+// dialer (loading, empty and error states; Call disabled with the database's reason; keyboard-only Call and
+// outcome with auto-advance), axe-core on every page and Tab reaching every control. Screenshots: screenshots/.
 //
 //   node web_test.js --relay URL   (run.sh starts the cluster, the stand-in and the relay, and passes these)
 import { readFile } from 'node:fs/promises';
@@ -306,6 +307,196 @@ test('analytics: empty state, then chart and table of seeded results; axe and ke
   await waitState(page, '#analytics', 'error');
   assert((await page.locator('#analytics >> [part="message"]').textContent()).startsWith('Could not load analytics'), 'error message');
   equal(await page.locator('#analytics >> [part="message"]').getAttribute('role'), 'alert', 'error announced');
+  await page.close();
+});
+
+// ---- the dialer (<byo-twilio-dialer> on the demo's Manual actions page) ----
+
+// A zone where it is now about `hour` o'clock (Etc/GMT-N is UTC+N), so calling hours hold or fail at any hour.
+function zoneAt(hour) {
+  let off = hour - new Date().getUTCHours();
+  if (off < -12) off += 24;
+  if (off > 14) off -= 24;
+  return off === 0 ? 'Etc/GMT' : off > 0 ? `Etc/GMT-${off}` : `Etc/GMT+${-off}`;
+}
+const AGENT = '+15005550199';
+const dialer = (page) => page.locator('#dialer');
+const part = (page, name) => page.locator(`#dialer >> [part~="${name}"]`);
+const dialerState = (page) => page.locator('#dialer').evaluate((el) => ({
+  state: el.getAttribute('state'), call: el.getAttribute('call-status'),
+  title: el.shadowRoot.querySelector('[part="card"]').hidden ? null : el.shadowRoot.querySelector('[part="title"]').textContent,
+  message: el.shadowRoot.querySelector('[part="message"]').textContent,
+  reason: el.shadowRoot.querySelector('[part="call-reason"]').textContent,
+  callDisabled: el.shadowRoot.querySelector('[part~="call-button"]').getAttribute('aria-disabled'),
+  status: el.shadowRoot.querySelector('[part="call-status"]').textContent,
+  queue: [...el.shadowRoot.querySelectorAll('[part~="item"] .item-title')].map((e) => e.firstChild.textContent),
+}));
+// Waits until the Call button is settled (not "Checking…"); returns the dialer's state.
+async function callChecked(page) {
+  await page.waitForFunction(() => {
+    const r = document.querySelector('#dialer')?.shadowRoot;
+    const b = r?.querySelector('[part~="call-button"]');
+    return b && !r.querySelector('[part="card"]').hidden && !b.querySelector('.spinner');
+  });
+  return dialerState(page);
+}
+// Connects the user's Twilio account the way the settings element does: sealed in the browser, checked by Twilio.
+async function connect(page) {
+  await page.evaluate(async (acct) => {
+    const { getDefaultApi, sealToken } = await import('/ui/index.js');
+    const api = getDefaultApi();
+    const [key, owner] = await Promise.all([api.getSealingKey(), api.getUserId()]);
+    const auth_token = await sealToken({ key, owner, accountSid: acct.sid, token: acct.token });
+    await api.saveSettings({ account_sid: acct.sid, auth_token, conversations_service_sid: acct.is,
+      messaging_service_sid: acct.mg, sms_number: acct.number });
+  }, ACCOUNT);
+}
+async function focusedPart(page) {
+  return page.evaluate(() => {
+    let el = document.activeElement;
+    while (el?.shadowRoot?.activeElement) el = el.shadowRoot.activeElement;
+    return `${el?.localName}${el?.getAttribute('part') ? `[part=${el.getAttribute('part')}]` : ''}:${el?.textContent?.trim().slice(0, 40)}`;
+  });
+}
+
+test('dialer: "Loading" while the queue is asked for, then the empty state', async (ctx) => {
+  const user = await backend.newUser();
+  const page = await ctx.browser.context.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  page.on('pageerror', (err) => ctx.errors.push(String(err)));
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await page.route((url) => url.pathname === '/api/twilio/actions', async (route) => { await held; await route.fallback(); });
+  await page.addInitScript((jwt) => localStorage.setItem('byo-twilio-demo-jwt', jwt), user.jwt);
+  await page.goto(`${backend.origin}/ui/demo/index.html#actions`);
+  await waitState(page, '#dialer', 'loading');
+  const note = () => page.locator('#dialer >> .queue-note').textContent();
+  equal(await note(), 'Loading your queue…', 'loading text');
+  equal(await part(page, 'list').getAttribute('aria-busy'), 'true', 'list busy');
+  release();
+  await waitState(page, '#dialer', 'empty');
+  assert((await note()).startsWith('Your queue is empty'), `empty text: ${await note()}`);
+  equal(await part(page, 'card').isHidden(), true, 'no action card');
+  await page.screenshot({ path: join(shots, 'dialer-empty.png'), fullPage: true });
+  await axe(page, 'dialer (empty)');
+  await page.close();
+});
+
+test('dialer: the error state when the API cannot be reached, and Refresh recovers', async (ctx) => {
+  const user = await backend.newUser();
+  const page = await ctx.browser.context.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  await page.route('**/api/twilio/actions/current', (route) => route.abort('connectionrefused'));
+  await page.addInitScript((jwt) => localStorage.setItem('byo-twilio-demo-jwt', jwt), user.jwt);
+  await page.goto(`${backend.origin}/ui/demo/index.html#actions`);
+  await waitState(page, '#dialer', 'error');
+  const note = page.locator('#dialer >> .queue-note');
+  assert((await note.textContent()).startsWith('Could not load your queue'), `error text: ${await note.textContent()}`);
+  equal(await note.getAttribute('role'), 'alert', 'announced as an alert');
+  await page.unroute('**/api/twilio/actions/current');
+  await page.locator('#dialer >> button.refresh').click();
+  await waitState(page, '#dialer', 'empty');
+  await page.close();
+});
+
+test('dialer: Call disabled with the database\'s reason (not connected, no agent phone, do-not-call, calling hours)', async (ctx) => {
+  const user = await backend.newUser();
+  await backend.createActions(user, [{ kind: 'call', title: 'Dana Lee', phone: '+15005550711', time_zone: zoneAt(12) }]);
+  const page = await open(ctx, user, '#actions');
+  await waitState(page, '#dialer', 'ready');
+  await part(page, 'start-button').click();
+  let s = await callChecked(page);
+  equal(s.title, 'Dana Lee', 'the claimed action is current');
+  equal(s.callDisabled, 'true', 'not connected: Call disabled');
+  assert(/no Twilio account connected/.test(s.reason), `reason: ${s.reason}`);
+  equal(await page.locator('#dialer >> [part="call-reason"] a').getAttribute('href'), '#settings', 'a link to settings');
+  const described = await part(page, 'call-button').getAttribute('aria-describedby');
+  equal(described, 'call-reason', 'the reason describes the button');
+  await page.screenshot({ path: join(shots, 'dialer-not-connected.png'), fullPage: true });
+
+  await connect(page);
+  await page.evaluate(() => document.querySelector('#dialer').load());
+  s = await callChecked(page);
+  equal(s.callDisabled, 'true', 'no agent phone: Call disabled');
+  assert(/agent phone/i.test(s.reason), `reason: ${s.reason}`);
+  await page.locator('#dialer >> [part="call-reason"] button.link').click();
+  equal(await focusedPart(page).then((f) => f.startsWith('input')), true, '"Set your phone" opens the settings at the phone field');
+  await page.locator('#dialer >> #agent_phone').fill(AGENT);
+  await page.locator('#dialer >> #default_time_zone').fill(zoneAt(3));
+  await page.locator('#dialer >> [part="settings-form"] button[type="submit"]').click();
+  await page.waitForFunction(() => document.querySelector('#dialer').shadowRoot.querySelector('[part="message"]').textContent === 'Dialer settings saved.');
+  s = await callChecked(page);
+  equal(s.callDisabled, 'false', 'the action\'s own zone is at noon: Call enabled');
+
+  await backend.addDoNotCall(user, '+15005550711');
+  await page.evaluate(() => document.querySelector('#dialer').load());
+  s = await callChecked(page);
+  equal(s.callDisabled, 'true', 'do-not-call: Call disabled');
+  assert(/do.not.call/i.test(s.reason), `reason: ${s.reason}`);
+
+  await backend.createActions(user, [{ kind: 'call', title: 'Night Owl', phone: '+15005550712', priority: 9 }]);
+  await page.locator('#dialer >> [part~="skip-button"]').click();
+  await page.waitForFunction(() => document.querySelector('#dialer').shadowRoot.querySelector('[part="title"]').textContent === 'Night Owl');
+  s = await callChecked(page);
+  equal(s.callDisabled, 'true', 'at 3 a.m. in the default zone: Call disabled');
+  assert(/08:00/.test(s.reason), `reason names the calling hours: ${s.reason}`);
+  await page.screenshot({ path: join(shots, 'dialer-outside-hours.png'), fullPage: true });
+  await page.close();
+});
+
+test('dialer: keyboard only: Tab to Call, Enter places the call (shown queued), an outcome auto-advances', async (ctx) => {
+  const user = await backend.newUser();
+  await backend.saveDialerSettings(user, { agent_phone: AGENT, default_time_zone: zoneAt(12), auto_advance: true });
+  const [ann, bob] = await backend.createActions(user, [
+    { kind: 'call', title: 'Ann Archer', phone: '+15005550721', priority: 2, notes: 'Asked for a quote on Monday.' },
+    { kind: 'call', title: 'Bob Baker', phone: '+15005550722', priority: 1 },
+    { kind: 'text', title: 'Cy Cole', phone: '+15005550723' },
+  ]);
+  const page = await open(ctx, user, '#actions');
+  await connect(page);
+  await page.evaluate(() => document.querySelector('#dialer').load());
+  await waitState(page, '#dialer', 'ready');
+  const s0 = await dialerState(page);
+  equal(s0.queue.join(','), 'Ann Archer,Bob Baker,Cy Cole', 'the queue in order');
+  // Keyboard: Tab to "Start next action", Enter; then Tab to Call, Enter.
+  const tabTo = async (want) => {
+    for (let i = 0; i < 40; i += 1) {
+      await page.keyboard.press('Tab');
+      if ((await focusedPart(page)).includes(want)) return;
+    }
+    throw new Error(`Tab never reached ${want}`);
+  };
+  await tabTo('[part=start-button]');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelector('#dialer').shadowRoot.querySelector('[part="title"]').textContent === 'Ann Archer');
+  assert((await focusedPart(page)).startsWith('h3[part=title]'), `focus moves to the action: ${await focusedPart(page)}`);
+  const s1 = await callChecked(page);
+  equal(s1.callDisabled, 'false', `Call enabled (${s1.reason})`);
+  await tabTo('[part=call-button]');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelector('#dialer').getAttribute('call-status'));
+  const s2 = await dialerState(page);
+  assert(['queued', 'initiated', 'ringing', 'in-progress', 'failed'].includes(s2.call), `call status ${s2.call}`);
+  if (s2.call === 'queued') assert(s2.status.startsWith('Waiting to place the call'), `queued text: ${s2.status}`);
+  equal(s2.callDisabled, 'true', 'no second call while one is live');
+  const row = await backend.action(user, ann.id);
+  assert(row.call_id, 'the action points at its call');
+  await page.screenshot({ path: join(shots, 'dialer-call.png'), fullPage: true });
+  await axe(page, 'dialer (call placed)');
+  await allReachable(page, 'dialer (call placed)');
+  // An outcome by keyboard: the next action comes back (auto-advance) and takes focus.
+  await page.locator('#dialer >> #notes').fill('Call back after lunch');
+  await tabTo(':Call back later');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelector('#dialer').shadowRoot.querySelector('[part="title"]').textContent === 'Bob Baker');
+  const s3 = await dialerState(page);
+  equal(s3.message, 'Ann Archer: Call back later. Next: Bob Baker.', 'announced');
+  assert((await focusedPart(page)).startsWith('h3[part=title]'), 'focus on the next action');
+  const done = await backend.action(user, ann.id);
+  equal(`${done.status} ${done.outcome} ${done.notes.split('\n').pop()}`, 'done callback Call back later', 'saved with outcome and notes');
+  equal((await backend.action(user, bob.id)).status, 'in_progress', 'the next one is claimed');
+  await page.waitForFunction(() => !document.querySelector('#dialer').shadowRoot.querySelector('[part~="item"] .item-title')?.textContent.startsWith('Ann'));
+  await page.screenshot({ path: join(shots, 'dialer.png'), fullPage: true });
   await page.close();
 });
 
