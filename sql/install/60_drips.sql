@@ -147,8 +147,10 @@ CREATE TRIGGER campaigns_updated_at BEFORE UPDATE ON twilio.campaigns
     FOR EACH ROW EXECUTE FUNCTION twilio._touch_updated_at();
 CREATE TRIGGER campaign_steps_updated_at BEFORE UPDATE ON twilio.campaign_steps
     FOR EACH ROW EXECUTE FUNCTION twilio._touch_updated_at();
+-- The drip tick sets updated_at itself: no trigger call per row it advances.
 CREATE TRIGGER enrollments_updated_at BEFORE UPDATE ON twilio.enrollments
-    FOR EACH ROW EXECUTE FUNCTION twilio._touch_updated_at();
+    FOR EACH ROW WHEN (OLD.updated_at IS NOT DISTINCT FROM NEW.updated_at)
+    EXECUTE FUNCTION twilio._touch_updated_at();
 
 SELECT pg_catalog.pg_extension_config_dump('twilio.campaigns', '');
 SELECT pg_catalog.pg_extension_config_dump('twilio.campaign_steps', '');
