@@ -8,6 +8,11 @@
 -- below must not let one contact's bad variables abort the batch.
 CREATE FUNCTION twilio._drip_try_render(template text, variables jsonb) RETURNS text
     AS 'MODULE_PATHNAME', 'byo_drip_try_render' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+-- The same text with its SMS segments and encoding as _sms_segments counts them (all NULL where it does not
+-- render): one call per message in the tick.
+CREATE FUNCTION twilio._drip_try_render_sms(template text, variables jsonb, OUT body text, OUT segments integer,
+                                            OUT encoding text)
+    AS 'MODULE_PATHNAME', 'byo_drip_try_render_sms' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 -- Sends one due enrollment's next step, or says why not. Raises on anything the step cannot get past.
 CREATE FUNCTION twilio._drip_send_step(e twilio.enrollments, c twilio.campaigns, s twilio.campaign_steps)
@@ -86,7 +91,11 @@ BEGIN
     EXCEPTION
         WHEN object_not_in_prerequisite_state THEN  -- the sender: not connected, disabled, incomplete
             GET STACKED DIAGNOSTICS why = MESSAGE_TEXT;
-            UPDATE twilio.enrollments x SET next_run_at = now() + interval '5 minutes', hold_reason = why
+            -- The retry is a plan too (the batch sends what is due without planning it again): out of quiet hours.
+            UPDATE twilio.enrollments x
+               SET next_run_at = twilio._drip_allowed_at(now() + interval '5 minutes', e.time_zone, c.quiet_start,
+                                                         c.quiet_end, c.quiet_days),
+                   hold_reason = why
              WHERE x.user_id = e.user_id AND x.id = e.id;
             RETURN 'held';
         WHEN OTHERS THEN
@@ -102,103 +111,132 @@ BEGIN
 END
 $$;
 
--- The bulk of a pass in one statement: claims up to max_rows due enrollments (FOR UPDATE SKIP LOCKED: rows another
--- pass holds are skipped, and one it already advanced no longer qualifies when rechecked), plans each, and for
--- every plain SMS step that will go through writes the message and its outbox job (the columns _enqueue_sms
--- writes, with the sender _require_sender picks), the send record and the rollup, and advances the enrollment;
--- completes, stops (opted out) or re-times the others that need no sending. What it cannot vouch for (a
--- Conversations step, no usable sender, a step that does not render, a step already on record) it leaves claimed
--- and unchanged, for the row-by-row path. Returns the counts and those rows.
+-- Claims up to max_rows due enrollments, oldest due first (FOR UPDATE SKIP LOCKED: rows another pass holds are
+-- skipped, and one it already advanced no longer qualifies when rechecked), with what the batch reads of them.
+-- A function, not a subquery, for its ROWS estimate: the statistics of next_run_at always say that almost nothing
+-- is due (rows become due between two ANALYZEs), and on that estimate the planner joins the batch's rows to their
+-- steps and senders by nested loops, each row against every group.
+CREATE FUNCTION twilio._drip_claim(max_rows integer)
+    RETURNS TABLE (user_id uuid, id uuid, campaign_id uuid, phone text, time_zone text, variables jsonb,
+                   last_position integer, enrolled_at timestamptz)
+LANGUAGE sql VOLATILE ROWS 1000 SET search_path = pg_catalog, pg_temp AS $$
+    SELECT x.user_id, x.id, x.campaign_id, x.phone, x.time_zone, x.variables, x.last_position, x.enrolled_at
+      FROM twilio.enrollments x
+     WHERE x.status = 'active' AND x.next_run_at <= now()
+     ORDER BY x.next_run_at
+     LIMIT max_rows
+       FOR UPDATE SKIP LOCKED
+$$;
+
+-- The bulk of a pass in one statement: claims up to max_rows due enrollments (_drip_claim), and for every plain SMS
+-- step that will go through writes the message and its outbox job (the columns _enqueue_sms writes, with the
+-- sender _require_sender picks), the send record and the rollup, and advances the enrollment; completes or stops
+-- (opted out) the others that need no sending. What it cannot vouch for (a Conversations step, no usable sender,
+-- a step that does not render, a step already on record) it leaves claimed and unchanged, for the row-by-row path.
+-- Returns the counts and those rows.
+-- A due row's next_run_at is its plan (this pass, enroll, resume and every change of steps or quiet hours set it
+-- with _drip_plan), so the step it is due for is not planned again here. The next step is planned once per
+-- campaign, position and time zone among the claimed rows (every row of a group is anchored at now()), and per
+-- row only for a step at a local time of day (it counts from the day of enrolling).
 CREATE FUNCTION twilio._drip_tick_batch(max_rows integer, OUT claimed integer, OUT sent integer,
-                                        OUT completed integer, OUT waiting integer, OUT stopped integer,
+                                        OUT completed integer, OUT stopped integer,
                                         OUT rest_users uuid[], OUT rest_ids uuid[])
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    WITH due AS (
-        SELECT x AS e FROM twilio.enrollments x
-         WHERE x.status = 'active' AND x.next_run_at <= now()
-         ORDER BY x.next_run_at
-         LIMIT max_rows
-           FOR UPDATE SKIP LOCKED
+    WITH due AS MATERIALIZED (
+        SELECT * FROM twilio._drip_claim(max_rows)
     ), senders AS MATERIALIZED (  -- once per user in the batch, not per row
         SELECT u.user_id, r.account_sid, r.messaging_service_sid, r.sms_number
-          FROM (SELECT DISTINCT (d.e).user_id FROM due d) u
+          FROM (SELECT DISTINCT d.user_id FROM due d) u
           LEFT JOIN LATERAL (SELECT * FROM twilio._resolve_config(u.user_id) LIMIT 1) r ON true
+    ), steps AS MATERIALIZED (  -- once per campaign, position and zone: this step, the next, and its plan
+        SELECT g.*, st.id AS sid, st.position, st.body_template, coalesce(st.channel, c.channel) AS channel,
+               nx.id AS next_sid, nx.delay IS NULL AS next_on_day, nx.on_day, nx.at_local_time,
+               c.quiet_start, c.quiet_end, c.quiet_days, a.next_allowed_at, a.next_due_at
+          FROM (SELECT DISTINCT d.user_id, d.campaign_id, d.last_position, d.time_zone FROM due d) g
+          JOIN twilio.campaigns c ON c.user_id = g.user_id AND c.id = g.campaign_id
+          LEFT JOIN LATERAL (SELECT s.* FROM twilio.campaign_steps s
+                              WHERE s.user_id = g.user_id AND s.campaign_id = g.campaign_id
+                                AND s.position > g.last_position
+                              ORDER BY s.position LIMIT 1) st ON true
+          LEFT JOIN LATERAL (SELECT s.* FROM twilio.campaign_steps s
+                              WHERE s.user_id = g.user_id AND s.campaign_id = g.campaign_id
+                                AND s.position > st.position
+                              ORDER BY s.position LIMIT 1) nx ON true
+          LEFT JOIN LATERAL (SELECT t.due AS next_due_at,
+                                    twilio._drip_allowed_at(t.due, g.time_zone, c.quiet_start, c.quiet_end,
+                                                            c.quiet_days) AS next_allowed_at
+                               FROM (SELECT twilio._drip_add(now(), nx.delay, g.time_zone) AS due) t
+                              WHERE nx.delay IS NOT NULL) a ON true
     ), classified AS MATERIALIZED (  -- once: each later part reads it
-        SELECT d.e, c, p.step_id, p.due_at, p.allowed_at, st.position, st.id AS sid, n.account_sid, n.sms_number,
-               r.body,
-               CASE WHEN p.step_id IS NULL THEN 'completed'
-                    WHEN p.allowed_at > now() THEN 'waiting'
+        SELECT d.user_id, d.id, d.campaign_id, d.phone, d.time_zone, d.enrolled_at, st.sid, st.position,
+               st.next_sid, st.next_on_day, st.on_day, st.at_local_time, st.quiet_start, st.quiet_end,
+               st.quiet_days, st.next_due_at, st.next_allowed_at, n.account_sid, n.sms_number, r.r,
+               CASE WHEN st.sid IS NULL THEN 'completed'
                     WHEN EXISTS (SELECT 1 FROM twilio.opt_outs o
-                                  WHERE o.user_id = (d.e).user_id AND o.phone = (d.e).phone) THEN 'stopped'
-                    WHEN coalesce(st.channel, c.channel) = 'sms' AND n.messaging_service_sid IS NOT NULL
-                         AND r.body ~ '\S' AND char_length(r.body) <= 1600  -- what _require_body accepts
+                                  WHERE o.user_id = d.user_id AND o.phone = d.phone) THEN 'stopped'
+                    WHEN st.channel = 'sms' AND n.messaging_service_sid IS NOT NULL
+                         AND (r.r).body ~ '\S' AND char_length((r.r).body) <= 1600  -- what _require_body accepts
                          AND NOT EXISTS (SELECT 1 FROM twilio.enrollment_sends es
-                                          WHERE es.user_id = (d.e).user_id AND es.enrollment_id = (d.e).id
-                                            AND es.step_id = st.id) THEN 'send'
+                                          WHERE es.user_id = d.user_id AND es.enrollment_id = d.id
+                                            AND es.step_id = st.sid) THEN 'send'
                     ELSE 'rest' END AS outcome
           FROM due d
-          JOIN twilio.campaigns c ON c.user_id = (d.e).user_id AND c.id = (d.e).campaign_id
-          LEFT JOIN LATERAL twilio._drip_plan(d.e, c) p ON true
-          LEFT JOIN twilio.campaign_steps st ON st.user_id = (d.e).user_id AND st.id = p.step_id
-          LEFT JOIN senders n ON n.user_id = (d.e).user_id
-         CROSS JOIN LATERAL (SELECT CASE WHEN p.step_id IS NOT NULL AND p.allowed_at <= now()
-                                         THEN twilio._drip_try_render(st.body_template, (d.e).variables) END AS body) r
-    ), sending AS MATERIALIZED (  -- the enrollment as it will be once this step is sent, to plan the next step
+          JOIN steps st ON st.user_id = d.user_id AND st.campaign_id = d.campaign_id
+                       AND st.last_position = d.last_position AND st.time_zone = d.time_zone
+          LEFT JOIN senders n ON n.user_id = d.user_id
+         CROSS JOIN LATERAL (SELECT twilio._drip_try_render_sms(CASE WHEN st.channel = 'sms' THEN st.body_template END,
+                                                                d.variables) AS r) r
+    ), sending AS MATERIALIZED (  -- with the next step's plan: at a local time of day, counted from enrolling
         SELECT k.*, twilio._uuid_v7() AS msg_id, (now() AT TIME ZONE 'UTC')::date AS day,
-               jsonb_populate_record(k.e, jsonb_build_object('last_position', k.position, 'anchor_at', now())) AS e_next
+               CASE WHEN k.next_on_day THEN twilio._drip_allowed_at(o.due, k.time_zone, k.quiet_start,
+                                                                    k.quiet_end, k.quiet_days)
+                    ELSE k.next_allowed_at END AS next_at,
+               CASE WHEN k.next_on_day THEN o.due ELSE k.next_due_at END AS next_due
           FROM classified k
+          LEFT JOIN LATERAL (SELECT greatest(now(), ((k.enrolled_at AT TIME ZONE k.time_zone)::date + k.on_day
+                                                     + k.at_local_time) AT TIME ZONE k.time_zone) AS due
+                              WHERE k.next_on_day AND k.next_sid IS NOT NULL) o ON true
          WHERE k.outcome = 'send'
-    ), planned_next AS MATERIALIZED (
-        SELECT w.*, g.segments, g.encoding, q.step_id AS next_step_id, q.due_at AS next_due_at,
-               q.allowed_at AS next_allowed_at
-          FROM sending w
-         CROSS JOIN LATERAL twilio._sms_segments(w.body) g
-          LEFT JOIN LATERAL twilio._drip_plan(w.e_next, w.c) q ON true
     ), messages AS (
         INSERT INTO twilio.messages (user_id, id, channel, to_number, from_number, body, segments, encoding,
                                      account_sid)
-        SELECT (w.e).user_id, w.msg_id, 'sms', (w.e).phone, w.sms_number, w.body, w.segments, w.encoding,
+        SELECT w.user_id, w.msg_id, 'sms', w.phone, w.sms_number, (w.r).body, (w.r).segments, (w.r).encoding,
                w.account_sid
-          FROM planned_next w
+          FROM sending w
     ), jobs AS (
         INSERT INTO twilio.outbox (user_id, kind, message_id)
-        SELECT (w.e).user_id, 'send_sms', w.msg_id FROM planned_next w ORDER BY w.msg_id
+        SELECT w.user_id, 'send_sms', w.msg_id FROM sending w ORDER BY w.msg_id
     ), sends AS (  -- the primary key (enrollment, step) refuses a second send of a step, ever
         INSERT INTO twilio.enrollment_sends (user_id, enrollment_id, step_id, campaign_id, position, message_id,
                                              phone, segments, day)
-        SELECT (w.e).user_id, (w.e).id, w.sid, (w.e).campaign_id, w.position, w.msg_id, (w.e).phone, w.segments,
-               w.day
-          FROM planned_next w
+        SELECT w.user_id, w.id, w.sid, w.campaign_id, w.position, w.msg_id, w.phone, (w.r).segments, w.day
+          FROM sending w
     ), rollups AS (
         INSERT INTO twilio.campaign_stats_daily AS d (user_id, campaign_id, day, step_id, position, sent, segments)
-        SELECT (w.e).user_id, (w.e).campaign_id, w.day, w.sid, w.position, count(*), sum(w.segments)
-          FROM planned_next w GROUP BY (w.e).user_id, (w.e).campaign_id, w.day, w.sid, w.position
+        SELECT w.user_id, w.campaign_id, w.day, w.sid, w.position, count(*), sum((w.r).segments)
+          FROM sending w GROUP BY w.user_id, w.campaign_id, w.day, w.sid, w.position
         ON CONFLICT (user_id, campaign_id, day, step_id)
             DO UPDATE SET sent = d.sent + EXCLUDED.sent, segments = d.segments + EXCLUDED.segments
     ), advanced AS (  -- the last step sent: completed now
         UPDATE twilio.enrollments x
            SET last_position = w.position, anchor_at = now(), last_sent_at = now(), last_error = NULL,
-               status = CASE WHEN w.next_step_id IS NULL THEN 'completed' ELSE 'active' END,
-               next_run_at = w.next_allowed_at, finished_at = CASE WHEN w.next_step_id IS NULL THEN now() END,
-               hold_reason = CASE WHEN w.next_allowed_at > w.next_due_at THEN 'quiet hours' END
-          FROM planned_next w
-         WHERE x.user_id = (w.e).user_id AND x.id = (w.e).id
-    ), settled AS (  -- nothing to send: completed, waiting for its moved plan, or opted out
+               status = CASE WHEN w.next_sid IS NULL THEN 'completed' ELSE 'active' END,
+               next_run_at = w.next_at, finished_at = CASE WHEN w.next_sid IS NULL THEN now() END,
+               hold_reason = CASE WHEN w.next_at > w.next_due THEN 'quiet hours' END, updated_at = now()
+          FROM sending w
+         WHERE x.user_id = w.user_id AND x.id = w.id
+    ), settled AS (  -- nothing to send: completed, or opted out
         UPDATE twilio.enrollments x
-           SET status = CASE k.outcome WHEN 'waiting' THEN 'active' ELSE k.outcome END,
-               stop_reason = CASE WHEN k.outcome = 'stopped' THEN 'opted_out' END,
-               next_run_at = CASE WHEN k.outcome = 'waiting' THEN k.allowed_at END,
-               hold_reason = CASE WHEN k.outcome = 'waiting' AND k.allowed_at > k.due_at THEN 'quiet hours' END,
-               finished_at = CASE WHEN k.outcome <> 'waiting' THEN now() END
+           SET status = k.outcome, stop_reason = CASE WHEN k.outcome = 'stopped' THEN 'opted_out' END,
+               next_run_at = NULL, hold_reason = NULL, finished_at = now(), updated_at = now()
           FROM classified k
-         WHERE k.outcome IN ('completed', 'waiting', 'stopped') AND x.user_id = (k.e).user_id AND x.id = (k.e).id
+         WHERE k.outcome IN ('completed', 'stopped') AND x.user_id = k.user_id AND x.id = k.id
     )
     SELECT count(*)::integer, count(*) FILTER (WHERE k.outcome = 'send')::integer,
            count(*) FILTER (WHERE k.outcome = 'completed')::integer,
-           count(*) FILTER (WHERE k.outcome = 'waiting')::integer,
            count(*) FILTER (WHERE k.outcome = 'stopped')::integer,
-           coalesce(array_agg((k.e).user_id) FILTER (WHERE k.outcome = 'rest'), '{}'),
-           coalesce(array_agg((k.e).id) FILTER (WHERE k.outcome = 'rest'), '{}')
+           coalesce(array_agg(k.user_id) FILTER (WHERE k.outcome = 'rest'), '{}'),
+           coalesce(array_agg(k.id) FILTER (WHERE k.outcome = 'rest'), '{}')
       FROM classified k
 $$;
 
@@ -222,15 +260,15 @@ BEGIN
     IF max_rows IS NULL OR max_rows NOT BETWEEN 1 AND 100000 THEN
         RAISE EXCEPTION 'max_rows must be 1 to 100000' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    held := 0; failed := 0;
+    waiting := 0; held := 0; failed := 0;
     BEGIN
-        SELECT b.claimed, b.sent, b.completed, b.waiting, b.stopped, b.rest_users, b.rest_ids
-          INTO STRICT claimed, sent, completed, waiting, stopped, rest_users, rest_ids
+        SELECT b.claimed, b.sent, b.completed, b.stopped, b.rest_users, b.rest_ids
+          INTO STRICT claimed, sent, completed, stopped, rest_users, rest_ids
           FROM twilio._drip_tick_batch(max_rows) b;
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS why = MESSAGE_TEXT;
         RAISE WARNING 'drip_tick: the batch statement failed (%); this pass goes row by row', why;
-        sent := 0; completed := 0; waiting := 0; stopped := 0;
+        sent := 0; completed := 0; stopped := 0;
         SELECT count(*), array_agg(x.user_id), array_agg(x.id) INTO claimed, rest_users, rest_ids
           FROM (SELECT y.user_id, y.id FROM twilio.enrollments y
                  WHERE y.status = 'active' AND y.next_run_at <= now()
