@@ -1240,3 +1240,80 @@ $$;
 CREATE TRIGGER enrollments_drop_sends AFTER DELETE ON twilio.enrollments
     REFERENCING OLD TABLE AS old_enrollments FOR EACH STATEMENT EXECUTE FUNCTION twilio._drip_drop_sends();
 REVOKE ALL ON FUNCTION twilio._drip_drop_sends() FROM PUBLIC;
+
+-- Drips: a step may queue a call for the user (channel 'manual_call') instead of sending a text.
+ALTER TABLE twilio.campaign_steps
+    DROP CONSTRAINT campaign_steps_channel_check,
+    ADD CONSTRAINT campaign_steps_channel_check CHECK (channel IN ('sms', 'conversation', 'manual_call'));
+CREATE OR REPLACE FUNCTION twilio._check_step(body text, delay interval, on_day integer, at_local_time time, channel text)
+    RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM twilio._require_body(body);
+    PERFORM twilio._drip_required_variables(body);  -- raises on a malformed template
+    IF (delay IS NULL) = (on_day IS NULL OR at_local_time IS NULL) OR (on_day IS NULL) <> (at_local_time IS NULL) THEN
+        RAISE EXCEPTION 'a step needs either a delay, or on_day with at_local_time'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF delay < interval '0' OR on_day NOT BETWEEN 0 AND 3650 THEN
+        RAISE EXCEPTION 'a step''s delay must not be negative, and on_day must be 0 to 3650'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF channel NOT IN ('sms', 'conversation', 'manual_call') THEN  -- manual_call: queue a call (docs/dialer.md)
+        RAISE EXCEPTION 'a step''s channel must be ''sms'', ''conversation'' or ''manual_call'''
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+
+-- A manual-call step: a call for the user to make, in their queue (twilio.manual_actions), instead of a text. The
+-- rendered step is the action's title (its first line, at most 200 characters) and, when longer, its notes. Queued
+-- once per enrollment and step (_create_action finds one already queued). A number on the user's do-not-call list
+-- gets no call; the campaign goes on with its next step. Returns the action's id (NULL when none was queued).
+CREATE FUNCTION twilio._drip_queue_call(e twilio.enrollments, s twilio.campaign_steps, body text) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    whole text := regexp_replace(body, '^\s+|\s+$', '', 'g');
+    title text := left(btrim(substring(whole FROM '^[^\r\n]*')), 200);
+BEGIN
+    IF EXISTS (SELECT 1 FROM twilio.do_not_call d WHERE d.user_id = e.user_id AND d.phone = e.phone) THEN
+        RETURN NULL;
+    END IF;
+    RETURN twilio._create_action(e.user_id, 'call', title, e.phone, e.lead_id, now(), 0,
+                                 CASE WHEN whole <> title THEN whole END,
+                                 e.time_zone, 'drip', e.id, s.position);
+END
+$$;
+
+REVOKE ALL ON FUNCTION twilio._drip_queue_call(twilio.enrollments, twilio.campaign_steps, text) FROM PUBLIC;
+
+-- Sends one due enrollment's next step, or says why not. Raises on anything the step cannot get past.
+CREATE OR REPLACE FUNCTION twilio._drip_send_step(e twilio.enrollments, c twilio.campaigns, s twilio.campaign_steps)
+    RETURNS uuid
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    body text := twilio._drip_render(s.body_template, e.variables);
+    msg_id uuid;
+    seg integer;
+BEGIN
+    IF s.channel = 'manual_call' THEN
+        RETURN twilio._drip_queue_call(e, s, body);
+    END IF;
+    IF coalesce(s.channel, c.channel) = 'sms' THEN
+        msg_id := twilio._enqueue_sms(e.user_id, e.phone, body);
+    ELSE
+        msg_id := twilio._enqueue_conversation_message(
+            e.user_id, twilio._conversation_for_lead(e.user_id, e.lead_id, e.phone, NULL), body);
+    END IF;
+    SELECT m.segments INTO seg FROM twilio.messages m WHERE m.user_id = e.user_id AND m.id = msg_id;
+    -- The primary key (enrollment, step) refuses a second send of this step, ever.
+    INSERT INTO twilio.enrollment_sends (user_id, enrollment_id, step_id, campaign_id, position, message_id, phone,
+                                         segments, day)
+    VALUES (e.user_id, e.id, s.id, c.id, s.position, msg_id, e.phone, seg, (now() AT TIME ZONE 'UTC')::date);
+    INSERT INTO twilio.campaign_stats_daily AS d (user_id, campaign_id, day, step_id, position, sent, segments)
+    VALUES (e.user_id, c.id, (now() AT TIME ZONE 'UTC')::date, s.id, s.position, 1, seg)
+    ON CONFLICT (user_id, campaign_id, day, step_id)
+        DO UPDATE SET sent = d.sent + 1, segments = d.segments + EXCLUDED.segments;
+    RETURN msg_id;
+END
+$$;

@@ -2,7 +2,8 @@
 # Demo, end to end on a throwaway local cluster: two app users each connect their own Twilio account (against
 # the local Twilio stand-in), see their own status, neither can see the other's settings, each sends an SMS and a
 # Conversations message that the dispatcher delivers with that user's own account, and each receives an inbound
-# message and a delivery receipt through the webhook relay, signed by Twilio's own helper library.
+# message and a delivery receipt through the webhook relay, signed by Twilio's own helper library. Then each runs
+# a two-step drip campaign and places a click-to-call whose status callbacks settle the action and auto-advance.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -195,5 +196,62 @@ as_user "$ALICE" -c "SELECT 'alice' AS who, campaign_name, step_position, sent, 
                             delivery_rate, reply_rate FROM twilio.analytics(current_date - 30, current_date)"
 as_user "$BOB" -c "SELECT 'bob' AS who, campaign_name, step_position, sent, delivered, failed, replies, opt_outs, segments,
                           delivery_rate, reply_rate FROM twilio.analytics(current_date - 30, current_date)"
+
+step "Power dialer: each user queues two calls to a lead and dials the first (Twilio rings the agent, then bridges)"
+echo "(calling hours are opened to the whole day here so the demo runs at any hour; the default is 08:00-21:00)"
+for who in ALICE:alice:+15005550300:+15005550400 BOB:bob:+15005550301:+15005550401; do
+    IFS=: read -r var name lead agent <<<"$who"
+    uid=$([ "$name" = alice ] && echo "$ALICE" || echo "$BOB")
+    as_user "$uid" -v name="$name" -v lead="$lead" -v agent="$agent" -f - <<'SQL'
+SELECT :'name' AS who, agent_phone, calling_hours_start, calling_hours_end, default_time_zone, auto_advance
+  FROM twilio.save_dialer_settings(agent_phone => :'agent', calling_hours_start => '00:00',
+                                   calling_hours_end => '23:59:59', default_time_zone => 'Europe/Paris');
+SELECT :'name' AS who, kind, title, phone, status
+  FROM twilio.create_actions(jsonb_build_array(
+           jsonb_build_object('kind', 'call', 'title', 'Call about the quote', 'phone', :'lead', 'priority', 1),
+           jsonb_build_object('kind', 'call', 'title', 'Follow-up call', 'phone', :'lead')));
+SELECT :'name' AS who, title, status AS now FROM twilio.next_action();
+SELECT :'name' AS who, leg, status, to_number AS rings_first, lead_phone AS then_bridges_to, from_number AS caller_id
+  FROM twilio.dial(action_id => (SELECT id FROM twilio.current_action()));
+SQL
+done
+for _ in $(seq 1 100); do
+    [ "$(psql -X -q -t -A -d $DB -c "SELECT backlog + in_flight + ambiguous FROM twilio.outbox_status")" = 0 ] && break
+    sleep 0.1
+done
+echo "Twilio saw each call with its user's own account (the bridge to the lead is the call's inline TwiML):"
+STANDIN_URL=$STANDIN_URL node test/lib/standin_requests.js --path 'Calls.json$' --fields To,From
+
+step "Twilio reports each call's progress, both legs, signed with that user's token: the lead answers, they talk"
+call_callbacks() {  # user uuid, token variable, account sid
+    local agent_sid lead_sid agent lead from
+    IFS='|' read -r agent_sid agent lead from < <(psql -X -q -t -A -d $DB -c "SELECT call_sid, to_number, lead_phone,
+        from_number FROM twilio.voice_calls WHERE user_id = '$1' AND leg = 'agent'")
+    lead_sid=CA$(openssl rand -hex 16)
+    cb() {  # user, token variable, account, call sid, status, sequence number, more JSON fields
+        relay_post "$1" "$2" voice_status "{\"AccountSid\":\"$3\",\"CallSid\":\"$4\",\"CallStatus\":\"$5\",\"SequenceNumber\":\"$6\"$7}"
+    }
+    local to_agent=",\"From\":\"$from\",\"To\":\"$agent\",\"Direction\":\"outbound-api\""
+    local to_lead=",\"From\":\"$from\",\"To\":\"$lead\",\"Direction\":\"outbound-dial\",\"ParentCallSid\":\"$agent_sid\""
+    cb "$1" "$2" "$3" "$agent_sid" initiated 0 "$to_agent"
+    cb "$1" "$2" "$3" "$agent_sid" ringing 1 "$to_agent"
+    cb "$1" "$2" "$3" "$agent_sid" in-progress 2 "$to_agent"
+    cb "$1" "$2" "$3" "$lead_sid" ringing 0 "$to_lead"
+    cb "$1" "$2" "$3" "$lead_sid" in-progress 1 "$to_lead"
+    cb "$1" "$2" "$3" "$lead_sid" completed 2 "$to_lead,\"CallDuration\":\"42\""
+    cb "$1" "$2" "$3" "$agent_sid" completed 3 "$to_agent,\"CallDuration\":\"51\""
+}
+echo "alice:"; call_callbacks "$ALICE" ALICE_TOKEN ACa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1
+echo "bob:"; call_callbacks "$BOB" BOB_TOKEN ACb0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0
+
+step "Each user's calls (both legs), the action's outcome, and the next action handed out (auto-advance)"
+for who in "$ALICE":alice "$BOB":bob; do
+    IFS=: read -r uid name <<<"$who"
+    as_user "$uid" -v name="$name" -f - <<'SQL'
+SELECT :'name' AS who, leg, status, to_number, duration_seconds, answered_at IS NOT NULL AS answered
+  FROM twilio.voice_calls ORDER BY created_at;
+SELECT :'name' AS who, title, status, outcome FROM twilio.manual_actions ORDER BY priority DESC, created_at;
+SQL
+done
 
 step "Done"

@@ -60,7 +60,8 @@ CREATE TABLE twilio.campaign_steps (
     on_day integer CHECK (on_day BETWEEN 0 AND 3650),
     at_local_time time,
     body_template text NOT NULL CHECK (btrim(body_template) <> '' AND char_length(body_template) <= 1600),
-    channel text CHECK (channel IN ('sms', 'conversation')),  -- NULL: the campaign's
+    -- NULL: the campaign's. 'manual_call' queues a call for the user (twilio.manual_actions) instead of a text.
+    channel text CHECK (channel IN ('sms', 'conversation', 'manual_call')),
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (user_id, id),

@@ -160,8 +160,9 @@ BEGIN
         RAISE EXCEPTION 'a step''s delay must not be negative, and on_day must be 0 to 3650'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF channel IS NOT NULL THEN
-        PERFORM twilio._require_channel(channel);
+    IF channel NOT IN ('sms', 'conversation', 'manual_call') THEN  -- manual_call: queue a call (docs/dialer.md)
+        RAISE EXCEPTION 'a step''s channel must be ''sms'', ''conversation'' or ''manual_call'''
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
 END
 $$;

@@ -14,6 +14,25 @@ CREATE FUNCTION twilio._drip_try_render_sms(template text, variables jsonb, OUT 
                                             OUT encoding text)
     AS 'MODULE_PATHNAME', 'byo_drip_try_render_sms' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+-- A manual-call step: a call for the user to make, in their queue (twilio.manual_actions), instead of a text. The
+-- rendered step is the action's title (its first line, at most 200 characters) and, when longer, its notes. Queued
+-- once per enrollment and step (_create_action finds one already queued). A number on the user's do-not-call list
+-- gets no call; the campaign goes on with its next step. Returns the action's id (NULL when none was queued).
+CREATE FUNCTION twilio._drip_queue_call(e twilio.enrollments, s twilio.campaign_steps, body text) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    whole text := regexp_replace(body, '^\s+|\s+$', '', 'g');
+    title text := left(btrim(substring(whole FROM '^[^\r\n]*')), 200);
+BEGIN
+    IF EXISTS (SELECT 1 FROM twilio.do_not_call d WHERE d.user_id = e.user_id AND d.phone = e.phone) THEN
+        RETURN NULL;
+    END IF;
+    RETURN twilio._create_action(e.user_id, 'call', title, e.phone, e.lead_id, now(), 0,
+                                 CASE WHEN whole <> title THEN whole END,
+                                 e.time_zone, 'drip', e.id, s.position);
+END
+$$;
+
 -- Sends one due enrollment's next step, or says why not. Raises on anything the step cannot get past.
 CREATE FUNCTION twilio._drip_send_step(e twilio.enrollments, c twilio.campaigns, s twilio.campaign_steps)
     RETURNS uuid
@@ -23,6 +42,9 @@ DECLARE
     msg_id uuid;
     seg integer;
 BEGIN
+    IF s.channel = 'manual_call' THEN
+        RETURN twilio._drip_queue_call(e, s, body);
+    END IF;
     IF coalesce(s.channel, c.channel) = 'sms' THEN
         msg_id := twilio._enqueue_sms(e.user_id, e.phone, body);
     ELSE

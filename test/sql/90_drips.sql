@@ -264,3 +264,37 @@ UPDATE twilio.enrollments SET time_zone = 'Mars/Olympus_Mons' WHERE phone = '+15
 SELECT * FROM twilio.drip_tick(100);
 SELECT phone, status, stop_reason, last_position, last_error FROM twilio.enrollments
  WHERE phone IN ('+15005550911', '+15005550912') ORDER BY phone;
+
+------------------------------------------------------------------------------------------------------------------
+-- A step with channel 'manual_call' queues a call in the user's own manual-actions queue instead of sending a
+-- text: once per enrollment and step, the first line its title, the rest kept in its notes; a number on the
+-- user's do-not-call list gets no call and the campaign goes on.
+------------------------------------------------------------------------------------------------------------------
+SET ROLE authenticated;
+SET request.jwt.claims = '{"sub": "00000000-0000-0000-0000-0000000d1901"}';
+SELECT twilio.create_campaign('Call them', time_zone => 'America/New_York') AS calls \gset
+SELECT twilio.add_step(:'calls', 'Call {{first_name|the lead}} about the quote', delay => '0', channel => 'manual_call')
+       IS NOT NULL AS added;
+SELECT twilio.add_step(:'calls', E'\n  Second call: {{first_name}}\nAsk about {{topic|the renewal}}.', delay => '0',
+                       channel => 'manual_call') IS NOT NULL AS added;
+SELECT twilio.add_step(:'calls', 'x', delay => '0', channel => 'fax');
+\echo sqlstate=:LAST_ERROR_SQLSTATE
+SELECT twilio.activate_campaign(:'calls');
+INSERT INTO twilio.do_not_call (user_id, phone) VALUES ('00000000-0000-0000-0000-0000000d1901', '+15005550922');
+SELECT count(*) AS enrolled FROM twilio.enroll_many(:'calls', '[{"phone": "+15005550921", "variables": {"first_name": "Ivy"}},
+                                                             {"phone": "+15005550922", "variables": {"first_name": "Jon"}}]');
+RESET ROLE;
+SELECT claimed, sent, failed FROM twilio.drip_tick(100);
+SELECT claimed, sent, completed, failed FROM twilio.drip_tick(100);
+SELECT claimed FROM twilio.drip_tick(100);
+SET ROLE authenticated;
+SET request.jwt.claims = '{"sub": "00000000-0000-0000-0000-0000000d1901"}';
+SELECT a.phone, a.kind, a.source, a.step_position, a.status, a.title, a.notes, a.time_zone,
+       a.enrollment_id = e.id AS of_the_enrollment
+  FROM twilio.manual_actions a JOIN twilio.enrollments e ON e.id = a.enrollment_id
+ WHERE e.campaign_id = :'calls' ORDER BY a.phone, a.step_position;
+SELECT phone, status, last_position, stop_reason FROM twilio.enrollments WHERE campaign_id = :'calls' ORDER BY phone;
+SELECT count(*) AS texts_sent FROM twilio.messages WHERE to_number IN ('+15005550921', '+15005550922');
+SET request.jwt.claims = '{"sub": "00000000-0000-0000-0000-0000000d1902"}';
+SELECT count(*) AS eli_sees FROM twilio.manual_actions WHERE source = 'drip';
+RESET ROLE;

@@ -161,7 +161,7 @@ SELECT twilio._create_action(:'dana', 'call', 'Drip call', '+15005550213', NULL,
                              NULL, 'drip', 'ea000000-0000-0000-0000-0000000da001', 2)
      = twilio._create_action(:'dana', 'call', 'Drip call', '+15005550213', NULL, now() + interval '2 days', 0, NULL,
                              NULL, 'drip', 'ea000000-0000-0000-0000-0000000da001', 2) AS same_action;
-SELECT title, source, step_position FROM twilio.manual_actions WHERE source = 'drip';
+SELECT title, source, step_position FROM twilio.manual_actions WHERE source = 'drip' AND user_id = :'dana';
 
 ------------------------------------------------------------------------------------------------------------------
 -- Working the queue: next (claimed; higher priority first, then earlier due), current, complete, skip, release
