@@ -84,7 +84,8 @@ const controls = (page) => page.evaluate(() => {
     for (const el of root.querySelectorAll('*')) {
       if (el.shadowRoot) walk(el.shadowRoot);
       if (!el.matches('a[href], button, input, select, textarea, [tabindex]:not([tabindex="-1"])')) continue;
-      if (el.disabled || el.closest('[inert]') || !el.getClientRects().length || getComputedStyle(el).visibility === 'hidden') continue;
+      // checkVisibility: not rendered, hidden, or inside a closed <details> (whose content Chromium lays out anyway).
+      if (el.disabled || el.closest('[inert]') || !el.checkVisibility({ visibilityProperty: true })) continue;
       if (el.classList.contains('skip')) continue;
       out.push(`${el.localName}${el.id ? `#${el.id}` : ''}${el.name ? `[name=${el.name}]` : ''}${el.getAttribute('part') ? `[part=${el.getAttribute('part')}]` : ''}`);
     }
@@ -493,7 +494,7 @@ test('dialer: keyboard only: Tab to Call, Enter places the call (shown queued), 
   equal(s3.message, 'Ann Archer: Call back later. Next: Bob Baker.', 'announced');
   assert((await focusedPart(page)).startsWith('h3[part=title]'), 'focus on the next action');
   const done = await backend.action(user, ann.id);
-  equal(`${done.status} ${done.outcome} ${done.notes.split('\n').pop()}`, 'done callback Call back later', 'saved with outcome and notes');
+  equal(`${done.status} ${done.outcome} ${done.notes.split('\n').pop()}`, 'done callback Call back after lunch', 'saved with outcome and notes');
   equal((await backend.action(user, bob.id)).status, 'in_progress', 'the next one is claimed');
   await page.waitForFunction(() => !document.querySelector('#dialer').shadowRoot.querySelector('[part~="item"] .item-title')?.textContent.startsWith('Ann'));
   await page.screenshot({ path: join(shots, 'dialer.png'), fullPage: true });
