@@ -95,8 +95,10 @@ textarea { font: inherit; width: 100%; color: var(--_text); background: var(--_b
 .queue-note.bad { color: var(--_danger); font-weight: 600; }
 details { border: 1px solid var(--_border); border-radius: calc(var(--_radius) + 2px); padding: 0.6rem 1.25rem; }
 summary { font-weight: 600; cursor: pointer; }
-[part="settings-form"] { display: grid; gap: 0.25rem 1rem; grid-template-columns: repeat(auto-fit, minmax(12rem, 1fr)); margin-top: 0.5rem; align-items: end; }
-[part="settings-form"] input, [part="settings-form"] select { width: 100%; }
+/* Set again: inside <details> the form inherits from the UA's slot, not from :host. */
+[part="settings-form"] { box-sizing: border-box; display: grid; gap: 0.25rem 1rem; grid-template-columns: repeat(auto-fit, minmax(12rem, 1fr)); margin-top: 0.5rem; align-items: start; }
+[part="settings-form"] > div { min-width: 0; }
+[part="settings-form"] input, [part="settings-form"] select { width: 100%; min-width: 0; }
 .check { display: flex; gap: 0.5rem; align-items: center; font-weight: 600; margin: 0.5rem 0; }
 .check input { width: auto; }
 .help { color: var(--_muted); font-size: 0.85em; margin: 0.2rem 0 0; }
@@ -166,8 +168,9 @@ const TEMPLATE = `<div part="base">
         <p class="help" id="agent_phone-help">Twilio rings this number first, then connects you to the lead. E.164, e.g. +14155550123.</p></div>
       <div><label for="calling_hours_start">Calling hours from</label><input id="calling_hours_start" name="calling_hours_start" type="time"></div>
       <div><label for="calling_hours_end">Calling hours until</label><input id="calling_hours_end" name="calling_hours_end" type="time"></div>
-      <div><label for="default_time_zone">Leads' time zone (when an action has none)</label>
-        <input id="default_time_zone" name="default_time_zone" list="time-zones" autocomplete="off" placeholder="America/New_York">
+      <div><label for="default_time_zone">Leads' time zone</label>
+        <input id="default_time_zone" name="default_time_zone" list="time-zones" autocomplete="off" placeholder="America/New_York" aria-describedby="default_time_zone-help">
+        <p class="help" id="default_time_zone-help">For actions that have none.</p>
         <datalist id="time-zones"></datalist></div>
       <div><label class="check"><input type="checkbox" name="auto_advance"> Auto-advance to the next action</label>
         <button type="submit">Save dialer settings</button></div>
@@ -415,13 +418,15 @@ export class ByoTwilioDialerElement extends BaseElement {
     if (on) this._reason = null;
   }
 
-  // Call is disabled, and the database's reason (with its hint) sits next to it, tied by aria-describedby.
+  // Call is disabled, and the database's reason sits next to it, tied by aria-describedby. Its hint too, unless the
+  // hint speaks to developers (names a twilio.* function or table): the links below say what to do instead.
   _showReason(err) {
     this._reason = err;
     this._setCallEnabled(false);
     const reason = this._$('[part="call-reason"]');
     reason.className = 'bad';
-    const text = `Call is unavailable: ${[err.message, err.hint].filter(Boolean).join('. ')}`;
+    const hint = /\btwilio\.[a-z_]+/.test(err.hint || '') ? null : err.hint;
+    const text = `Call is unavailable: ${[err.message, hint].filter(Boolean).join('. ')}`;
     reason.textContent = `${text.replace(/\.*$/, '')}.`;
     if (/agent phone|your phone|agent_phone/i.test(err.message + (err.hint || ''))) {
       reason.append(' ', Object.assign(document.createElement('button'), { type: 'button', className: 'link', textContent: 'Set your phone' }));

@@ -2,7 +2,8 @@
 // a wrong token (Twilio's reason shown, nothing saved), a good save (indicator green, composer enabled), the
 // disabled composer's link to settings, live validation, analytics (chart, table, empty and error states), the
 // dialer (loading, empty and error states; Call disabled with the database's reason; keyboard-only Call and
-// outcome with auto-advance), axe-core on every page and Tab reaching every control. Screenshots: screenshots/.
+// outcome with auto-advance; a whole call placed by the dispatcher and reported through the relay, then its
+// outcome amended), axe-core on every page and Tab reaching every control. Screenshots: screenshots/.
 //
 //   node web_test.js --relay URL   (run.sh starts the cluster, the stand-in and the relay, and passes these)
 import { randomBytes } from 'node:crypto';
@@ -349,8 +350,10 @@ async function connect(page) {
     const api = getDefaultApi();
     const [key, owner] = await Promise.all([api.getSealingKey(), api.getUserId()]);
     const auth_token = await sealToken({ key, owner, accountSid: acct.sid, token: acct.token });
-    await api.saveSettings({ account_sid: acct.sid, auth_token, conversations_service_sid: acct.is,
+    const settings = await api.saveSettings({ account_sid: acct.sid, auth_token, conversations_service_sid: acct.is,
       messaging_service_sid: acct.mg, sms_number: acct.number });
+    // As <byo-twilio-settings> announces a save: the indicator and the dialer refresh.
+    document.dispatchEvent(new CustomEvent('byo-twilio-settings-saved', { bubbles: true, composed: true, detail: { settings } }));
   }, ACCOUNT);
 }
 async function focusedPart(page) {
@@ -521,6 +524,7 @@ test('dialer: a whole call: placed by the dispatcher, both legs reported through
   ]);
   const page = await open(ctx, user, '#actions');
   await connect(page);
+  await waitState(page, '#indicator', 'connected');
   await page.evaluate(() => { const d = document.querySelector('#dialer'); d.setAttribute('poll-interval', '250'); return d.load(); });
   await waitState(page, '#dialer', 'ready');
   await part(page, 'start-button').click();
