@@ -1317,3 +1317,76 @@ BEGIN
     RETURN msg_id;
 END
 $$;
+
+-- Outcomes amended after a call: complete_action on an action already done records the new outcome and notes and
+-- hands back the current action (70_dialer_queue.sql).
+-- Finishes an open, in-progress or failed action as done (with an outcome) or skipped; notes are appended. An action
+-- already done (by the user, or by its call's end) takes a new outcome: the user records what the call achieved.
+-- Skipped is final. An amended outcome's completed_at is the amendment's time, so a lead leg that ends late no
+-- longer corrects it (_apply_call_status corrects only the outcome the agent leg's end set).
+CREATE OR REPLACE FUNCTION twilio._finish_action(uid uuid, action_id uuid, new_status text, outcome text, notes text)
+    RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    a twilio.manual_actions;
+    merged text;
+BEGIN
+    IF new_status = 'done' AND (outcome IS NULL OR outcome NOT IN (
+            'connected', 'no_answer', 'busy', 'voicemail', 'failed', 'canceled', 'agent_unreachable', 'wrong_number',
+            'do_not_call', 'not_interested', 'callback', 'sent', 'other')) THEN
+        RAISE EXCEPTION 'unknown outcome %', coalesce(quote_literal(outcome), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'One of connected, no_answer, busy, voicemail, failed, canceled, agent_unreachable, '
+                         'wrong_number, do_not_call, not_interested, callback, sent, other.';
+    END IF;
+    a := twilio._require_action(uid, action_id);
+    IF a.status = 'skipped' OR (a.status = 'done' AND new_status <> 'done') THEN
+        RAISE EXCEPTION 'manual action % is already %', action_id, a.status
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    merged := CASE WHEN nullif(btrim(notes), '') IS NULL THEN a.notes
+                   WHEN a.notes IS NULL THEN notes
+                   ELSE a.notes || E'\n' || notes END;
+    IF char_length(merged) > 4000 THEN
+        RAISE EXCEPTION 'the action''s notes would have % characters; at most 4000 are kept', char_length(merged)
+            USING ERRCODE = 'string_data_right_truncation';
+    END IF;
+    IF outcome = 'do_not_call' THEN
+        IF a.phone IS NULL THEN
+            RAISE EXCEPTION 'manual action % has no phone number to put on the do-not-call list', action_id
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        INSERT INTO twilio.do_not_call (user_id, phone, source, reason)
+        VALUES (uid, a.phone, 'call_outcome', left('outcome of: ' || a.title, 500))
+        ON CONFLICT (user_id, phone) DO NOTHING;
+    END IF;
+    UPDATE twilio.manual_actions m
+       SET status = new_status, outcome = CASE WHEN new_status = 'done' THEN outcome END, notes = merged,
+           completed_at = now()
+     WHERE m.user_id = uid AND m.id = a.id;
+END
+$$;
+
+-- Completing an action already done amends it and hands back the current action as it is: the queue advanced
+-- when the action was first finished, so nothing more is claimed.
+CREATE OR REPLACE FUNCTION twilio.complete_action(action_id uuid, outcome text, notes text DEFAULT NULL)
+    RETURNS SETOF twilio.manual_actions
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    uid uuid := twilio._require_user();
+    was text;
+BEGIN
+    SELECT m.status INTO was FROM twilio.manual_actions m WHERE m.user_id = uid AND m.id = action_id FOR UPDATE;
+    PERFORM twilio._finish_action(uid, action_id, 'done', outcome, notes);
+    IF was = 'done' THEN
+        RETURN QUERY SELECT * FROM twilio._current_action(uid);
+    ELSE
+        RETURN QUERY SELECT * FROM twilio._advance(uid);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION twilio.complete_action(uuid, text, text) IS
+    'Marks the caller''s action done with an outcome and returns the next action (claimed) when auto_advance is on; '
+    'on an action already done, amends its outcome and returns the current action';

@@ -347,7 +347,10 @@ BEGIN
 END
 $$;
 
--- Finishes an open, in-progress or failed action as done (with an outcome) or skipped; notes are appended.
+-- Finishes an open, in-progress or failed action as done (with an outcome) or skipped; notes are appended. An action
+-- already done (by the user, or by its call's end) takes a new outcome: the user records what the call achieved.
+-- Skipped is final. An amended outcome's completed_at is the amendment's time, so a lead leg that ends late no
+-- longer corrects it (_apply_call_status corrects only the outcome the agent leg's end set).
 CREATE FUNCTION twilio._finish_action(uid uuid, action_id uuid, new_status text, outcome text, notes text)
     RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
@@ -365,7 +368,7 @@ BEGIN
                          'wrong_number, do_not_call, not_interested, callback, sent, other.';
     END IF;
     a := twilio._require_action(uid, action_id);
-    IF a.status IN ('done', 'skipped') THEN
+    IF a.status = 'skipped' OR (a.status = 'done' AND new_status <> 'done') THEN
         RAISE EXCEPTION 'manual action % is already %', action_id, a.status
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
@@ -392,18 +395,28 @@ BEGIN
 END
 $$;
 
+-- Completing an action already done amends it and hands back the current action as it is: the queue advanced
+-- when the action was first finished, so nothing more is claimed.
 CREATE FUNCTION twilio.complete_action(action_id uuid, outcome text, notes text DEFAULT NULL)
     RETURNS SETOF twilio.manual_actions
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
 DECLARE
     uid uuid := twilio._require_user();
+    was text;
 BEGIN
+    SELECT m.status INTO was FROM twilio.manual_actions m WHERE m.user_id = uid AND m.id = action_id FOR UPDATE;
     PERFORM twilio._finish_action(uid, action_id, 'done', outcome, notes);
-    RETURN QUERY SELECT * FROM twilio._advance(uid);
+    IF was = 'done' THEN
+        RETURN QUERY SELECT * FROM twilio._current_action(uid);
+    ELSE
+        RETURN QUERY SELECT * FROM twilio._advance(uid);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION twilio.complete_action(uuid, text, text) IS
-    'Marks the caller''s action done with an outcome; returns the next action (claimed) when auto_advance is on';
+    'Marks the caller''s action done with an outcome and returns the next action (claimed) when auto_advance is on; '
+    'on an action already done, amends its outcome and returns the current action';
 
 CREATE FUNCTION twilio.skip_action(action_id uuid, notes text DEFAULT NULL) RETURNS SETOF twilio.manual_actions
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$

@@ -407,10 +407,18 @@ check "complete with auto-advance: the next action comes back claimed" "200 $ANN
     "$STATUS $(jf .next.id) $(jf .next.status)"
 check "... the completed one is done with its outcome" "done|no_answer" \
     "$(q -c "SELECT status || '|' || outcome FROM twilio.manual_actions WHERE id = '$BOB'")"
-api POST "/api/twilio/actions/$BOB/complete" "$TA" '{"outcome":"busy"}'
-check "completing it again: 409 55000" "409 55000" "$STATUS $(jf .error.code)"
+api POST "/api/twilio/actions/$BOB/complete" "$TA" '{"outcome":"callback","notes":"call back at 5"}'
+check "completing it again amends it; next is the current action, nothing more claimed" "200 $ANN 1" \
+    "$STATUS $(jf .next.id) $(q -c "SELECT count(*) FROM twilio.manual_actions WHERE user_id = '$UA' AND status = 'in_progress'")"
+check "... the new outcome, the notes appended" "done|callback|left a voicemail/call back at 5" \
+    "$(q -c "SELECT status || '|' || outcome || '|' || replace(notes, E'\n', '/') FROM twilio.manual_actions WHERE id = '$BOB'")"
+api POST "/api/twilio/actions/$BOB/skip" "$TA"
+check "skipping a done action: 409 55000" "409 55000" "$STATUS $(jf .error.code)"
 api POST "/api/twilio/actions/$ANN/skip" "$TA"
 check "skip without a body: the next one" "200 $CY" "$STATUS $(jf .next.id)"
+api POST "/api/twilio/actions/$ANN/complete" "$TA" '{"outcome":"other"}'
+check "completing a skipped action: 409 55000, saying so" "409 55000 yes" \
+    "$STATUS $(jf .error.code) $(jf .error.message | grep -q 'already skipped' && echo yes)"
 api POST "/api/twilio/actions/$CY/release" "$TA"
 check "release: back to open" "200 open" "$STATUS $(jf .action.status)"
 api PUT /api/twilio/dialer/settings "$TA" '{"auto_advance":"false"}'

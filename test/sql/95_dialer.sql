@@ -178,8 +178,11 @@ SELECT title, status FROM twilio.complete_action(:'ada', 'callback', 'call back 
 SELECT title, status, outcome, notes, completed_at IS NOT NULL AS completed FROM twilio.manual_actions
  WHERE id = :'ada';
 SELECT id AS bulk_one FROM twilio.current_action() \gset
-SELECT pg_temp.try(format('SELECT twilio.complete_action(%L, %L)', :'ada', 'connected')) AS already_done,
-       pg_temp.try(format('SELECT twilio.skip_action(%L)', :'ada')) AS skip_done,
+-- completing it again amends the outcome and appends the notes; the current action comes back, nothing more claimed
+SELECT title, status FROM twilio.complete_action(:'ada', 'not_interested', 'Friday is off: not interested');
+SELECT status, outcome, notes FROM twilio.manual_actions WHERE id = :'ada';
+SELECT count(*) AS in_progress FROM twilio.manual_actions WHERE user_id = :'dana' AND status = 'in_progress';
+SELECT pg_temp.try(format('SELECT twilio.skip_action(%L)', :'ada')) AS skip_done,
        pg_temp.try(format('SELECT twilio.release_action(%L)', :'ada')) AS release_done;
 SELECT pg_temp.try(format('SELECT twilio.complete_action(%L, %L)', :'bulk_one', 'great')) AS bad_outcome,
        pg_temp.try(format('SELECT twilio.complete_action(%L, NULL)', :'bulk_one')) AS no_outcome,
@@ -189,6 +192,8 @@ SELECT title, status, claimed_at FROM twilio.release_action(:'bulk_one');
 SELECT title, status FROM twilio.next_action();
 SELECT title, status FROM twilio.skip_action(:'bulk_one', 'wrong person');
 SELECT title, status, outcome, notes FROM twilio.manual_actions WHERE id = :'bulk_one';
+-- skipped is final
+SELECT pg_temp.try(format('SELECT twilio.complete_action(%L, %L)', :'bulk_one', 'other')) AS complete_skipped;
 SELECT id AS brochure FROM twilio.current_action() \gset
 -- a completion that would make the notes too long is refused, and changes nothing
 SELECT pg_temp.try(format('SELECT twilio.complete_action(%L, %L, %L)', :'brochure', 'sent', repeat('n', 4000))) AS notes_overflow;
@@ -342,6 +347,13 @@ SELECT leg, status, to_number, lead_phone, duration_seconds, answered_by, sip_re
   FROM twilio.voice_calls WHERE action_id = :'q1' ORDER BY leg;
 SELECT event_type, effect FROM twilio.webhook_events WHERE kind = 'voice_status' AND params ->> 'CallSid' LIKE '%da0_'
  ORDER BY id;
+RESET ROLE;
+-- after the call the user records what it achieved: the outcome is amended, Q2 stays the current action
+SET ROLE authenticated;
+:as_dana;
+SELECT title, status FROM twilio.complete_action(:'q1', 'callback', 'call back Monday 10:00');
+SELECT title, status, outcome, notes FROM twilio.manual_actions WHERE id = :'q1';
+SELECT title FROM twilio.current_action();
 RESET ROLE;
 
 ------------------------------------------------------------------------------------------------------------------

@@ -9,14 +9,18 @@
 // not connected, no agent phone, the number on the do-not-call list, outside calling hours in the lead's time zone.
 // While a call is live its status is polled (GET /calls/{id}) and read out. An outcome button (or Skip) finishes
 // the action; with auto-advance on, the next action comes back at once and becomes current. When a call ends the
-// database finishes the action itself and the element follows.
+// database finishes the action itself (outcome: how the call went) and the element follows: the next action becomes
+// current, and the ended call stays in a "Last call" card whose outcome buttons record what the call achieved
+// (complete on a done action amends its outcome).
 // Attributes: settings-href (where "Connect Twilio" leads; default #settings), poll-interval (ms, default 2000).
-// Reflected (read-only): state = loading | ready | empty | error; call-status = a voice_calls status while a call
-// is shown. Parts: base, message, current, card, title, details, call-button, call-reason, call-status, outcomes,
-// outcome-button, notes, skip-button, start-button, queue, list, item, settings, settings-form.
+// Reflected (read-only): state = loading | ready | empty | error; call-status = the agent leg's voice_calls status
+// and lead-status = the lead leg's, while a call is shown. Parts: base, message, current, card, title, details,
+// call-button, call-reason, call-status, outcomes, outcome-button, notes, skip-button, start-button, last-call,
+// last-call-title, last-call-status, last-call-outcome, last-outcome-button, last-notes, last-call-dismiss, queue,
+// list, item, settings, settings-form.
 // Events: byo-twilio-dialer-load {action, queue}, byo-twilio-dialer-call {call},
-// byo-twilio-dialer-call-status {call, legs, action}, byo-twilio-dialer-complete {action_id, outcome, next},
-// byo-twilio-dialer-error {error}.
+// byo-twilio-dialer-call-status {call, legs, action}, byo-twilio-dialer-call-end {call, legs, action},
+// byo-twilio-dialer-complete {action_id, outcome, next, amended}, byo-twilio-dialer-error {error}.
 import { BaseElement, TOKENS_CSS, adoptStyles, defineElement, emit, escapeHtml, resolveApi } from '../internal/base.js';
 import { describeCall, isLive } from '../internal/call-status.js';
 
@@ -28,7 +32,10 @@ const OUTCOMES = {
   text: [['sent', 'Sent'], ['wrong_number', 'Wrong number'], ['do_not_call', 'Do not call'], ['other', 'Other']],
   follow_up: [['other', 'Done'], ['callback', 'Call back later']],
 };
-const OUTCOME_LABEL = Object.fromEntries(Object.values(OUTCOMES).flat());
+// Outcomes a call sets itself, besides the ones a user picks.
+const CALL_SET = { failed: 'Failed', canceled: 'Canceled', agent_unreachable: 'You did not answer' };
+const outcomeLabel = (o, kind = 'call') => (OUTCOMES[kind] || []).find(([v]) => v === o)?.[1]
+  || OUTCOMES.call.find(([v]) => v === o)?.[1] || CALL_SET[o] || String(o || '').replace(/_/g, ' ');
 
 const CSS = `${TOKENS_CSS}
 :host { display: block; }
@@ -65,6 +72,12 @@ fieldset { border: none; margin: 0.5rem 0; padding: 0; }
 legend { font-weight: 600; padding: 0; margin-bottom: 0.4rem; }
 .outcomes { display: flex; flex-wrap: wrap; gap: 0.4rem; }
 .outcomes button, button.secondary { background: var(--_bg); color: var(--_accent); }
+.outcomes button[aria-pressed="true"] { background: var(--_accent); color: #fff; }
+.column { display: grid; gap: 1.25rem; align-content: start; }
+[part="last-call"] { border-left: 4px solid var(--_muted); }
+[part="last-call-title"] { font-weight: 600; font-size: 1.1em; }
+[part="last-call-status"] { margin: 0.25rem 0 0.5rem; }
+.last-outcome { margin: 0 0 0.5rem; }
 label { font-weight: 600; display: block; margin: 0.5rem 0 0.25rem; }
 textarea { font: inherit; width: 100%; color: var(--_text); background: var(--_bg); border: 1px solid var(--_border); border-radius: var(--_radius); padding: 0.45em 0.6em; }
 .row { display: flex; flex-wrap: wrap; gap: 0.5rem; margin-top: 0.75rem; align-items: center; }
@@ -82,8 +95,10 @@ textarea { font: inherit; width: 100%; color: var(--_text); background: var(--_b
 .queue-note.bad { color: var(--_danger); font-weight: 600; }
 details { border: 1px solid var(--_border); border-radius: calc(var(--_radius) + 2px); padding: 0.6rem 1.25rem; }
 summary { font-weight: 600; cursor: pointer; }
-[part="settings-form"] { display: grid; gap: 0.25rem 1rem; grid-template-columns: repeat(auto-fit, minmax(12rem, 1fr)); margin-top: 0.5rem; align-items: end; }
-[part="settings-form"] input, [part="settings-form"] select { width: 100%; }
+/* Set again: inside <details> the form inherits from the UA's slot, not from :host. */
+[part="settings-form"] { box-sizing: border-box; display: grid; gap: 0.25rem 1rem; grid-template-columns: repeat(auto-fit, minmax(12rem, 1fr)); margin-top: 0.5rem; align-items: start; }
+[part="settings-form"] > div { min-width: 0; }
+[part="settings-form"] input, [part="settings-form"] select { width: 100%; min-width: 0; }
 .check { display: flex; gap: 0.5rem; align-items: center; font-weight: 600; margin: 0.5rem 0; }
 .check input { width: auto; }
 .help { color: var(--_muted); font-size: 0.85em; margin: 0.2rem 0 0; }
@@ -98,6 +113,20 @@ summary { font-weight: 600; cursor: pointer; }
 const TEMPLATE = `<div part="base">
   <p part="message" role="status" aria-live="polite"></p>
   <div class="layout">
+   <div class="column">
+    <section part="last-call" aria-labelledby="last-heading" hidden>
+      <h2 id="last-heading">Last call</h2>
+      <p><span part="last-call-title"></span> <span class="item-meta last-phone"></span></p>
+      <p part="last-call-status"></p>
+      <p class="last-outcome">Outcome: <strong part="last-call-outcome"></strong></p>
+      <fieldset>
+        <legend>Change the outcome to what the call achieved</legend>
+        <div class="outcomes last-outcomes"></div>
+      </fieldset>
+      <label for="last-notes">Notes <span class="help">(added to that action with the outcome)</span></label>
+      <textarea part="last-notes" id="last-notes" rows="2" maxlength="4000"></textarea>
+      <div class="row"><button part="last-call-dismiss" type="button" class="secondary">Dismiss</button></div>
+    </section>
     <section part="current" aria-labelledby="current-heading">
       <h2 id="current-heading">Current action</h2>
       <div part="card" hidden>
@@ -112,7 +141,7 @@ const TEMPLATE = `<div part="base">
         <p part="call-status" role="status" aria-live="polite" aria-atomic="true"></p>
         <fieldset part="outcomes">
           <legend id="outcome-legend">Finish with an outcome</legend>
-          <div class="outcomes"></div>
+          <div class="outcomes card-outcomes"></div>
         </fieldset>
         <label for="notes">Notes <span class="help">(saved with the outcome)</span></label>
         <textarea part="notes" id="notes" rows="2" maxlength="4000"></textarea>
@@ -123,6 +152,7 @@ const TEMPLATE = `<div part="base">
         <div class="row"><button part="start-button" type="button">Start next action</button></div>
       </div>
     </section>
+   </div>
     <section part="queue" aria-labelledby="queue-heading">
       <h2 id="queue-heading">Queue</h2>
       <p class="queue-note" role="status" aria-live="polite"></p>
@@ -138,8 +168,9 @@ const TEMPLATE = `<div part="base">
         <p class="help" id="agent_phone-help">Twilio rings this number first, then connects you to the lead. E.164, e.g. +14155550123.</p></div>
       <div><label for="calling_hours_start">Calling hours from</label><input id="calling_hours_start" name="calling_hours_start" type="time"></div>
       <div><label for="calling_hours_end">Calling hours until</label><input id="calling_hours_end" name="calling_hours_end" type="time"></div>
-      <div><label for="default_time_zone">Leads' time zone (when an action has none)</label>
-        <input id="default_time_zone" name="default_time_zone" list="time-zones" autocomplete="off" placeholder="America/New_York">
+      <div><label for="default_time_zone">Leads' time zone</label>
+        <input id="default_time_zone" name="default_time_zone" list="time-zones" autocomplete="off" placeholder="America/New_York" aria-describedby="default_time_zone-help">
+        <p class="help" id="default_time_zone-help">For actions that have none.</p>
         <datalist id="time-zones"></datalist></div>
       <div><label class="check"><input type="checkbox" name="auto_advance"> Auto-advance to the next action</label>
         <button type="submit">Save dialer settings</button></div>
@@ -196,10 +227,15 @@ export class ByoTwilioDialerElement extends BaseElement {
     this._$('[part~="skip-button"]').addEventListener('click', () => this.skip());
     this._$('[part~="start-button"]').addEventListener('click', () => this.next());
     this._$('.refresh').addEventListener('click', () => this.load());
-    this._$('.outcomes').addEventListener('click', (e) => {
+    this._$('.card-outcomes').addEventListener('click', (e) => {
       const b = e.target.closest('button[data-outcome]');
       if (b) this.complete(b.dataset.outcome);
     });
+    this._$('.last-outcomes').addEventListener('click', (e) => {
+      const b = e.target.closest('button[data-outcome]');
+      if (b) this.amend(b.dataset.outcome);
+    });
+    this._$('[part~="last-call-dismiss"]').addEventListener('click', () => this.dismissLastCall());
     this._$('[part="settings-form"]').addEventListener('submit', (e) => { e.preventDefault(); this.saveSettings(); });
     this._$('[part="call-reason"]').addEventListener('click', (e) => {
       if (!e.target.matches('button.link')) return;
@@ -300,6 +336,7 @@ export class ByoTwilioDialerElement extends BaseElement {
     this._call = null;
     this._stopPolling();
     this.removeAttribute('call-status');
+    this.removeAttribute('lead-status');
     this._$('[part="call-status"]').textContent = '';
     const card = this._$('[part="card"]');
     if (!action) {
@@ -325,7 +362,7 @@ export class ByoTwilioDialerElement extends BaseElement {
     notes.hidden = !action.notes;
     notes.textContent = action.notes || '';
     this._$('[part="notes"]').value = '';
-    this._$('.outcomes').innerHTML = (OUTCOMES[action.kind] || OUTCOMES.call)
+    this._$('.card-outcomes').innerHTML = (OUTCOMES[action.kind] || OUTCOMES.call)
       .map(([value, label]) => `<button type="button" part="outcome-button" data-outcome="${value}">${escapeHtml(label)}</button>`).join('');
     this._$('.call-row').hidden = !(action.kind === 'call' && action.phone);
     if (action.kind !== 'call' || !action.phone) return;
@@ -381,13 +418,15 @@ export class ByoTwilioDialerElement extends BaseElement {
     if (on) this._reason = null;
   }
 
-  // Call is disabled, and the database's reason (with its hint) sits next to it, tied by aria-describedby.
+  // Call is disabled, and the database's reason sits next to it, tied by aria-describedby. Its hint too, unless the
+  // hint speaks to developers (names a twilio.* function or table): the links below say what to do instead.
   _showReason(err) {
     this._reason = err;
     this._setCallEnabled(false);
     const reason = this._$('[part="call-reason"]');
     reason.className = 'bad';
-    const text = `Call is unavailable: ${[err.message, err.hint].filter(Boolean).join('. ')}`;
+    const hint = /\btwilio\.[a-z_]+/.test(err.hint || '') ? null : err.hint;
+    const text = `Call is unavailable: ${[err.message, hint].filter(Boolean).join('. ')}`;
     reason.textContent = `${text.replace(/\.*$/, '')}.`;
     if (/agent phone|your phone|agent_phone/i.test(err.message + (err.hint || ''))) {
       reason.append(' ', Object.assign(document.createElement('button'), { type: 'button', className: 'link', textContent: 'Set your phone' }));
@@ -427,6 +466,8 @@ export class ByoTwilioDialerElement extends BaseElement {
     this._call = call;
     this.setAttribute('call-status', call.status);
     const lead = legs.find((l) => l.leg === 'lead') || legs[0] || null;
+    if (lead) this.setAttribute('lead-status', lead.status);
+    else this.removeAttribute('lead-status');
     const queuedFor = call.status === 'queued' ? (Date.now() - Date.parse(call.created_at)) / 1000 : 0;
     this._$('[part="call-status"]').textContent = describeCall({ call, lead, name: action?.title || 'the lead', queuedFor });
   }
@@ -459,19 +500,83 @@ export class ByoTwilioDialerElement extends BaseElement {
   _stopPolling() { clearTimeout(this._timer); this._timer = null; }
 
   // The agent's leg ended. The database has finished the action (or put it back when the agent never answered)
-  // and, with auto-advance, claimed the next one: follow it.
-  async _callEnded({ call, action }) {
+  // and, with auto-advance, claimed the next one: follow it. A finished action stays on as the last call, whose
+  // outcome the user may change to what the call achieved. Focus stays where the user left it.
+  async _callEnded({ call, legs, action }) {
     const said = this._$('[part="call-status"]').textContent;
+    emit(this, 'dialer-call-end', { call, legs, action });
     if (action && action.status === 'in_progress') {
       this._setCallEnabled(false, { text: 'The call ended. Choose an outcome to finish this action.' });
       return;
     }
-    const outcome = action?.outcome ? ` Outcome: ${OUTCOME_LABEL[action.outcome] || action.outcome.replace(/_/g, ' ')}.` : '';
+    if (action?.status === 'done') this._showLastCall({ action, said });
+    const outcome = action?.outcome ? ` Outcome: ${outcomeLabel(action.outcome)}.` : '';
     const back = action?.status === 'open' ? ' The action is back in the queue.' : '';
     await this.load();
     const next = this._action && this._action.id !== action?.id ? ` Next: ${this._action.title}.` : '';
     this._message(`${said}${outcome}${back}${next}`, call.status === 'failed' ? 'bad' : 'info');
-    if (this._action) this._$('[part="title"]').focus();
+  }
+
+  /** The action of the call that ended last, as the element last saw it, or null. */
+  get lastCall() { return this._last?.action || null; }
+
+  _showLastCall({ action, said }) {
+    this._last = { action, said };
+    this._$('[part~="last-notes"]').value = '';
+    this._renderLastCall();
+    this._$('[part="last-call"]').hidden = false;
+  }
+
+  _renderLastCall() {
+    const { action, said } = this._last;
+    this._$('[part="last-call-title"]').textContent = action.title;
+    this._$('.last-phone').textContent = action.phone || '';
+    this._$('[part="last-call-status"]').textContent = said;
+    this._$('[part="last-call-outcome"]').textContent = outcomeLabel(action.outcome);
+    this._$('.last-outcomes').innerHTML = OUTCOMES.call
+      .map(([value, label]) => `<button type="button" part="last-outcome-button" data-outcome="${value}" aria-pressed="${value === action.outcome}">${escapeHtml(label)}</button>`).join('');
+  }
+
+  /** Hides the last call's card. */
+  dismissLastCall() {
+    const had = this._$('[part="last-call"]').contains(this.shadowRoot.activeElement);
+    this._last = null;
+    this._$('[part="last-call"]').hidden = true;
+    if (had) (this._action ? this._$('[part="title"]') : this._$('[part~="start-button"]')).focus();
+  }
+
+  /**
+   * Changes the outcome of the last call's action (done already) to `outcome`, with the notes typed there. The
+   * current action stays as it is (the database hands it back; nothing more is claimed).
+   */
+  async amend(outcome) {
+    const last = this._last;
+    if (!last || this._amending) return null;
+    const { action } = last;
+    const notes = this._$('[part~="last-notes"]').value.trim() || null;
+    const box = this._$('[part="last-call"]');
+    this._amending = true;
+    box.setAttribute('aria-busy', 'true');
+    try {
+      const current = await this.api.completeAction(action.id, { outcome, notes });
+      if (this._last !== last) return current;
+      last.action = { ...action, outcome, notes: notes ? [action.notes, notes].filter(Boolean).join('\n') : action.notes };
+      this._$('[part~="last-notes"]').value = '';
+      this._renderLastCall();
+      this._message(`${action.title}: outcome now ${outcomeLabel(outcome)}.`, 'ok');
+      emit(this, 'dialer-complete', { action_id: action.id, outcome, next: current, amended: true });
+      if ((current?.id || null) !== (this._action?.id || null) && !this._liveCall()) {
+        this._setAction(current);
+        this._renderQueue();
+      }
+      return current;
+    } catch (err) {
+      this._fail('Outcome not saved', err);
+      return null;
+    } finally {
+      this._amending = false;
+      box.setAttribute('aria-busy', 'false');
+    }
   }
 
   /** Finishes the current action with `outcome` (and the notes typed); shows the next one. */
@@ -480,7 +585,7 @@ export class ByoTwilioDialerElement extends BaseElement {
     if (!action || this._working) return null;
     const notes = this._$('[part="notes"]').value.trim() || null;
     return this._finish(action, () => this.api.completeAction(action.id, { outcome, notes }),
-      `${action.title}: ${OUTCOME_LABEL[outcome] || outcome}.`, outcome);
+      `${action.title}: ${outcomeLabel(outcome, action.kind)}.`, outcome);
   }
 
   /** Skips the current action; shows the next one. */
@@ -496,7 +601,7 @@ export class ByoTwilioDialerElement extends BaseElement {
     this._$('[part="card"]').setAttribute('aria-busy', 'true');
     try {
       const next = await request();
-      emit(this, 'dialer-complete', { action_id: action.id, outcome, next });
+      emit(this, 'dialer-complete', { action_id: action.id, outcome, next, amended: false });
       this._queue = (this._queue || []).filter((a) => a.id !== action.id);
       if (next && !this._queue.some((a) => a.id === next.id)) this._queue.unshift(next);
       this._queue = this._queue.map((a) => (next && a.id === next.id ? next : a));

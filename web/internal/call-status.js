@@ -32,6 +32,9 @@ export function describeCall({ call, lead = null, name = 'the lead', queuedFor =
         return `Connected with ${name}${since ? ` · ${duration((now - since) / 1000)}` : ''}.`;
       }
       if (leadStatus === 'ringing') return `You answered. Ringing ${name}…`;
+      if (leadStatus === 'completed' && lead.answered_at) {
+        return `${name} hung up after ${duration(lead.duration_seconds)}. The call is ending.`;
+      }
       if (leadStatus && !isLive(leadStatus)) return `${name} did not connect (${leadStatus.replace('-', ' ')}). You can hang up.`;
       return `You answered. Dialing ${name}…`;
     default:

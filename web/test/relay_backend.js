@@ -4,7 +4,11 @@
 // SQL through psql as the cluster's superuser; nothing is ever sealed by hand: the settings element does it.
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { SignJWT } from 'jose';
+
+// Twilio's own helper library signs the status callbacks, as Twilio would (test/node_modules, as test/lib/post_webhook.js).
+const twilio = createRequire(new URL('../../test/package.json', import.meta.url))('twilio');
 
 const secret = new TextEncoder().encode(process.env.WEB_JWT_SECRET || '');
 const psql = (sql) => execFileSync('psql', ['-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=1', '-d', process.env.WEB_PGDATABASE || 'postgres', '-c', sql],
@@ -51,6 +55,20 @@ export async function createRelayBackend({ origin }) {
     async createActions(user, actions) { return (await api(user, 'POST', '/actions', { actions })).actions; },
     async saveDialerSettings(user, settings) { return (await api(user, 'PUT', '/dialer/settings', settings)).settings; },
     async addDoNotCall(user, phone) { return api(user, 'POST', '/do-not-call', { phone }); },
+    async call(user, id) { return JSON.parse(psql(`SELECT row_to_json(v) FROM twilio.voice_calls v WHERE id = '${uuid(id)}' AND user_id = '${uuid(user.id)}'`) || 'null'); },
+    // A voice status callback for the user's calls, signed with their auth token, through the relay's webhook route.
+    async postCallStatus(user, token, params) {
+      const key = psql(`SELECT webhook_key FROM twilio.user_settings WHERE user_id = '${uuid(user.id)}'`);
+      if (!/^[A-Za-z0-9_-]+$/.test(key)) throw new Error(`no webhook key for ${user.id}`);
+      const url = `${origin}/twilio/${key}/voice_status`;
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded',
+          'X-Twilio-Signature': twilio.getExpectedTwilioSignature(token, url, params) },
+        body: new URLSearchParams(params).toString(),
+      });
+      return { status: res.status, body: await res.text() };
+    },
     async action(user, id) { return JSON.parse(psql(`SELECT row_to_json(a) FROM twilio.manual_actions a WHERE id = '${uuid(id)}' AND user_id = '${uuid(user.id)}'`) || 'null'); },
     async close() {},
   };

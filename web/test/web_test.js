@@ -2,9 +2,11 @@
 // a wrong token (Twilio's reason shown, nothing saved), a good save (indicator green, composer enabled), the
 // disabled composer's link to settings, live validation, analytics (chart, table, empty and error states), the
 // dialer (loading, empty and error states; Call disabled with the database's reason; keyboard-only Call and
-// outcome with auto-advance), axe-core on every page and Tab reaching every control. Screenshots: screenshots/.
+// outcome with auto-advance; a whole call placed by the dispatcher and reported through the relay, then its
+// outcome amended), axe-core on every page and Tab reaching every control. Screenshots: screenshots/.
 //
 //   node web_test.js --relay URL   (run.sh starts the cluster, the stand-in and the relay, and passes these)
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -84,7 +86,8 @@ const controls = (page) => page.evaluate(() => {
     for (const el of root.querySelectorAll('*')) {
       if (el.shadowRoot) walk(el.shadowRoot);
       if (!el.matches('a[href], button, input, select, textarea, [tabindex]:not([tabindex="-1"])')) continue;
-      if (el.disabled || el.closest('[inert]') || !el.getClientRects().length || getComputedStyle(el).visibility === 'hidden') continue;
+      // checkVisibility: not rendered, hidden, or inside a closed <details> (whose content Chromium lays out anyway).
+      if (el.disabled || el.closest('[inert]') || !el.checkVisibility({ visibilityProperty: true })) continue;
       if (el.classList.contains('skip')) continue;
       out.push(`${el.localName}${el.id ? `#${el.id}` : ''}${el.name ? `[name=${el.name}]` : ''}${el.getAttribute('part') ? `[part=${el.getAttribute('part')}]` : ''}`);
     }
@@ -347,8 +350,10 @@ async function connect(page) {
     const api = getDefaultApi();
     const [key, owner] = await Promise.all([api.getSealingKey(), api.getUserId()]);
     const auth_token = await sealToken({ key, owner, accountSid: acct.sid, token: acct.token });
-    await api.saveSettings({ account_sid: acct.sid, auth_token, conversations_service_sid: acct.is,
+    const settings = await api.saveSettings({ account_sid: acct.sid, auth_token, conversations_service_sid: acct.is,
       messaging_service_sid: acct.mg, sms_number: acct.number });
+    // As <byo-twilio-settings> announces a save: the indicator and the dialer refresh.
+    document.dispatchEvent(new CustomEvent('byo-twilio-settings-saved', { bubbles: true, composed: true, detail: { settings } }));
   }, ACCOUNT);
 }
 async function focusedPart(page) {
@@ -481,7 +486,6 @@ test('dialer: keyboard only: Tab to Call, Enter places the call (shown queued), 
   equal(s2.callDisabled, 'true', 'no second call while one is live');
   const row = await backend.action(user, ann.id);
   assert(row.call_id, 'the action points at its call');
-  await page.screenshot({ path: join(shots, 'dialer-call.png'), fullPage: true });
   await axe(page, 'dialer (call placed)');
   await allReachable(page, 'dialer (call placed)');
   // An outcome by keyboard: the next action comes back (auto-advance) and takes focus.
@@ -493,10 +497,123 @@ test('dialer: keyboard only: Tab to Call, Enter places the call (shown queued), 
   equal(s3.message, 'Ann Archer: Call back later. Next: Bob Baker.', 'announced');
   assert((await focusedPart(page)).startsWith('h3[part=title]'), 'focus on the next action');
   const done = await backend.action(user, ann.id);
-  equal(`${done.status} ${done.outcome} ${done.notes.split('\n').pop()}`, 'done callback Call back later', 'saved with outcome and notes');
+  equal(`${done.status} ${done.outcome} ${done.notes.split('\n').pop()}`, 'done callback Call back after lunch', 'saved with outcome and notes');
   equal((await backend.action(user, bob.id)).status, 'in_progress', 'the next one is claimed');
   await page.waitForFunction(() => !document.querySelector('#dialer').shadowRoot.querySelector('[part~="item"] .item-title')?.textContent.startsWith('Ann'));
+  await page.close();
+});
+
+// Polls `fn` until it returns something truthy (a row the dispatcher writes, say).
+async function until(fn, what, timeout = TIMEOUT) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('dialer: a whole call: placed by the dispatcher, both legs reported through the relay, done as connected, the next action current, the outcome amended', async (ctx) => {
+  const user = await backend.newUser();
+  await backend.saveDialerSettings(user, { agent_phone: AGENT, default_time_zone: zoneAt(12), auto_advance: true });
+  const [ann, bob] = await backend.createActions(user, [
+    { kind: 'call', title: 'Ann Archer', phone: '+15005550731', priority: 2, notes: 'Asked for a quote on Monday.' },
+    { kind: 'call', title: 'Bob Baker', phone: '+15005550732', priority: 1 },
+    { kind: 'follow_up', title: 'Send Ann the brochure' },
+  ]);
+  const page = await open(ctx, user, '#actions');
+  await connect(page);
+  await waitState(page, '#indicator', 'connected');
+  await page.evaluate(() => { const d = document.querySelector('#dialer'); d.setAttribute('poll-interval', '250'); return d.load(); });
+  await waitState(page, '#dialer', 'ready');
+  await part(page, 'start-button').click();
+  const s0 = await callChecked(page);
+  equal(s0.title, 'Ann Archer', 'the first action is current');
+  equal(s0.callDisabled, 'false', `Call enabled (${s0.reason})`);
   await page.screenshot({ path: join(shots, 'dialer.png'), fullPage: true });
+  await axe(page, 'dialer (current action)');
+
+  await part(page, 'call-button').click();
+  await page.waitForFunction(() => document.querySelector('#dialer').getAttribute('call-status') === 'queued');
+  const callId = (await backend.action(user, ann.id)).call_id;
+  assert(callId, 'the action points at its call');
+  // The dispatcher asks the stand-in for the call and records the SID it answers with.
+  const placed = await until(async () => { const c = await backend.call(user, callId); return c?.call_sid ? c : null; },
+    'the dispatcher to place the call');
+  equal(`${placed.to_number} ${placed.from_number} ${placed.lead_phone}`, `${AGENT} ${ACCOUNT.number} ${ann.phone}`, 'agent first, from the user\'s number');
+  const leadSid = `CA${randomBytes(16).toString('hex')}`;
+  const leg = (who, status, n, extra = {}) => ({
+    AccountSid: ACCOUNT.sid, ApiVersion: '2010-04-01', CallStatus: status, From: ACCOUNT.number, SequenceNumber: String(n),
+    ...(who === 'agent' ? { CallSid: placed.call_sid, To: AGENT, Direction: 'outbound-api' }
+      : { CallSid: leadSid, ParentCallSid: placed.call_sid, To: ann.phone, Direction: 'outbound-dial' }),
+    ...extra,
+  });
+  // Each callback, then what the element shows for it: the agent leg's status, the lead leg's, and the sentence.
+  const steps = [
+    [leg('agent', 'initiated', 0), 'initiated', null, /^Calling your phone \(\+15005550199\)/],
+    [leg('agent', 'ringing', 1), 'ringing', null, /^Your phone is ringing/],
+    [leg('agent', 'in-progress', 2), 'in-progress', null, /^You answered\. Dialing Ann Archer/],
+    [leg('lead', 'initiated', 0), 'in-progress', 'initiated', /^You answered\. Dialing Ann Archer/],
+    [leg('lead', 'ringing', 1), 'in-progress', 'ringing', /^You answered\. Ringing Ann Archer/],
+    [leg('lead', 'in-progress', 2), 'in-progress', 'in-progress', /^Connected with Ann Archer · 0:\d\d\.$/],
+    [leg('lead', 'completed', 3, { CallDuration: '42' }), 'in-progress', 'completed', /^Ann Archer hung up after 0:42/],
+  ];
+  for (const [params, call, lead, text] of steps) {
+    const r = await backend.postCallStatus(user, ACCOUNT.token, params);
+    equal(r.status, 200, `${params.CallSid === leadSid ? 'lead' : 'agent'} ${params.CallStatus}: the relay took it (${r.body})`);
+    await page.waitForFunction(([c, l]) => {
+      const d = document.querySelector('#dialer');
+      return d.getAttribute('call-status') === c && d.getAttribute('lead-status') === l;
+    }, [call, lead]).catch(async (e) => { throw new Error(`after ${params.CallStatus}: ${JSON.stringify(await dialerState(page))} (${e.message})`); });
+    const s = await dialerState(page);
+    assert(text.test(s.status), `${params.CallStatus}: shown as ${JSON.stringify(s.status)}`);
+    equal(s.callDisabled, 'true', `${params.CallStatus}: no second call while one is live`);
+    if (lead === 'in-progress') {
+      await page.screenshot({ path: join(shots, 'dialer-call.png'), fullPage: true });
+      await axe(page, 'dialer (call in progress)');
+    }
+  }
+  const r = await backend.postCallStatus(user, ACCOUNT.token, leg('agent', 'completed', 3, { CallDuration: '50' }));
+  equal(r.status, 200, `agent completed: the relay took it (${r.body})`);
+  // The call ended: Ann done as connected, Bob claimed and current, Ann's call kept as the last call.
+  await page.waitForFunction(() => {
+    const root = document.querySelector('#dialer').shadowRoot;
+    return !root.querySelector('[part="last-call"]').hidden && root.querySelector('[part="title"]').textContent === 'Bob Baker';
+  });
+  const annDone = await backend.action(user, ann.id);
+  equal(`${annDone.status} ${annDone.outcome}`, 'done connected', 'the call finished the action as connected');
+  equal((await backend.action(user, bob.id)).status, 'in_progress', 'auto-advance claimed the next action');
+  const last = () => page.locator('#dialer').evaluate((el) => {
+    const root = el.shadowRoot;
+    return { title: root.querySelector('[part="last-call-title"]').textContent,
+      status: root.querySelector('[part="last-call-status"]').textContent,
+      outcome: root.querySelector('[part="last-call-outcome"]').textContent,
+      pressed: [...root.querySelectorAll('[part~="last-outcome-button"][aria-pressed="true"]')].map((b) => b.textContent) };
+  });
+  let l = await last();
+  equal(`${l.title} | ${l.outcome} | ${l.pressed.join(',')}`, 'Ann Archer | Connected | Connected', 'the last call with its outcome');
+  assert(/ended after 0:42/.test(l.status), `the last call's sentence: ${l.status}`);
+  const s1 = await callChecked(page);
+  equal(s1.call, null, 'no call shown for the next action');
+  equal(s1.callDisabled, 'false', `Call enabled for the next action (${s1.reason})`);
+  assert(/Outcome: Connected\. Next: Bob Baker\.$/.test(s1.message), `announced: ${s1.message}`);
+  // What the call achieved: the outcome amended from the last call's card; Bob stays current.
+  await page.locator('#dialer >> #last-notes').fill('Wants the premium plan');
+  await page.locator('#dialer >> [part~="last-outcome-button"]', { hasText: 'Call back later' }).click();
+  await page.waitForFunction(() => document.querySelector('#dialer').shadowRoot.querySelector('[part="last-call-outcome"]').textContent === 'Call back later');
+  const annAmended = await backend.action(user, ann.id);
+  equal(`${annAmended.status} ${annAmended.outcome} ${annAmended.notes.split('\n').pop()}`, 'done callback Wants the premium plan', 'amended');
+  equal((await backend.action(user, bob.id)).status, 'in_progress', 'the next action is still the current one');
+  const s2 = await dialerState(page);
+  equal(`${s2.title} | ${s2.message}`, 'Bob Baker | Ann Archer: outcome now Call back later.', 'the current action kept, the change announced');
+  l = await last();
+  equal(l.pressed.join(','), 'Call back later', 'the new outcome pressed');
+  await page.screenshot({ path: join(shots, 'dialer-last-call.png'), fullPage: true });
+  await axe(page, 'dialer (last call)');
+  await allReachable(page, 'dialer (last call)');
+  await part(page, 'last-call-dismiss').click();
+  equal(await part(page, 'last-call').isHidden(), true, 'dismissed');
   await page.close();
 });
 
