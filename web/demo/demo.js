@@ -49,12 +49,39 @@ async function loadMessages() {
       const body = document.createElement('div');
       body.textContent = m.body;
       li.append(meta, body);
+      const number = m.direction === 'inbound' ? m.from_number : m.to_number;
+      if (number) li.append(callButton(number));
       return li;
     }));
     state.textContent = messages.length ? '' : 'No messages yet.';
   } catch (err) {
     state.textContent = `Could not load messages: ${err.message}`;
   }
+}
+
+// Call from the conversation: the call goes to the top of the manual-actions queue, where the dialer places it and
+// records its outcome (the Manual actions page shows it next).
+function callButton(number) {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'call-lead';
+  button.textContent = 'Call';
+  button.setAttribute('aria-label', `Call ${number}`);
+  button.addEventListener('click', async () => {
+    const api = (await import('../index.js')).getDefaultApi();
+    const state = $('#messages-state');
+    button.disabled = true;
+    try {
+      await api.createAction({ kind: 'call', title: `Call ${number}`, phone: number, priority: 100 });
+      location.hash = '#actions';
+      $('#dialer').load();
+    } catch (err) {
+      state.textContent = `Could not queue the call: ${err.message}`;
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return button;
 }
 
 $('#composer').addEventListener('submit', async (e) => {

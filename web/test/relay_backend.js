@@ -69,6 +69,7 @@ export async function createRelayBackend({ origin }) {
       });
       return { status: res.status, body: await res.text() };
     },
+    async actions(user) { return JSON.parse(psql(`SELECT coalesce(json_agg(a ORDER BY a.created_at), '[]') FROM twilio.manual_actions a WHERE user_id = '${uuid(user.id)}'`)); },
     async action(user, id) { return JSON.parse(psql(`SELECT row_to_json(a) FROM twilio.manual_actions a WHERE id = '${uuid(id)}' AND user_id = '${uuid(user.id)}'`) || 'null'); },
     async close() {},
   };

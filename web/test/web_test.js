@@ -242,6 +242,12 @@ test('a good save turns the indicator green, enables the composer (which then se
   await page.screenshot({ path: join(shots, 'conversations-connected.png'), fullPage: true });
   await axe(page, 'conversations (connected)');
   await allReachable(page, 'conversations (connected)');
+  // Call from the conversation: queued at the top of the manual actions, shown by the dialer.
+  await page.locator('#messages button[aria-label="Call +15005550100"]').first().click();
+  await page.waitForFunction(() => location.hash === '#actions' && !document.querySelector('#page-actions').hidden);
+  await page.waitForFunction(() => document.querySelector('#dialer').shadowRoot.textContent.includes('Call +15005550100'));
+  const queued = (await backend.actions(user)).map((a) => `${a.kind} ${a.phone} ${a.priority}`).join(', ');
+  equal(queued, 'call +15005550100 100', 'the call is queued first');
   ctx.connectedUser = user;
   await page.close();
 });
