@@ -386,6 +386,9 @@ check "a dry run (Prefer: tx=rollback): 200 with the call it would place" "200 q
     "$STATUS $(jf .call.status) $(jf .call.leg) $(jf .call.to_number)"
 check "... Preference-Applied: tx=rollback" "tx=rollback" "$(hdr Preference-Applied)"
 check "... and nothing kept" "0 null" "$(calls_of $UA) $(q -c "SELECT coalesce(call_id::text, 'null') FROM twilio.manual_actions WHERE id = '$BOB'")"
+api POST /api/twilio/voice/dial "$TA" "{\"action_id\":\"$BOB\"}" -H 'Prefer: tx=rollback'
+check "POST /voice/dial is the same dial (dry run), nothing kept" "200 queued agent $AGENT 0" \
+    "$STATUS $(jf .call.status) $(jf .call.leg) $(jf .call.to_number) $(calls_of $UA)"
 api POST /api/twilio/calls "$TA" "{\"action_id\":\"$BOB\"}"
 CALL=$(jf .call.id)
 check "dial: the agent leg, queued, with the lead's number" "200 queued agent $AGENT +15005550006 +15005550702 $BOB" \
