@@ -44,6 +44,10 @@ ApiConfig load_api_config(const std::function<const char*(const char*)>& getenv)
     c.enabled = !c.database_url.empty();
     c.jwt_secret = env(getenv, "BYO_TWILIO_JWT_SECRET");
     c.jwks_file = env(getenv, "BYO_TWILIO_JWKS_FILE");
+    c.jwks_url = env(getenv, "BYO_TWILIO_JWKS_URL");
+    c.jwks_ca_file = env(getenv, "BYO_TWILIO_JWKS_CA_FILE");
+    if (auto v = env(getenv, "BYO_TWILIO_JWKS_REFRESH_SECONDS"); !v.empty())
+        c.jwks_refresh_seconds = static_cast<int>(number(v, "BYO_TWILIO_JWKS_REFRESH_SECONDS", 1, 86400));
     if (auto v = env(getenv, "BYO_TWILIO_JWT_AUD"); !v.empty()) c.jwt_aud = v;
     c.jwt_iss = env(getenv, "BYO_TWILIO_JWT_ISS");
     if (auto v = env(getenv, "BYO_TWILIO_API_POOL_SIZE"); !v.empty())
@@ -59,9 +63,13 @@ ApiConfig load_api_config(const std::function<const char*(const char*)>& getenv)
     if (c.web_dir.empty()) c.web_dir = is_dir(BYO_WEB_INSTALL_DIR) ? BYO_WEB_INSTALL_DIR : BYO_WEB_SOURCE_DIR;
 
     if (c.enabled) {
-        if (c.jwt_secret.empty() && c.jwks_file.empty())
+        if (c.jwt_secret.empty() && c.jwks_file.empty() && c.jwks_url.empty())
             throw ConfigError("BYO_TWILIO_API_DATABASE_URL is set: the API also needs BYO_TWILIO_JWT_SECRET "
-                              "and/or BYO_TWILIO_JWKS_FILE");
+                              "and/or BYO_TWILIO_JWKS_FILE or BYO_TWILIO_JWKS_URL");
+        if (!c.jwks_file.empty() && !c.jwks_url.empty())
+            throw ConfigError("BYO_TWILIO_JWKS_FILE and BYO_TWILIO_JWKS_URL are both set: use one of them");
+        if (!c.jwks_url.empty() && c.jwks_url.rfind("https://", 0) != 0)
+            throw ConfigError("BYO_TWILIO_JWKS_URL must start with https://");
         // Supabase's secrets are 40+ characters; a short one could be guessed offline from any token.
         if (!c.jwt_secret.empty() && c.jwt_secret.size() < 32)
             throw ConfigError("BYO_TWILIO_JWT_SECRET must be at least 32 characters");
@@ -76,6 +84,10 @@ App API (/api/twilio/..., on when BYO_TWILIO_API_DATABASE_URL is set; docs/http-
                               only anon and authenticated); its own pool
   BYO_TWILIO_JWT_SECRET       HS256 secret (the project's JWT secret), >= 32 characters
   BYO_TWILIO_JWKS_FILE        JWKS file with ES256/RS256 public keys, re-read on change
+  BYO_TWILIO_JWKS_URL         or an https:// URL to fetch the JWKS from (not both), e.g.
+                              https://<ref>.supabase.co/auth/v1/.well-known/jwks.json
+  BYO_TWILIO_JWKS_REFRESH_SECONDS  refetch period; also early on an unknown kid [300]
+  BYO_TWILIO_JWKS_CA_FILE     CA bundle for the JWKS URL's certificate        [system's]
   BYO_TWILIO_JWT_AUD          required audience                                  [authenticated]
   BYO_TWILIO_JWT_ISS          required issuer, e.g. https://<ref>.supabase.co/auth/v1   [not checked]
   BYO_TWILIO_API_POOL_SIZE    API database connections                                [4]

@@ -16,7 +16,7 @@ struct Entry {
     Route route;
 };
 
-constexpr std::array<Entry, 28> kRoutes{{
+constexpr std::array<Entry, 29> kRoutes{{
     {"sealing-key", "GET", Route::SealingKey},
     {"settings", "GET", Route::GetSettings},
     {"settings", "POST", Route::SaveSettings},
@@ -39,6 +39,7 @@ constexpr std::array<Entry, 28> kRoutes{{
     {"actions/{id}/skip", "POST", Route::SkipAction},
     {"actions/{id}/release", "POST", Route::ReleaseAction},
     {"calls", "POST", Route::Dial},
+    {"voice/dial", "POST", Route::Dial},  // the name issue 21 gives the same call
     {"calls/{id}", "GET", Route::GetCall},
     {"dialer/settings", "GET", Route::GetDialerSettings},
     {"dialer/settings", "PUT", Route::SaveDialerSettings},

@@ -64,7 +64,11 @@ ApiService::ApiService(const ApiConfig& config, std::chrono::milliseconds db_tim
       pool_(config.database_url, config.pool_size, db_timeout),
       executor_(pool_, config.queue_max) {
     std::string error;
-    if (!keys_.init(config.jwt_secret, config.jwks_file, error)) throw ConfigError(error);
+    if (!config.jwks_url.empty())
+        keys_url_ = std::make_unique<JwksUrl>(JwksUrlSettings{config.jwt_secret, config.jwks_url, config.jwks_ca_file,
+                                                              std::chrono::seconds(config.jwks_refresh_seconds)});
+    else if (!keys_file_.init(config.jwt_secret, config.jwks_file, error))
+        throw ConfigError(error);
 }
 
 ApiService::~ApiService() { stop(); }
@@ -106,8 +110,9 @@ void ApiService::handle(HttpRequest&& req, Responder reply) {
         unauthorized.emplace_back("WWW-Authenticate", "Bearer");
         return reply(error_response(401, "http_unauthorized", "Authorization: Bearer <JWT> required", unauthorized));
     }
-    const auto keys = keys_.current();
+    const auto keys = keys_url_ ? keys_url_->current() : keys_file_.current();
     JwtResult jwt = verify_jwt(std::string_view(auth).substr(7), *keys);
+    if (jwt.unknown_key && keys_url_) keys_url_->unknown_kid();
     std::string sub;
     if (jwt.ok) {
         ClaimRules rules;

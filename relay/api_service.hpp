@@ -9,6 +9,7 @@
 #include "api_executor.hpp"
 #include "db_pool.hpp"
 #include "http_server.hpp"
+#include "jwks_url.hpp"
 #include "jwt_keys_file.hpp"
 #include "rate_limiter.hpp"
 
@@ -31,7 +32,8 @@ private:
     const std::chrono::milliseconds db_timeout_;
     CorsPolicy cors_;
     RateLimiter limiter_;
-    JwtKeysFile keys_;
+    JwtKeysFile keys_file_;           // the secret and BYO_TWILIO_JWKS_FILE, or
+    std::unique_ptr<JwksUrl> keys_url_;  // the secret and BYO_TWILIO_JWKS_URL
     DbPool pool_;
     ApiExecutor executor_;
 };

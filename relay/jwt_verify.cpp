@@ -205,7 +205,11 @@ JwtResult verify_jwt(std::string_view token, const JwtKeys& keys) {
                                                       reinterpret_cast<const unsigned char*>(sig->data()), sig->size());
             if (verified) break;
         }
-        if (!any_key) return reject("JWT key id not found");
+        if (!any_key) {
+            JwtResult r = reject("JWT key id not found");
+            r.unknown_key = !kid.empty();
+            return r;
+        }
     } else {
         return reject("Wrong or unsupported encoding algorithm");
     }

@@ -16,6 +16,7 @@ struct JwtResult {
     bool ok = false;
     std::string message;     // why not: fixed texts, never token contents
     nlohmann::json claims;   // the payload, when ok (the claims are not checked here: api_claims.hpp)
+    bool unknown_key = false;  // the header's kid names no key we hold (the issuer may have rotated its keys)
 };
 
 // A set of verification keys; immutable once built, so requests share one without locks.

@@ -1,7 +1,8 @@
 // JWTs for test/e2e/api_test.sh, made by the npm `jose` library (not by the relay's own code).
 //   node api_client.js keys DIR
 //       writes DIR/jwks.json (public ES256 key "es1" and RS256 key "rs1"), DIR/private.json (their private JWKs)
-//       and DIR/other.json (an ES256 private key with kid "es1" that the JWKS does not hold)
+//       and DIR/other.json (an ES256 private key with kid "es1" that the JWKS does not hold); for a key rotation,
+//       DIR/rotated.json (the JWKS with "es1" and a new ES256 key "es2") and DIR/next.json (es2's private JWK)
 //   node api_client.js token --alg HS256|ES256|RS256|none [--key DIR/private.json|DIR/other.json] [--sub UUID]
 //       [--role R] [--aud A] [--exp SECONDS_FROM_NOW] [--nbf SECONDS_FROM_NOW] [--kid K] [--no-kid]
 //       prints a token; HS256 takes its secret from the environment variable JWT_SECRET_ENV names (default
@@ -23,6 +24,11 @@ async function main() {
     fs.writeFileSync(path.join(dir, 'private.json'), JSON.stringify({
       ES256: await pub(es.privateKey, 'es1', 'ES256'), RS256: await pub(rs.privateKey, 'rs1', 'RS256') }));
     fs.writeFileSync(path.join(dir, 'other.json'), JSON.stringify({ ES256: await pub(other.privateKey, 'es1', 'ES256') }));
+    // A rotation: the issuer adds key "es2" (the JWKS then holds es1 and es2); next.json signs with it.
+    const next = await jose.generateKeyPair('ES256', { extractable: true });
+    fs.writeFileSync(path.join(dir, 'rotated.json'),
+      JSON.stringify({ keys: [await pub(es.publicKey, 'es1', 'ES256'), await pub(next.publicKey, 'es2', 'ES256')] }));
+    fs.writeFileSync(path.join(dir, 'next.json'), JSON.stringify({ ES256: await pub(next.privateKey, 'es2', 'ES256') }));
     return;
   }
   if (cmd !== 'token') throw new Error(`unknown command ${cmd}`);

@@ -8,11 +8,12 @@
 # success and error shapes (a wrong sealed token is 422 naming the failed check); the dialer's routes (the queue,
 # do-not-call, click-to-call with a dry run, B never reaching A's actions or calls); CORS preflights; 405/404/413/415;
 # 429 after the burst (a second relay); 503 with Retry-After when the API's database is unreachable (a third);
+# keys from a JWKS URL over HTTPS (a fourth, against test/e2e/jwks_server.js): TLS verified, key rotation, URL down;
 # /ui/ static files without traversal; no token or body in the relay's log.
 #
 # Against the cluster test/run.sh started (PGHOST, PGPORT, BYO_CLUSTER_DIR, STANDIN_URL), or standalone: without
 # BYO_CLUSTER_DIR it starts the stand-in and a cluster itself (the extension must be installed: make install).
-# RELAY_PORT (4031; this suite uses it and the next two), RELAY_BIN (build/byo-twilio-relay). Prints
+# RELAY_PORT (4031; this suite uses it and the next three), RELAY_BIN (build/byo-twilio-relay). Prints
 # "api: N passed, M failed".
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -40,6 +41,7 @@ cleanup() {
     local pid
     for pid in "${RELAY_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
     for pid in "${RELAY_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+    [ -n "${JWKS_PID:-}" ] && kill -TERM "$JWKS_PID" 2>/dev/null
     if [ "$OWN_CLUSTER" = yes ]; then cluster_remove; standins_stop; fi
     if [ "$failed" = 0 ]; then rm -rf "$WORK"; else echo "# relay logs kept in $WORK"; fi
 }
@@ -386,6 +388,9 @@ check "a dry run (Prefer: tx=rollback): 200 with the call it would place" "200 q
     "$STATUS $(jf .call.status) $(jf .call.leg) $(jf .call.to_number)"
 check "... Preference-Applied: tx=rollback" "tx=rollback" "$(hdr Preference-Applied)"
 check "... and nothing kept" "0 null" "$(calls_of $UA) $(q -c "SELECT coalesce(call_id::text, 'null') FROM twilio.manual_actions WHERE id = '$BOB'")"
+api POST /api/twilio/voice/dial "$TA" "{\"action_id\":\"$BOB\"}" -H 'Prefer: tx=rollback'
+check "POST /voice/dial is the same dial (dry run), nothing kept" "200 queued agent $AGENT 0" \
+    "$STATUS $(jf .call.status) $(jf .call.leg) $(jf .call.to_number) $(calls_of $UA)"
 api POST /api/twilio/calls "$TA" "{\"action_id\":\"$BOB\"}"
 CALL=$(jf .call.id)
 check "dial: the agent leg, queued, with the lead's number" "200 queued agent $AGENT +15005550006 +15005550702 $BOB" \
@@ -464,6 +469,64 @@ check "/ui/.. does not leave web/" 404 "$(curl -s -o /dev/null -w '%{http_code}'
 check "/ui/%2e%2e/ neither" 404 "$(curl -s -o /dev/null -w '%{http_code}' --path-as-is "$API/ui/%2e%2e/README.md")"
 check "/ui/ serves no other types" 404 "$(curl -s -o /dev/null -w '%{http_code}' "$API/ui/package.json")"
 check "/ui/ takes GET only" 405 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$API/ui/seal-token.js")"
+
+echo "# 9b. keys fetched from a JWKS URL over HTTPS: refetched on an unknown kid, kept while the URL is down"
+stop_last_relay() { kill -TERM "${RELAY_PIDS[-1]}"; wait "${RELAY_PIDS[-1]}" 2>/dev/null; unset 'RELAY_PIDS[-1]'; }
+# wait_for WHAT COMMAND...: polls COMMAND (up to 10 s) until it succeeds.
+wait_for() {
+    local what=$1; shift
+    for _ in $(seq 1 200); do "$@" && return 0; sleep 0.05; done
+    echo "# timed out waiting for $what"; return 1
+}
+bash test/standin/make_cert.sh "$WORK/jwks_tls" >/dev/null
+cp "$WORK/jwks.json" "$WORK/served_jwks.json"
+node test/e2e/jwks_server.js "$WORK/jwks_tls/cert.pem" "$WORK/jwks_tls/key.pem" "$WORK/served_jwks.json" \
+    >"$WORK/jwks_server.out" 2>&1 &
+JWKS_PID=$!
+wait_for "the JWKS server" grep -q '^port ' "$WORK/jwks_server.out"
+JWKS_URL="https://127.0.0.1:$(sed -n 's/^port //p' "$WORK/jwks_server.out")/auth/v1/.well-known/jwks.json"
+URL_PORT=$((RELAY_PORT + 3))
+url_status() { curl -s -o "$WORK/body" -w '%{http_code}' -H "Authorization: Bearer $1" "http://127.0.0.1:$URL_PORT/api/twilio/status"; }
+relay_refusal() {  # the relay's exit and config error with the API settings of start_relay plus "$@"
+    ( export BYO_TWILIO_DATABASE_URL="host=$PGHOST port=$PGPORT user=postgres dbname=postgres"
+      export BYO_TWILIO_PUBLIC_URL=https://relay.example.test BYO_TWILIO_LISTEN=127.0.0.1:$URL_PORT
+      export BYO_TWILIO_API_DATABASE_URL="host=$PGHOST port=$PGPORT user=$API_ROLE dbname=postgres"
+      for setting in "$@"; do export "$setting"; done
+      timeout 10 "$RELAY_BIN" 2>&1 >/dev/null; echo "exit $?" ) | grep -o 'BYO_TWILIO_JWKS_[A-Z_]* [^"]*\|exit [0-9]*' | tr '\n' ' '
+}
+check "JWKS file and URL both set: the relay refuses to start" \
+    "BYO_TWILIO_JWKS_FILE and BYO_TWILIO_JWKS_URL are both set: use one of them exit 2 " \
+    "$(relay_refusal "BYO_TWILIO_JWKS_FILE=$WORK/jwks.json" "BYO_TWILIO_JWKS_URL=$JWKS_URL")"
+check "a JWKS URL that is not https: refused" "BYO_TWILIO_JWKS_URL must start with https:// exit 2 " \
+    "$(relay_refusal "BYO_TWILIO_JWKS_URL=http://127.0.0.1:1/jwks.json")"
+# Without the test CA the self-signed certificate must fail verification: no keys, ES256 refused, the relay up.
+start_relay "$URL_PORT" "$WORK/relay_jwks_noca.log" BYO_TWILIO_JWKS_FILE= "BYO_TWILIO_JWKS_URL=$JWKS_URL" \
+    || failed=$((failed + 1))
+check "an unverifiable certificate: a warning at start, ES256 refused" "yes 401" \
+    "$(grep -q '"event":"jwks_error","source":"url","trigger":"start"' "$WORK/relay_jwks_noca.log" && echo yes) $(url_status "$TB")"
+check "... HS256 still works beside it" 200 "$(url_status "$TA")"
+stop_last_relay
+start_relay "$URL_PORT" "$WORK/relay_jwks.log" BYO_TWILIO_JWKS_FILE= "BYO_TWILIO_JWKS_URL=$JWKS_URL" \
+    "BYO_TWILIO_JWKS_CA_FILE=$WORK/jwks_tls/cert.pem" || failed=$((failed + 1))
+check "keys fetched at start" yes \
+    "$(grep -q '"event":"jwks_loaded","source":"url","trigger":"start","keys":2' "$WORK/relay_jwks.log" && echo yes)"
+check "ES256 token with the URL's kid es1: 200" 200 "$(url_status "$TB")"
+cp "$WORK/rotated.json" "$WORK/served_jwks.json"
+T2=$(token --alg ES256 --key "$WORK/next.json" --sub $UB)
+check "the issuer rotates: a token with the new kid es2 is refused while the relay holds the old set" \
+    "401 JWT key id not found" "$(url_status "$T2") $(jq -r .error.message "$WORK/body")"
+wait_for "the es2 token" test "$(url_status "$T2")" = 200
+check "... and accepted once the unknown kid made the relay fetch again" "200 yes" \
+    "$(url_status "$T2") $(grep -q '"event":"jwks_loaded","source":"url","trigger":"unknown_kid","keys":2' "$WORK/relay_jwks.log" && echo yes)"
+check "... es1 still valid" 200 "$(url_status "$TB")"
+stop_last_relay
+start_relay "$URL_PORT" "$WORK/relay_jwks_down.log" BYO_TWILIO_JWKS_FILE= "BYO_TWILIO_JWKS_URL=$JWKS_URL" \
+    "BYO_TWILIO_JWKS_CA_FILE=$WORK/jwks_tls/cert.pem" BYO_TWILIO_JWKS_REFRESH_SECONDS=1 || failed=$((failed + 1))
+kill -TERM "$JWKS_PID"; wait "$JWKS_PID" 2>/dev/null; JWKS_PID=
+wait_for "a failed scheduled fetch" grep -q '"event":"jwks_error","source":"url","trigger":"schedule"' "$WORK/relay_jwks_down.log"
+check "JWKS URL down: a warning, the last good keys stay in use" "yes 200 200" \
+    "$(grep -q '"kept":"previous keys"' "$WORK/relay_jwks_down.log" && echo yes) $(url_status "$TB") $(url_status "$T2")"
+stop_last_relay
 
 echo "# 10. logs"
 LOGS=$(cat "$WORK"/relay*.log)

@@ -145,6 +145,9 @@ TEST(ApiJwt, ES256AndRS256FromAJwks) {
               "JWT signature does not verify");
     EXPECT_EQ(verify_jwt(token(R"({"alg":"ES256","kid":"nope"})", kPayload, ec, true), keys).message,
               "JWT key id not found");
+    // An unknown kid is flagged so a JWKS fetched from a URL is fetched again; a wrong signature is not.
+    EXPECT_TRUE(verify_jwt(token(R"({"alg":"ES256","kid":"nope"})", kPayload, ec, true), keys).unknown_key);
+    EXPECT_FALSE(verify_jwt(token(R"({"alg":"ES256","kid":"e1"})", kPayload, other, true), keys).unknown_key);
     EXPECT_EQ(verify_jwt(token(R"({"alg":"RS256","kid":"e1"})", kPayload, rsa, false), keys).message,
               "JWT key id not found");  // a kid of another algorithm
     // HS256 is refused when only a JWKS is configured, whatever the token is signed with.

@@ -31,6 +31,7 @@ TEST(ApiRoutes, EveryContractRoute) {
         {"POST", "/api/twilio/actions/abc/skip", Route::SkipAction},
         {"POST", "/api/twilio/actions/abc/release", Route::ReleaseAction},
         {"POST", "/api/twilio/calls", Route::Dial},
+        {"POST", "/api/twilio/voice/dial", Route::Dial},
         {"GET", "/api/twilio/calls/abc", Route::GetCall},
         {"GET", "/api/twilio/dialer/settings", Route::GetDialerSettings},
         {"PUT", "/api/twilio/dialer/settings", Route::SaveDialerSettings},
