@@ -28,7 +28,9 @@ cluster_start "byo_twilio.encryption_key = 'k1:$(openssl rand -hex 32)'
 byo_twilio.webhook_base_url = '$PUBLIC_URL'
 byo_twilio.api_base_url = '$STANDIN_URL'
 byo_twilio.conversations_base_url = '$STANDIN_URL'
-byo_twilio.messaging_base_url = '$STANDIN_URL'"
+byo_twilio.messaging_base_url = '$STANDIN_URL'
+# pg_cron runs the drip tick; 1.4 would connect over TCP, and this cluster listens on its socket only.
+cron.use_background_workers = on"
 eval "$(node test/lib/fixture_env.js test/standin/fixtures.json)"
 
 # The dispatcher serves the database named by byo_twilio.database (default: postgres).
@@ -163,14 +165,18 @@ SELECT twilio.enroll(:'c', NULL, :'phone', 'Europe/Paris', jsonb_build_object('f
 SQL
 done
 
-step "The sending pass: twilio.drip_tick (here called directly; in production pg_cron runs it, see docs/drips.md)"
-echo "pg_cron would run it once a minute (Debian 12's pg_cron 1.4 has no second-level schedules), which would make"
-echo "this demo wait minutes for the second step: the demo calls the same function itself until both leads are done."
-for _ in $(seq 1 100); do
-    psql -X -q -t -A -d $DB -c "SELECT 'pass: ' || claimed || ' claimed, ' || sent || ' sent' FROM twilio.drip_tick(500) WHERE claimed > 0"
+step "pg_cron runs the sending pass (twilio.drip_tick) every minute: the operator schedules it once"
+psql -X -q -d $DB -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS pg_cron"
+psql -X -q -d $DB -c "SELECT twilio.schedule_drips('1 minute') AS cron_job_id"
+psql -X -q -d $DB -c "SELECT jobname, schedule, command FROM cron.job"
+echo "Debian 12's pg_cron 1.4 has only minute schedules (1.5 takes '10 seconds'): the first step goes out at the"
+echo "next minute, the second (due 3 seconds later) at the one after. Waiting for pg_cron..."
+for _ in $(seq 1 360); do
     [ "$(psql -X -q -t -A -d $DB -c "SELECT count(*) FROM twilio.enrollments WHERE status = 'completed'")" = 2 ] && break
     sleep 0.5
 done
+psql -X -q -d $DB -c "SELECT count(*) AS pg_cron_runs, bool_and(status = 'succeeded') AS all_succeeded
+                        FROM cron.job_run_details d JOIN cron.job j USING (jobid) WHERE j.jobname = 'byo_twilio_drips'"
 for _ in $(seq 1 100); do
     [ "$(psql -X -q -t -A -d $DB -c "SELECT backlog + in_flight + ambiguous FROM twilio.outbox_status")" = 0 ] && break
     sleep 0.1
