@@ -82,14 +82,7 @@ bool scalar(const nlohmann::json& body, const char* name, std::vector<std::optio
 
 BuildResult writes(const char* sql, const nlohmann::json& body, std::initializer_list<const char*> names,
                    std::vector<std::optional<std::string>> first = {}) {
-    BuildResult r;
-    r.call.sql = sql;
-    r.call.read_only = false;
-    r.call.params = std::move(first);
-    for (const char* n : names)
-        if (!scalar(body, n, r.call.params, r.message)) return r;
-    r.ok = true;
-    return r;
+    return from_body(sql, body, names, std::move(first), scalar);
 }
 
 BuildResult bad(std::string message) {

@@ -74,19 +74,20 @@ bool field(const nlohmann::json& body, const char* name, std::vector<std::option
     return true;
 }
 
+}  // namespace
+
 BuildResult from_body(const char* sql, const nlohmann::json& body, std::initializer_list<const char*> names,
-                      std::vector<std::optional<std::string>> first = {}) {
+                      std::vector<std::optional<std::string>> first, BodyField read) {
+    if (!read) read = field;
     BuildResult r;
     r.call.sql = sql;
     r.call.read_only = false;
     r.call.params = std::move(first);
     for (const char* n : names)
-        if (!field(body, n, r.call.params, r.message)) return r;
+        if (!read(body, n, r.call.params, r.message)) return r;
     r.ok = true;
     return r;
 }
-
-}  // namespace
 
 std::optional<std::string> query_value(const QueryParams& q, const char* name) {
     const auto it = q.find(name);

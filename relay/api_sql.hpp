@@ -46,5 +46,12 @@ BuildResult build_dialer_call(Route route, const std::string& id, const QueryPar
 std::optional<std::string> query_value(const QueryParams& q, const char* name);
 // A call with fixed parameters.
 BuildResult fixed(const char* sql, bool read_only, std::vector<std::optional<std::string>> params = {});
+// Reads body[name] into params (absent or null: SQL NULL), or says in `error` what is wrong with it.
+using BodyField = bool (*)(const nlohmann::json& body, const char* name,
+                           std::vector<std::optional<std::string>>& params, std::string& error);
+// A call that writes: its parameters are `first`, then the body's `names`, each read by `read` (by default a
+// string or null).
+BuildResult from_body(const char* sql, const nlohmann::json& body, std::initializer_list<const char*> names,
+                      std::vector<std::optional<std::string>> first = {}, BodyField read = nullptr);
 
 }  // namespace byo::relay::api
