@@ -65,6 +65,23 @@ json retry_or_fail(const OutboxJob& job, const OutboundResult& r, const RetryPol
     return out;
 }
 
+// A reconciling lookup found nothing at Twilio: do it again (`again`), or give up after max_attempts
+// (`nothing_done` says what did not happen).
+json not_found_at_twilio(const OutboxJob& job, const RetryPolicy& policy, const char* nothing_done,
+                         const char* again) {
+    if (job.attempts >= policy.max_attempts) {
+        const std::string why = "not found at Twilio after " + std::to_string(job.attempts) +
+                                " attempts with unknown outcomes; giving up (" + nothing_done + ")";
+        json out = base_outcome(job, "failed");
+        out["error"] = why;
+        mark_failed(out, job, 0, why);
+        return out;
+    }
+    json out = base_outcome(job, "pending");
+    out["error"] = std::string("not found at Twilio after an ambiguous attempt; ") + again;
+    return out;
+}
+
 std::string describe(const OutboundResult& r) {
     return r.http_status ? twilio_error(r) : (r.error_message.empty() ? "no answer" : r.error_message);
 }
@@ -273,19 +290,7 @@ json decide(const OutboxJob& job, const PlannedStep& step, const OutboundResult&
             if (!ok) return retry_or_fail(job, r, policy, random, "reconciliation failed: " + describe(r));
             const json* found = find_call(r.body, job.call_to, job.call_from, job.created_at,
                                           policy.clock_slack.count(), job.known_call_sids);
-            if (!found) {
-                if (job.attempts >= policy.max_attempts) {
-                    const std::string why = "not found at Twilio after " + std::to_string(job.attempts) +
-                                            " attempts with unknown outcomes; giving up (no call was placed)";
-                    json out = base_outcome(job, "failed");
-                    out["error"] = why;
-                    mark_failed(out, job, 0, why);
-                    return out;
-                }
-                json out = base_outcome(job, "pending");
-                out["error"] = "not found at Twilio after an ambiguous attempt; placing the call again";
-                return out;
-            }
+            if (!found) return not_found_at_twilio(job, policy, "no call was placed", "placing the call again");
             json out = base_outcome(job, "done");
             auto text = [found](const char* name) {
                 auto it = found->find(name);
@@ -302,19 +307,8 @@ json decide(const OutboxJob& job, const PlannedStep& step, const OutboundResult&
                 step.step == Step::FindConversationMessage
                     ? find_by_attribute(r.body, "messages", "byo_message_id", job.message_id)
                     : find_sms(r.body, job.to_number, job.body, job.created_at, policy.clock_slack.count());
-            if (!found) {  // Twilio never got it: send it now, unless we have tried often enough
-                if (job.attempts >= policy.max_attempts) {
-                    const std::string why = "not found at Twilio after " + std::to_string(job.attempts) +
-                                            " attempts with unknown outcomes; giving up (nothing was sent)";
-                    json out = base_outcome(job, "failed");
-                    out["error"] = why;
-                    mark_failed(out, job, 0, why);
-                    return out;
-                }
-                json out = base_outcome(job, "pending");
-                out["error"] = "not found at Twilio after an ambiguous attempt; sending again";
-                return out;
-            }
+            if (!found)  // Twilio never got it: send it now, unless we have tried often enough
+                return not_found_at_twilio(job, policy, "nothing was sent", "sending again");
             json out = base_outcome(job, "done");
             std::string status = found->value("status", std::string());
             out["message"] = {{"status", step.step == Step::FindSms && !status.empty() ? status : "sent"},
