@@ -11,7 +11,7 @@
 // the action; with auto-advance on, the next action comes back at once and becomes current. When a call ends the
 // database finishes the action itself (outcome: how the call went) and the element follows: the next action becomes
 // current, and the ended call stays in a "Last call" card whose outcome buttons record what the call achieved
-// (complete on a done action amends its outcome).
+// (complete on a done action amends its outcome). The card survives a reload of the tab until it is dismissed.
 // Attributes: settings-href (where "Connect Twilio" leads; default #settings), poll-interval (ms, default 2000).
 // Reflected (read-only): state = loading | ready | empty | error; call-status = the agent leg's voice_calls status
 // and lead-status = the lead leg's, while a call is shown. Parts: base, message, current, card, title, details,
@@ -277,6 +277,8 @@ export class ByoTwilioDialerElement extends BaseElement {
       this._fillSettings(settings);
       this._queue = queue;
       this._setAction(action);
+      if (!this._last) await this._restoreLastCall();
+      if (seq !== this._seq) return;
       this._renderQueue();
       emit(this, 'dialer-load', { action, queue });
     } catch (err) {
@@ -509,7 +511,7 @@ export class ByoTwilioDialerElement extends BaseElement {
       this._setCallEnabled(false, { text: 'The call ended. Choose an outcome to finish this action.' });
       return;
     }
-    if (action?.status === 'done') this._showLastCall({ action, said });
+    if (action?.status === 'done') this._showLastCall({ action, said, callId: call.id });
     const outcome = action?.outcome ? ` Outcome: ${outcomeLabel(action.outcome)}.` : '';
     const back = action?.status === 'open' ? ' The action is back in the queue.' : '';
     await this.load();
@@ -520,11 +522,28 @@ export class ByoTwilioDialerElement extends BaseElement {
   /** The action of the call that ended last, as the element last saw it, or null. */
   get lastCall() { return this._last?.action || null; }
 
-  _showLastCall({ action, said }) {
+  _showLastCall({ action, said, callId }) {
     this._last = { action, said };
     this._$('[part~="last-notes"]').value = '';
     this._renderLastCall();
     this._$('[part="last-call"]').hidden = false;
+    if (callId) rememberLastCall({ call_id: callId, said });
+  }
+
+  // After a reload the tab's last call comes back (the tab remembers only its id and sentence; the action, with the
+  // outcome as it is now, comes from the API). A call the signed-in user cannot see is forgotten.
+  async _restoreLastCall() {
+    const kept = recalledLastCall();
+    if (!kept) return;
+    let answer = null;
+    try {
+      answer = await this.api.getCall(kept.call_id);
+    } catch (err) {
+      if (err.status === 404) rememberLastCall(null);
+      return;
+    }
+    if (this._last || answer?.action?.status !== 'done') return;
+    this._showLastCall({ action: answer.action, said: kept.said });
   }
 
   _renderLastCall() {
@@ -541,6 +560,7 @@ export class ByoTwilioDialerElement extends BaseElement {
   dismissLastCall() {
     const had = this._$('[part="last-call"]').contains(this.shadowRoot.activeElement);
     this._last = null;
+    rememberLastCall(null);
     this._$('[part="last-call"]').hidden = true;
     if (had) (this._action ? this._$('[part="title"]') : this._$('[part~="start-button"]')).focus();
   }
@@ -677,6 +697,26 @@ async function fallbackCheck(api, action) {
   if (!settings?.agent_phone) return { message: 'no agent phone to ring first', hint: 'Set your phone in the dialer settings.' };
   if (dnc.length) return { message: `${action.phone} is on your do-not-call list` };
   return null;
+}
+
+// The tab's last call, kept in sessionStorage (per tab, gone when the tab closes); storage may be unavailable
+// (private modes, sandboxed frames), and then the card simply does not survive a reload.
+const LAST_CALL_KEY = 'byo-twilio-dialer:last-call';
+
+function rememberLastCall(value) {
+  try {
+    if (value) sessionStorage.setItem(LAST_CALL_KEY, JSON.stringify(value));
+    else sessionStorage.removeItem(LAST_CALL_KEY);
+  } catch { /* storage unavailable */ }
+}
+
+function recalledLastCall() {
+  try {
+    const v = JSON.parse(sessionStorage.getItem(LAST_CALL_KEY) || 'null');
+    return v && typeof v.call_id === 'string' ? v : null;
+  } catch {
+    return null;
+  }
 }
 
 function formatTime(iso) {

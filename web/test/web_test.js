@@ -618,8 +618,20 @@ test('dialer: a whole call: placed by the dispatcher, both legs reported through
   await page.screenshot({ path: join(shots, 'dialer-last-call.png'), fullPage: true });
   await axe(page, 'dialer (last call)');
   await allReachable(page, 'dialer (last call)');
+  // A reload keeps the tab's last call, with the outcome as the database has it now.
+  await page.reload();
+  await page.waitForFunction(() => {
+    const root = document.querySelector('#dialer')?.shadowRoot;
+    return root && !root.querySelector('[part="last-call"]').hidden && root.querySelector('[part="title"]').textContent === 'Bob Baker';
+  });
+  l = await last();
+  equal(`${l.title} | ${l.outcome} | ${l.pressed.join(',')}`, 'Ann Archer | Call back later | Call back later', 'the last call is back after a reload');
+  assert(/ended after 0:42/.test(l.status), `the last call's sentence after a reload: ${l.status}`);
   await part(page, 'last-call-dismiss').click();
   equal(await part(page, 'last-call').isHidden(), true, 'dismissed');
+  await page.reload();
+  await waitState(page, '#dialer', 'ready');
+  equal(await part(page, 'last-call').isHidden(), true, 'a dismissed last call stays dismissed after a reload');
   await page.close();
 });
 
