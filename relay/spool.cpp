@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -120,9 +121,20 @@ Spool::Spool(std::string dir, std::uint64_t max_bytes) : dir_(std::move(dir)), m
         ::close(dir_fd_);
         throw SpoolError("cannot make the spool directory 0700: " + std::string(std::strerror(err)));
     }
+    // One relay per spool: a second one would replay the same files (deduplicated, but counted twice) and race
+    // for sequence numbers. The lock goes with the process, however it ends.
+    lock_fd_ = ::openat(dir_fd_, ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+        const int err = errno;
+        if (lock_fd_ >= 0) ::close(lock_fd_);
+        ::close(dir_fd_);
+        throw SpoolError(err == EWOULDBLOCK ? "another relay uses this spool directory"
+                                            : "cannot lock the spool directory: " + std::string(std::strerror(err)));
+    }
     DIR* d = ::fdopendir(::dup(dir_fd_));
     if (!d) {
         const int err = errno;
+        ::close(lock_fd_);
         ::close(dir_fd_);
         throw SpoolError("cannot list the spool directory: " + std::string(std::strerror(err)));
     }
@@ -145,6 +157,7 @@ Spool::Spool(std::string dir, std::uint64_t max_bytes) : dir_(std::move(dir)), m
 }
 
 Spool::~Spool() {
+    if (lock_fd_ >= 0) ::close(lock_fd_);
     if (dir_fd_ >= 0) ::close(dir_fd_);
 }
 
@@ -237,6 +250,11 @@ std::optional<Spool::Entry> Spool::oldest() {
         log_event("spool_error", {{"message", "an incomplete spool file was removed (never acknowledged)"},
                                   {"seq", seq}});
         unlink_counted(seq);
+    }
+    if (count_ > 0) {  // files counted but gone (removed by hand): the spool is empty
+        log_event("spool_error", {{"message", "spool files went missing"}, {"missing", count_}});
+        count_ = 0;
+        bytes_ = 0;
     }
     return std::nullopt;
 }

@@ -27,8 +27,9 @@ public:
 
 class Spool {
 public:
-    // Opens `dir` (created 0700 if missing; made 0700 if not) and counts what an earlier run left there, which is
-    // replayed first. Throws SpoolError when the directory cannot be used.
+    // Opens `dir` (created 0700 if missing; made 0700 if not), locks it (flock on `.lock` in it) and counts what an
+    // earlier run left there, which is replayed first. Throws SpoolError when the directory cannot be used or
+    // another process holds it.
     Spool(std::string dir, std::uint64_t max_bytes);
     ~Spool();
     Spool(const Spool&) = delete;
@@ -60,6 +61,7 @@ private:
     const std::string dir_;
     const std::uint64_t max_bytes_;
     int dir_fd_ = -1;
+    int lock_fd_ = -1;  // flock'd: one relay per spool directory
     mutable std::mutex mutex_;
     std::uint64_t first_ = 0;  // no file below this sequence number
     std::uint64_t next_ = 0;   // the next file's

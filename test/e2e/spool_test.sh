@@ -7,6 +7,7 @@
 #      stream of signed webhooks, then started: every webhook sent is stored once, none lost.
 #   2. The relay killed (SIGKILL) with a non-empty spool, PostgreSQL started, the relay started again: the spool
 #      is replayed once; a forged webhook spooled during the outage is dropped on replay, logged without secrets.
+#      A second relay on the same spool directory refuses to start.
 #   3. A full spool (BYO_TWILIO_SPOOL_MAX_MB=1): 503 with Retry-After, as without a spool.
 # Runs against the cluster test/run.sh started, after pg_regress (60_outbound connected ann). Needs PGHOST,
 # PGPORT, BYO_CLUSTER_DIR (run as root: the cluster runs as the postgres OS user). Optional: RELAY_PORT (4031;
@@ -125,6 +126,7 @@ q -c "GRANT USAGE ON SCHEMA twilio TO $ROLE" \
   -c "GRANT EXECUTE ON FUNCTION twilio.handle_webhook(text, text, text, text),
                                twilio.handle_webhooks(text[], text[], text[], text[]) TO $ROLE" >/dev/null
 SMS_URL=$(echo "SELECT webhook_urls ->> 'sms' FROM twilio.get_settings();" | as_user "$ANN")
+[ -n "$SMS_URL" ] || { echo "not ok - ann has no settings or no webhook URLs (run after pg_regress)"; failed=1; finish; }
 IFS='|' read -r NUMBER ACCOUNT SERVICE <<<"$(q -c \
     "SELECT sms_number, account_sid, messaging_service_sid FROM twilio.user_settings WHERE user_id = '$ANN'")"
 check "ann's SMS URL carries the connection overrides" yes "$([[ $SMS_URL == "$PUBLIC_URL"/twilio/*/sms#rc=* ]] && echo yes || echo no)"
@@ -205,6 +207,12 @@ stop_pid "$RELAY_PID" TERM; RELAY_PID=
 RELAY_PID=$(start_relay "$RELAY_PORT" "$LOG" "$WORK/spool")
 check "started once more: nothing left to replay, nothing stored twice" "0 5 5 5" \
     "$(grep '"event":"start"' "$LOG" | tail -1 | node -e 'console.log(JSON.parse(require("fs").readFileSync(0,"utf8")).spooled)') $(stored "$PREFIX2")"
+
+( export BYO_TWILIO_DATABASE_URL="host=$PGHOST port=$PGPORT user=$ROLE dbname=postgres"
+  export BYO_TWILIO_PUBLIC_URL=$PUBLIC_URL BYO_TWILIO_LISTEN=127.0.0.1:$((RELAY_PORT + 2)) BYO_TWILIO_SPOOL_DIR=$WORK/spool
+  exec timeout 20 "$RELAY_BIN" ) >/dev/null 2>"$WORK/relay3.log"
+check "a second relay on the same spool directory refuses to start (exit 2, config_error)" "2 yes" \
+    "$? $(grep -q '"event":"config_error".*another relay uses this spool directory' "$WORK/relay3.log" && echo yes || echo no)"
 
 echo "# 3. a full spool (1 MiB): 503 with Retry-After, as without one"
 PREFIX3=SM${RUN}c3

@@ -4,9 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <vector>
 #include <filesystem>
-#include <fstream>
 
 using byo::relay::decode_spooled;
 using byo::relay::encode_spooled;
@@ -33,6 +34,15 @@ struct TempDir {
     }
     ~TempDir() { std::filesystem::remove_all(std::filesystem::path(path).parent_path()); }
 };
+
+// The spooled webhooks' files (the directory also holds the lock file).
+std::vector<std::filesystem::path> files_in(const std::string& dir) {
+    std::vector<std::filesystem::path> out;
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+        if (e.path().extension() == ".webhook") out.push_back(e.path());
+    std::sort(out.begin(), out.end());
+    return out;
+}
 
 int mode_of(const std::string& path) {
     struct stat st {};
@@ -86,6 +96,7 @@ TEST(RelaySpool, KeepsOrderSurvivesReopeningAndRemovesAcknowledgedFiles) {
         ASSERT_TRUE(first);
         EXPECT_EQ(first->request.body, "Body=a");
         for (const auto& e : std::filesystem::directory_iterator(dir.path)) EXPECT_EQ(mode_of(e.path()), 0600);
+        EXPECT_EQ(files_in(dir.path).size(), 3u);
         spool.remove(first->seq);
         EXPECT_EQ(spool.count(), 2u);
     }  // the relay stops (or is killed): the files stay
@@ -102,7 +113,7 @@ TEST(RelaySpool, KeepsOrderSurvivesReopeningAndRemovesAcknowledgedFiles) {
     EXPECT_TRUE(again.empty());
     EXPECT_EQ(again.bytes(), 0u);
     EXPECT_FALSE(again.oldest());
-    EXPECT_TRUE(std::filesystem::is_empty(dir.path));
+    EXPECT_TRUE(files_in(dir.path).empty());
 }
 
 TEST(RelaySpool, RefusesWhatDoesNotFitAndKeepsNothingOfIt) {
@@ -112,7 +123,7 @@ TEST(RelaySpool, RefusesWhatDoesNotFitAndKeepsNothingOfIt) {
     ASSERT_TRUE(spool.append({&small}));
     EXPECT_FALSE(spool.append({&small, &big}));  // all or nothing
     EXPECT_EQ(spool.count(), 1u);
-    EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path), {}), 1);
+    EXPECT_EQ(files_in(dir.path).size(), 1u);
 }
 
 TEST(RelaySpool, AFileCutShortByACrashIsRemovedUnread) {
@@ -123,13 +134,27 @@ TEST(RelaySpool, AFileCutShortByACrashIsRemovedUnread) {
         ASSERT_TRUE(spool.append({&a, &b}));
     }
     // The first file torn (as if the crash came before its fsync finished).
-    std::string name;
-    for (const auto& e : std::filesystem::directory_iterator(dir.path))
-        if (name.empty() || e.path().filename().string() < name) name = e.path().filename().string();
-    std::filesystem::resize_file(dir.path + "/" + name, 10);
+    std::filesystem::resize_file(files_in(dir.path).front(), 10);
     Spool spool(dir.path, 1 << 20);
     const auto next = spool.oldest();
     ASSERT_TRUE(next);
     EXPECT_EQ(next->request.body, "Body=b");
     EXPECT_EQ(spool.count(), 1u);
+}
+
+TEST(RelaySpool, OneRelayPerDirectory) {
+    TempDir dir;
+    Spool first(dir.path, 1 << 20);
+    EXPECT_THROW(Spool(dir.path, 1 << 20), byo::relay::SpoolError);
+}
+
+TEST(RelaySpool, FilesRemovedByHandLeaveItEmpty) {
+    TempDir dir;
+    const WebhookRequest a = request("Body=a");
+    Spool spool(dir.path, 1 << 20);
+    ASSERT_TRUE(spool.append({&a}));
+    for (const auto& f : files_in(dir.path)) std::filesystem::remove(f);
+    EXPECT_FALSE(spool.oldest());
+    EXPECT_TRUE(spool.empty());
+    EXPECT_EQ(spool.bytes(), 0u);
 }
