@@ -19,20 +19,26 @@ constexpr auto kExpiryCheck = std::chrono::milliseconds(100);
 constexpr auto kGatherWait = std::chrono::microseconds(500);
 constexpr std::size_t kGather = 4;
 constexpr auto kShedLogInterval = std::chrono::seconds(10);
+// How long the replay thread waits before trying the database again after it could not be reached.
+constexpr auto kReplayRetry = std::chrono::seconds(1);
 
 // The batch function is missing (42883: extension older than 0.3.0) or not granted to us (42501).
 bool batch_unavailable(const PgOutcome& o) { return o.sqlstate == "42883" || o.sqlstate == "42501"; }
 
 }  // namespace
 
-WebhookBatcher::WebhookBatcher(DbPool& pool, Metrics& metrics, int batch_max, int queue_max)
+WebhookBatcher::WebhookBatcher(DbPool& pool, Metrics& metrics, int batch_max, int queue_max, Spool* spool,
+                               std::chrono::milliseconds db_timeout)
     : pool_(pool),
       metrics_(metrics),
+      spool_(spool),
+      db_timeout_(db_timeout),
       batch_max_(static_cast<std::size_t>(std::max(1, batch_max))),
       gather_(std::min(batch_max_, kGather)),
       queue_max_(static_cast<std::size_t>(std::max(1, queue_max))) {
     for (int i = 0; i < pool_.size(); ++i) threads_.emplace_back([this] { work(); });
     threads_.emplace_back([this] { watch_expiry(); });
+    if (spool_) threads_.emplace_back([this] { replay(); });
 }
 
 WebhookBatcher::~WebhookBatcher() { stop(); }
@@ -45,6 +51,7 @@ void WebhookBatcher::stop() {
     work_ready_.notify_all();
     gathered_.notify_all();
     stopping_cv_.notify_all();
+    spooled_.notify_all();
     for (std::thread& t : threads_)
         if (t.joinable()) t.join();
 }
@@ -111,7 +118,13 @@ void WebhookBatcher::work() {
         lock.unlock();
         if (more) work_ready_.notify_one();
         try {
-            run(batch);
+            if (spool_ && !spool_->empty()) {  // older webhooks wait in the spool: these go behind them
+                std::vector<Pending*> all;
+                for (Pending& p : batch) all.push_back(&p);
+                keep_or_refuse(all);
+            } else {
+                run(batch);
+            }
         } catch (const std::exception& e) {  // out of memory, say: the batch's requests must still be answered
             log_event("handler_exception", {{"message", e.what()}});
             for (Pending& p : batch) p.answer = unavailable_answer();
@@ -165,10 +178,14 @@ void WebhookBatcher::run(std::vector<Pending>& batch) {
     for (const Pending& p : batch) deadline = std::min(deadline, p.deadline);
 
     std::string error;
-    DbPool::Lease lease = pool_.acquire(deadline, error);
+    bool unreachable = false;
+    DbPool::Lease lease = pool_.acquire(deadline, error, &unreachable);
     if (!lease) {
         metrics_.record_db_error();
         log_event("db_error", {{"stage", "acquire"}, {"message", error}});
+        std::vector<Pending*> all;
+        for (Pending& p : batch) all.push_back(&p);
+        if (unreachable) return keep_or_refuse(all);
         for (Pending& p : batch) p.answer = unavailable_answer();
         return;
     }
@@ -178,7 +195,9 @@ void WebhookBatcher::run(std::vector<Pending>& batch) {
     requests.reserve(batch.size());
     for (const Pending& p : batch) requests.push_back(&p.request);
     PgOutcome failure;
-    std::optional<std::vector<WebhookAnswer>> answers = call_handle_webhooks(lease, requests, deadline, failure);
+    bool lost = false;
+    std::optional<std::vector<WebhookAnswer>> answers =
+        call_handle_webhooks(lease, requests, deadline, failure, lost);
     metrics_.record_db_call(batch.size());
     if (answers) {
         for (std::size_t i = 0; i < batch.size(); ++i) batch[i].answer = std::move((*answers)[i]);
@@ -199,6 +218,9 @@ void WebhookBatcher::run(std::vector<Pending>& batch) {
     }
     log_event("db_error", f);
     if (failure.connection_unusable) {  // the server may be gone: do not try each one too
+        std::vector<Pending*> all;
+        for (Pending& p : batch) all.push_back(&p);
+        if (lost) return keep_or_refuse(all);  // if it committed after all, the replay is deduplicated
         for (Pending& p : batch) p.answer = unavailable_answer();
         return;
     }
@@ -206,13 +228,87 @@ void WebhookBatcher::run(std::vector<Pending>& batch) {
 }
 
 void WebhookBatcher::run_singles(DbPool::Lease& lease, std::vector<Pending>& batch, Clock::time_point deadline) {
+    std::vector<Pending*> unreachable;
     for (Pending& p : batch) {
         if (!lease.conn()) {  // the connection broke on an earlier one: the database is in trouble, answer at once
             p.answer = unavailable_answer();
+            if (!unreachable.empty()) unreachable.push_back(&p);
             continue;
         }
         p.answer = call_handle_webhook(lease, metrics_, p.request, deadline);
+        if (p.answer.unreachable) unreachable.push_back(&p);
     }
+    if (!unreachable.empty()) keep_or_refuse(unreachable);
+}
+
+void WebhookBatcher::keep_or_refuse(const std::vector<Pending*>& pending) {
+    std::vector<const WebhookRequest*> requests;
+    for (const Pending* p : pending) requests.push_back(&p->request);
+    const bool kept = spool_ && spool_->append(requests);
+    for (Pending* p : pending) p->answer = kept ? spooled_answer() : unavailable_answer();
+    if (kept) {
+        metrics_.record_spooled(pending.size());
+        spooled_.notify_one();
+    } else if (spool_) {
+        // At most one line per kShedLogInterval, as for a full queue: the count is in /metrics.
+        const auto now = Clock::now().time_since_epoch().count();
+        auto last = spool_full_logged_at_.load(std::memory_order_relaxed);
+        if (now - last >= std::chrono::duration_cast<Clock::duration>(kShedLogInterval).count() &&
+            spool_full_logged_at_.compare_exchange_strong(last, now, std::memory_order_relaxed))
+            log_event("spool_full", {{"webhooks", pending.size()}, {"spooled", spool_->count()},
+                                     {"message", "answered 503: the spool is full or could not be written"}});
+    }
+}
+
+void WebhookBatcher::replay() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stopping_) {
+        if (spool_->empty()) {
+            spooled_.wait_for(lock, kReplayRetry);
+            continue;
+        }
+        lock.unlock();
+        bool progressed = false;
+        try {
+            progressed = replay_one();
+        } catch (const std::exception& e) {  // out of memory, say: the file stays and is tried again
+            log_event("handler_exception", {{"message", e.what()}, {"stage", "spool_replay"}});
+        }
+        lock.lock();
+        if (!progressed && !stopping_) stopping_cv_.wait_for(lock, kReplayRetry);
+    }
+}
+
+bool WebhookBatcher::replay_one() {
+    std::optional<Spool::Entry> entry = spool_->oldest();
+    if (!entry) return false;
+    const auto deadline = Clock::now() + db_timeout_;
+    std::string error;
+    DbPool::Lease lease = pool_.acquire(deadline, error);
+    WebhookAnswer answer = lease ? call_handle_webhook(lease, metrics_, entry->request, deadline) : unavailable_answer();
+    if (answer.retry_after) {  // the database is still out of reach (or failing): the file stays
+        if (!replay_waiting_)
+            log_event("spool_waiting", {{"spooled", spool_->count()},
+                                        {"message", "spooled webhooks wait for the database"}});
+        replay_waiting_ = true;
+        return false;
+    }
+    replay_waiting_ = false;
+    // Answered, so committed: the file goes. A refusal (a forged signature, an unknown tenant) is final too;
+    // only the status is logged, never the webhook.
+    if (answer.status >= 400) {
+        ++dropped_;
+        log_event("spool_dropped", {{"seq", entry->seq}, {"status", answer.status}});
+    } else {
+        ++replayed_;
+    }
+    spool_->remove(entry->seq);
+    metrics_.record_replayed(answer.status < 400);
+    if (spool_->empty()) {
+        log_event("spool_drained", {{"replayed", replayed_}, {"dropped", dropped_}});
+        replayed_ = dropped_ = 0;
+    }
+    return true;
 }
 
 }  // namespace byo::relay

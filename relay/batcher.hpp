@@ -8,6 +8,10 @@
 // A batch that fails as a whole (an error in one webhook aborts its transaction) is sent again one webhook per
 // call, so one bad webhook cannot fail the others. A database without handle_webhooks (extension older than 0.3.0)
 // or a relay role without EXECUTE on it gets single calls, retried as a batch a minute later.
+//
+// With a spool (spool.hpp), webhooks the database cannot be reached for (connection refused or lost) are stored
+// on disk and answered 200; while anything is spooled, every new webhook is spooled too, so none overtakes an
+// older one. A replay thread hands the spooled webhooks to the database, oldest first, once it is reachable.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -19,6 +23,7 @@
 
 #include "db_pool.hpp"
 #include "metrics.hpp"
+#include "spool.hpp"
 #include "webhook.hpp"
 
 namespace byo::relay {
@@ -30,7 +35,10 @@ public:
     // Starts a worker per pool connection and a watcher that answers 503 to webhooks still queued at their
     // deadline. `batch_max` 1: every webhook goes alone. More than `queue_max` waiting: the next ones are answered
     // 503 at once (Twilio retries), so an overload costs neither unbounded memory nor answers that come too late.
-    WebhookBatcher(DbPool& pool, Metrics& metrics, int batch_max, int queue_max);
+    // `spool` may be null (no spool: an unreachable database is answered 503); `db_timeout` bounds each replayed
+    // call.
+    WebhookBatcher(DbPool& pool, Metrics& metrics, int batch_max, int queue_max, Spool* spool = nullptr,
+                   std::chrono::milliseconds db_timeout = std::chrono::milliseconds(4000));
     ~WebhookBatcher();
     WebhookBatcher(const WebhookBatcher&) = delete;
     WebhookBatcher& operator=(const WebhookBatcher&) = delete;
@@ -61,14 +69,23 @@ private:
     void run(std::vector<Pending>& batch);
     void run_singles(DbPool::Lease& lease, std::vector<Pending>& batch, Clock::time_point deadline);
     bool batch_call_allowed() const;
+    // Keeps these webhooks in the spool and answers them 200, or answers 503 if there is no spool or it is full.
+    void keep_or_refuse(const std::vector<Pending*>& pending);
+    void replay();           // the replay thread
+    bool replay_one();       // false: nothing was replayed (empty, or the database still unreachable)
 
     DbPool& pool_;
     Metrics& metrics_;
+    Spool* const spool_;
+    const std::chrono::milliseconds db_timeout_;
+    std::size_t replayed_ = 0, dropped_ = 0;  // since the spool last emptied (replay thread only)
+    bool replay_waiting_ = false;             // the replay thread has logged that it waits for the database
     const std::size_t batch_max_;
     const std::size_t gather_;  // a worker gathering a batch waits for this many (see work())
     const std::size_t queue_max_;
     std::atomic<Clock::rep> shed_logged_at_{0};  // steady-clock ticks of the last "queue_full" log line
     std::atomic<Clock::rep> batch_retry_at_{0};  // steady-clock ticks; before then, single calls only
+    std::atomic<Clock::rep> spool_full_logged_at_{0};  // steady-clock ticks of the last "spool_full" log line
 
     std::mutex mutex_;
     std::condition_variable work_ready_;
@@ -79,6 +96,7 @@ private:
     int busy_ = 0;                    // workers in a call now
     bool gathering_ = false;          // a worker is gathering a batch (see work())
     std::condition_variable gathered_;
+    std::condition_variable spooled_;  // wakes the replay thread
     std::vector<std::thread> threads_;
 };
 

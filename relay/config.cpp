@@ -79,6 +79,11 @@ Config load_config(const std::function<const char*(const char*)>& getenv) {
         cfg.batch_max = static_cast<int>(parse_int(v, "BYO_TWILIO_BATCH_MAX", 1, 1000));
     if (auto v = env(getenv, "BYO_TWILIO_QUEUE_MAX"); !v.empty())
         cfg.queue_max = static_cast<int>(parse_int(v, "BYO_TWILIO_QUEUE_MAX", 1, 1000000));
+    cfg.spool_dir = env(getenv, "BYO_TWILIO_SPOOL_DIR");
+    if (!cfg.spool_dir.empty() && cfg.spool_dir.front() != '/')
+        throw ConfigError("BYO_TWILIO_SPOOL_DIR must be an absolute path, got \"" + cfg.spool_dir + "\"");
+    if (auto v = env(getenv, "BYO_TWILIO_SPOOL_MAX_MB"); !v.empty())
+        cfg.spool_max_bytes = static_cast<std::uint64_t>(parse_int(v, "BYO_TWILIO_SPOOL_MAX_MB", 1, 1048576)) << 20;
     return cfg;
 }
 
@@ -107,8 +112,12 @@ All settings come from the environment:
                               that they get 503 + Retry-After at once (load shedding) [1000]
   BYO_TWILIO_KEEP_ALIVE_REQUESTS  requests one connection may carry; 1 closes it after
                               each. An idle kept connection is closed after 5 s        [100]
+  BYO_TWILIO_SPOOL_DIR        directory (absolute) where webhooks are kept, fsync'd,
+                              and answered 200 while the database cannot be reached;
+                              replayed in order when it can. Unset: answered 503      [unset]
+  BYO_TWILIO_SPOOL_MAX_MB     most the spool holds; beyond it webhooks get 503         [256]
 
-Endpoints: POST /twilio/... (webhooks), /api/twilio/... (app API), GET /ui/ (web/),
+Endpoints: POST and GET /twilio/... (webhooks), /api/twilio/... (app API), GET /ui/ (web/),
 GET /healthz, GET /readyz, GET /metrics.
 Logs: JSON lines on stderr. SIGTERM/SIGINT: stop accepting, drain (up to 10 s), exit.
 )";

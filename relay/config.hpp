@@ -3,6 +3,7 @@
 #pragma once
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -22,6 +23,8 @@ struct Config {
     int batch_max = 16;
     int queue_max = 1000;            // webhooks waiting for a database worker; more are answered 503 at once
     int keep_alive_requests = 100;   // requests per connection; 1: close after each
+    std::string spool_dir;           // empty: no spool (an unreachable database is answered 503)
+    std::uint64_t spool_max_bytes = 256ull << 20;
 };
 
 class ConfigError : public std::runtime_error {

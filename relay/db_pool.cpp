@@ -86,7 +86,8 @@ int DbPool::in_use() const {
     return in_use_;
 }
 
-DbPool::Lease DbPool::acquire(Clock::time_point deadline, std::string& error) {
+DbPool::Lease DbPool::acquire(Clock::time_point deadline, std::string& error, bool* unreachable) {
+    if (unreachable) *unreachable = false;
     std::size_t chosen = slots_.size();
     {
         std::unique_lock<std::mutex> lock(mutex_);
@@ -108,7 +109,10 @@ DbPool::Lease DbPool::acquire(Clock::time_point deadline, std::string& error) {
     if (lease.conn() && !looks_alive(lease.conn())) lease.discard();
     if (!lease.conn()) {
         PGconn* conn = connect(deadline, error);
-        if (!conn) return {};  // `lease` dies here and frees the slot, still empty
+        if (!conn) {
+            if (unreachable) *unreachable = true;
+            return {};  // `lease` dies here and frees the slot, still empty
+        }
         slots_[chosen].conn = conn;
     }
     return lease;

@@ -57,8 +57,9 @@ public:
     };
 
     // A free slot with a live connection, (re)connecting it if needed, all before `deadline`. On failure an
-    // empty lease, with a short redacted reason in `error`.
-    Lease acquire(Clock::time_point deadline, std::string& error);
+    // empty lease, with a short redacted reason in `error`; `unreachable` (if given) says whether connecting
+    // failed, as opposed to no slot coming free in time.
+    Lease acquire(Clock::time_point deadline, std::string& error, bool* unreachable = nullptr);
 
     int size() const { return static_cast<int>(slots_.size()); }
     int in_use() const;

@@ -25,7 +25,7 @@ std::string_view path_of(std::string_view target) { return target.substr(0, targ
 
 HttpResponse not_allowed() {
     HttpResponse res = text_response(405, "method not allowed\n");
-    res.set(http::field::allow, "POST");
+    res.set(http::field::allow, "GET, POST");
     return res;
 }
 
@@ -49,7 +49,11 @@ void forward(const RelayContext& ctx, HttpRequest&& req, Responder reply) {
     w.url = ctx.config.public_url;
     w.url.append(req.target().data(), req.target().size());
     w.signature = header(req, "X-Twilio-Signature");
-    w.content_type = header(req, "Content-Type");
+    // A GET (a webhook configured with HTTP GET) carries its parameters in the query: no content type or body
+    // goes to the database, which reads the query and checks the signature over the URL alone.
+    w.get = req.method() == http::verb::get;
+    if (w.get && !req.body().empty()) return reply(text_response(400, "a GET webhook has no body\n"));
+    if (!w.get) w.content_type = header(req, "Content-Type");
     w.body = std::move(req.body());
 
     const std::pair<const char*, const std::string*> fields[] = {
@@ -92,8 +96,8 @@ void handle_request(const RelayContext& ctx, HttpRequest&& req, Responder reply)
         return reply(text_response(400, "origin-form target expected\n"));
     const std::string_view path = path_of(target);
     if (is_webhook_target(path)) {
-        // Only POST reaches the database.
-        if (req.method() != http::verb::post) return reply(not_allowed());
+        // Twilio sends webhooks with POST, or GET where a user configured that.
+        if (req.method() != http::verb::post && req.method() != http::verb::get) return reply(not_allowed());
         return forward(ctx, std::move(req), std::move(reply));
     }
     if (is_api_target(path)) {
@@ -117,7 +121,8 @@ void handle_request(const RelayContext& ctx, HttpRequest&& req, Responder reply)
     if (get && path == "/healthz") return reply(text_response(200, "ok"));
     if (get && path == "/readyz") return handle_ready(ctx, std::move(reply));
     if (get && path == "/metrics")
-        return reply(text_response(200, ctx.metrics.render(ctx.pool.in_use(), ctx.pool.size()),
+        return reply(text_response(200, ctx.metrics.render(ctx.pool.in_use(), ctx.pool.size(),
+                                                           ctx.spool ? static_cast<long long>(ctx.spool->count()) : -1),
                           "text/plain; version=0.0.4; charset=utf-8"));
     reply(text_response(404, "not found\n"));
 }

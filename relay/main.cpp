@@ -23,6 +23,7 @@
 #include "json_log.hpp"
 #include "metrics.hpp"
 #include "public_url_check.hpp"
+#include "spool.hpp"
 
 namespace {
 
@@ -126,7 +127,18 @@ int main(int argc, char** argv) {
                                 public_url_check.observe(base_url);
                             });
     byo::relay::Metrics metrics;
-    byo::relay::WebhookBatcher batcher(pool, metrics, config.batch_max, config.queue_max);
+    std::unique_ptr<byo::relay::Spool> spool;
+    if (!config.spool_dir.empty()) {
+        try {
+            spool = std::make_unique<byo::relay::Spool>(config.spool_dir, config.spool_max_bytes);
+        } catch (const byo::relay::SpoolError& e) {
+            log_event("config_error", {{"message", std::string("BYO_TWILIO_SPOOL_DIR: ") + e.what()}});
+            return 2;
+        }
+    }
+    // What an earlier run spooled is replayed first, as soon as the database answers.
+    byo::relay::WebhookBatcher batcher(pool, metrics, config.batch_max, config.queue_max, spool.get(),
+                                       config.db_timeout);
     // The app API has its own pool and workers: its users' calls never wait behind webhooks, nor the reverse, and
     // its sessions (which switch roles) are never the webhook role's.
     std::unique_ptr<byo::relay::api::ApiService> api;
@@ -138,7 +150,7 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    const byo::relay::RelayContext ctx{config, pool, metrics, batcher, api.get(), api_config.web_dir};
+    const byo::relay::RelayContext ctx{config, pool, metrics, batcher, spool.get(), api.get(), api_config.web_dir};
 
     const byo::relay::HttpServerOptions options{config.body_limit, config.read_timeout, std::chrono::seconds(5),
                                                 config.keep_alive_requests, config.threads};
@@ -165,6 +177,9 @@ int main(int argc, char** argv) {
                         {"body_limit", config.body_limit},
                         {"db_timeout_ms", config.db_timeout.count()},
                         {"read_timeout_ms", config.read_timeout.count()},
+                        {"spool_dir", config.spool_dir},
+                        {"spool_max_mb", config.spool_max_bytes >> 20},
+                        {"spooled", spool ? spool->count() : 0},
                         {"api", api_config.enabled},
                         {"api_pool_size", api ? api->pool_size() : 0},
                         {"web_dir", api_config.web_dir}});

@@ -55,7 +55,17 @@ void Metrics::record_shed() {
     ++shed_;
 }
 
-std::string Metrics::render(int pool_in_use, int pool_size) const {
+void Metrics::record_spooled(std::size_t webhooks) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    spooled_ += webhooks;
+}
+
+void Metrics::record_replayed(bool stored) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++(stored ? replayed_ : spool_dropped_);
+}
+
+std::string Metrics::render(int pool_in_use, int pool_size, long long spooled) const {
     std::lock_guard<std::mutex> lock(mutex_);
     std::string out;
     out.reserve(2048);
@@ -86,6 +96,17 @@ std::string Metrics::render(int pool_in_use, int pool_size) const {
     header(out, "byo_twilio_relay_shed_total", "counter",
            "Webhooks answered 503 at once because BYO_TWILIO_QUEUE_MAX were already waiting for the database.");
     out += "byo_twilio_relay_shed_total " + std::to_string(shed_) + '\n';
+    if (spooled >= 0) {
+        header(out, "byo_twilio_relay_spooled_total", "counter",
+               "Webhooks kept in the spool and answered 200 while the database could not be reached.");
+        out += "byo_twilio_relay_spooled_total " + std::to_string(spooled_) + '\n';
+        header(out, "byo_twilio_relay_spool_replayed_total", "counter",
+               "Spooled webhooks the database took (stored) or refused (dropped, e.g. a forged signature).");
+        out += "byo_twilio_relay_spool_replayed_total{outcome=\"stored\"} " + std::to_string(replayed_) + '\n';
+        out += "byo_twilio_relay_spool_replayed_total{outcome=\"dropped\"} " + std::to_string(spool_dropped_) + '\n';
+        header(out, "byo_twilio_relay_spool_webhooks", "gauge", "Webhooks in the spool now, waiting for the database.");
+        out += "byo_twilio_relay_spool_webhooks " + std::to_string(spooled) + '\n';
+    }
     header(out, "byo_twilio_relay_db_pool_in_use", "gauge", "Database connections leased right now.");
     out += "byo_twilio_relay_db_pool_in_use " + std::to_string(pool_in_use) + '\n';
     header(out, "byo_twilio_relay_db_pool_size", "gauge", "Database connection slots.");

@@ -20,9 +20,13 @@ public:
     void record_db_call(std::size_t webhooks);
     // A webhook answered 503 at once because the queue for the database was full.
     void record_shed();
+    // Webhooks kept in the spool (answered 200 while the database could not be reached).
+    void record_spooled(std::size_t webhooks);
+    // A spooled webhook the database answered: stored (2xx) or dropped (refused, e.g. a forged signature).
+    void record_replayed(bool stored);
 
-    // The text exposition format (version 0.0.4).
-    std::string render(int pool_in_use, int pool_size) const;
+    // The text exposition format (version 0.0.4). `spooled`: webhooks in the spool now (-1: no spool).
+    std::string render(int pool_in_use, int pool_size, long long spooled = -1) const;
 
 private:
     // Twilio gives up after 15 s (5 s for some voice callbacks); the buckets bracket those limits.
@@ -37,6 +41,7 @@ private:
     std::uint64_t db_calls_ = 0;
     std::uint64_t db_call_webhooks_ = 0;
     std::uint64_t shed_ = 0;
+    std::uint64_t spooled_ = 0, replayed_ = 0, spool_dropped_ = 0;
 };
 
 }  // namespace byo::relay

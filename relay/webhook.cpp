@@ -56,6 +56,12 @@ WebhookAnswer answer_from(const PGresult* r, int row, int col) {
 
 }  // namespace
 
+bool connection_lost(PGconn* conn) { return !conn || PQstatus(conn) == CONNECTION_BAD; }
+
+WebhookAnswer spooled_answer() {
+    return {200, "text/xml", R"(<?xml version="1.0" encoding="UTF-8"?><Response></Response>)", false};
+}
+
 WebhookAnswer unavailable_answer() { return {503, "text/plain", "database unavailable, retry later\n", true}; }
 
 bool is_data_exception(const std::string& sqlstate) { return sqlstate.size() == 5 && sqlstate.rfind("22", 0) == 0; }
@@ -70,8 +76,10 @@ WebhookAnswer call_handle_webhook(DbPool::Lease& lease, Metrics& metrics, const 
                                   Clock::time_point deadline) {
     const std::vector<const char*> params{
         request.url.c_str(), request.signature ? request.signature->c_str() : nullptr,
-        request.content_type ? request.content_type->c_str() : nullptr, request.body.c_str()};
+        request.content_type && !request.get ? request.content_type->c_str() : nullptr,
+        request.get ? nullptr : request.body.c_str()};
     const PgOutcome outcome = run_prepared(lease.conn(), lease.prepared(kCall.index), kCall, params, deadline + kGrace);
+    const bool lost = outcome.connection_unusable && connection_lost(lease.conn());
     if (outcome.connection_unusable) lease.discard();
     metrics.record_db_call(1);
     if (!outcome.ok()) {
@@ -80,7 +88,9 @@ WebhookAnswer call_handle_webhook(DbPool::Lease& lease, Metrics& metrics, const 
         LogFields f{{"stage", "call"}, {"message", outcome.error}};
         if (!outcome.sqlstate.empty()) f["sqlstate"] = outcome.sqlstate;
         log_event("db_error", f);
-        return unavailable_answer();
+        WebhookAnswer a = unavailable_answer();
+        a.unreachable = lost;
+        return a;
     }
     const PGresult* r = outcome.result.get();
     if (PQntuples(r) < 1 || PQnfields(r) < 3) return bad_gateway("no status row");
@@ -89,18 +99,20 @@ WebhookAnswer call_handle_webhook(DbPool::Lease& lease, Metrics& metrics, const 
 
 std::optional<std::vector<WebhookAnswer>> call_handle_webhooks(DbPool::Lease& lease,
                                                                const std::vector<const WebhookRequest*>& requests,
-                                                               Clock::time_point deadline, PgOutcome& failure) {
+                                                               Clock::time_point deadline, PgOutcome& failure,
+                                                               bool& lost) {
     std::vector<const std::string*> urls, signatures, types, bodies;
     for (const WebhookRequest* r : requests) {
         urls.push_back(&r->url);
         signatures.push_back(r->signature ? &*r->signature : nullptr);
-        types.push_back(r->content_type ? &*r->content_type : nullptr);
-        bodies.push_back(&r->body);
+        types.push_back(r->content_type && !r->get ? &*r->content_type : nullptr);
+        bodies.push_back(r->get ? nullptr : &r->body);
     }
     const std::vector<std::string> arrays{text_array_binary(urls), text_array_binary(signatures),
                                           text_array_binary(types), text_array_binary(bodies)};
     PgOutcome outcome = run_prepared(lease.conn(), lease.prepared(kBatchCall.index), kBatchCall,
                                      binary_params(arrays), deadline + kGrace);
+    lost = outcome.connection_unusable && connection_lost(lease.conn());
     if (outcome.connection_unusable) lease.discard();
     if (!outcome.ok()) {
         failure = std::move(outcome);

@@ -17,6 +17,9 @@ struct WebhookRequest {
     std::optional<std::string> signature;     // X-Twilio-Signature; absent is NULL, not ""
     std::optional<std::string> content_type;  // absent is NULL
     std::string body;                         // raw, as received (no NUL bytes: PostgreSQL text cannot hold them)
+    // An HTTP GET: the parameters are in the URL's query. Sent with NULL content type and body, which tells
+    // handle_webhook to read them there and check the signature over the URL alone.
+    bool get = false;
 };
 
 struct WebhookAnswer {
@@ -24,6 +27,9 @@ struct WebhookAnswer {
     std::string content_type = "text/plain";
     std::string body;
     bool retry_after = false;  // send Retry-After: 5
+    // The database could not be reached (connection refused or lost), as opposed to a timeout or an error it
+    // reported: a webhook answered so may be kept in the spool instead (spool.hpp).
+    bool unreachable = false;
 };
 
 // Database trouble: Twilio should come back later.
@@ -42,9 +48,18 @@ WebhookAnswer call_handle_webhook(DbPool::Lease& lease, Metrics& metrics, const 
                                   Clock::time_point deadline);
 
 // Several webhooks in one call (one transaction), answers in the requests' order. On failure nothing of the call
-// stayed in the database; nullopt, and `failure` says why (connection_unusable, sqlstate, error). Not logged here.
+// stayed in the database; nullopt, and `failure` says why (connection_unusable, sqlstate, error), and `lost`
+// whether the connection itself broke (not a timeout). Not logged here.
 std::optional<std::vector<WebhookAnswer>> call_handle_webhooks(DbPool::Lease& lease,
                                                                const std::vector<const WebhookRequest*>& requests,
-                                                               Clock::time_point deadline, PgOutcome& failure);
+                                                               Clock::time_point deadline, PgOutcome& failure,
+                                                               bool& lost);
+
+// A connection the server closed or that broke (PQstatus CONNECTION_BAD), as opposed to one we gave up on.
+bool connection_lost(PGconn* conn);
+
+// The answer to a webhook kept in the spool: what the database answers an inbound text (empty TwiML), which
+// every other kind of webhook takes as well.
+WebhookAnswer spooled_answer();
 
 }  // namespace byo::relay

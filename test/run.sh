@@ -111,6 +111,12 @@ RELAY_WORK_DIR="$WORK/relay" bash test/e2e/relay_test.sh >"$WORK/relay.log" 2>&1
 record_from_log relay "$WORK/relay.log"
 fi
 
+if want spool; then
+echo "== spool (the relay keeps webhooks on disk while PostgreSQL is down: a minute's outage, SIGKILL, a full spool)"
+bash test/e2e/spool_test.sh >"$WORK/spool.log" 2>&1
+record_from_log spool "$WORK/spool.log"
+fi
+
 if want api; then
 echo "== api (the app API: jose-made JWTs, one SQL call as the user, CORS, limits)"
 bash test/e2e/api_test.sh >"$WORK/api.log" 2>&1

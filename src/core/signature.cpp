@@ -264,7 +264,12 @@ SignatureCheck::SignatureCheck(std::string_view url, std::string_view body, std:
 SignatureCheck::SignatureCheck(std::string_view url, const FormParams& form) { sign(url, sorted_params(form)); }
 
 void SignatureCheck::sign(std::string_view url, const std::string& params) {
+    params_ = params;
     for (std::string& variant : signature_url_variants(url)) signed_data_.push_back(std::move(variant) + params);
+}
+
+void SignatureCheck::add_url(std::string_view url) {
+    for (std::string& variant : signature_url_variants(url)) signed_data_.push_back(std::move(variant) + params_);
 }
 
 bool SignatureCheck::matches(std::string_view auth_token, std::string_view signature) const {

@@ -36,11 +36,15 @@ public:
     // bodies, over the URL alone, and the URL's bodySHA256 matches the body. Constant-time comparisons, every URL
     // variant checked.
     bool matches(std::string_view auth_token, std::string_view signature) const;
+    // Also accept the same params signed over `url` (and its port variants): a URL the request may have been
+    // signed over but could not carry, such as one with a fragment.
+    void add_url(std::string_view url);
 
 private:
     void sign(std::string_view url, const std::string& params);
 
     std::vector<std::string> signed_data_;  // per URL variant: the URL followed by the sorted params
+    std::string params_;                    // the sorted params, for add_url
     bool body_hash_ok_ = true;
 };
 

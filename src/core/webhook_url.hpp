@@ -7,6 +7,12 @@
 
 namespace byo {
 
+// Twilio's connection overrides, as a fragment at the end of every webhook URL twilio.get_settings() hands out
+// (sql/install/20_settings.sql, twilio._webhook_urls, holds the same text): retry up to 5 times on a connect
+// failure, a read timeout or a 5xx (the relay's 503 while it cannot store a webhook), within Twilio's 15 s limit.
+// Twilio does not send the fragment in the request, so the signature check tries the URL with it and without.
+inline constexpr const char* kConnectionOverrides = "#rc=5&rp=ct,rt,5xx&tt=15000";
+
 // The segment right after "/twilio/" in the URL's path, when it is 16 to 64 hex digits or "platform" and is
 // followed by '/', '?', '#' or the end; otherwise nothing (the webhook is then matched by its parameters).
 std::optional<std::string> webhook_key_from_url(std::string_view url);

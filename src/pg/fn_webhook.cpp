@@ -79,22 +79,29 @@ std::string params_json(const WebhookParams& params, const std::string& body) {
 // A webhook that passed every check, ready to record; it points into its Request, which must outlive it.
 struct Accepted {
     WebhookParams params;
+    std::string query;  // a GET's parameters as they came (its URL's query): what the event keeps as its body
     std::unique_ptr<WebhookEvent> event;
 };
 
+// A GET webhook (a number or callback configured with HTTP GET): the relay passes neither content type nor body.
+// Twilio put the parameters in the URL's query and signed that URL alone, with nothing appended.
+bool is_get(const Request& r) { return !r.body && !r.content_type; }
+
 // Parse, tenant, signature: either an Accepted webhook, or the answer that refuses it (nothing written).
 std::optional<Answer> accept(const Request& r, TenantLookups& lookups, std::optional<Accepted>& out) {
-    if (!r.url || !r.body) return reject(400, "missing url or body", "malformed request");
+    const bool get = is_get(r);
+    if (!r.url || (!r.body && !get)) return reject(400, "missing url or body", "malformed request");
     if (!r.signature || r.signature->empty()) return reject(400, "no X-Twilio-Signature", "missing X-Twilio-Signature");
     const std::string& url = *r.url;
-    const std::string& body = *r.body;
+    Accepted a;
+    if (get) a.query = std::string(url_query(url));
+    const std::string& body = get ? a.query : *r.body;
     if (body.size() > kMaxBody)
         return reject(413, "body of " + std::to_string(body.size()) + " bytes; at most " + std::to_string(kMaxBody),
                       "body too large");
-    Accepted a;
     try {
         // Before any lookup: an unreadable body, a JSON body nested too deep, an oversize identifier.
-        a.params = WebhookParams::parse(r.content_type.value_or(""), body);
+        a.params = WebhookParams::parse(get ? "application/x-www-form-urlencoded" : r.content_type.value_or(""), body);
     } catch (const CoreError& e) {
         return reject(400, e.what(), "malformed body");
     }
@@ -104,7 +111,7 @@ std::optional<Answer> accept(const Request& r, TenantLookups& lookups, std::opti
     // Tenant and signature: unknown and forged look alike from outside (403), the log says which.
     const std::string content_type = r.content_type.value_or("");
     const WebhookTenant tenant =
-        resolve_webhook_tenant({url, *r.signature, content_type, body}, a.params, lookups);
+        resolve_webhook_tenant({url, *r.signature, content_type, body, get}, a.params, lookups);
     if (!tenant.user_id) {
         log_line(std::string("byo_twilio webhook rejected (403, ") + kind_name(*kind) + "): " + tenant.outcome +
                  base_url_hint(url));
@@ -112,9 +119,10 @@ std::optional<Answer> accept(const Request& r, TenantLookups& lookups, std::opti
     }
     out.emplace(std::move(a));
     const WebhookParams& p = out->params;
+    const std::string& kept_body = get ? out->query : *r.body;  // `body` may have moved with `a`
     out->event.reset(new WebhookEvent{*tenant.user_id, *kind, webhook_event_type(p),
-                                      webhook_dedupe_key(*kind, p, body), url, r.content_type, body,
-                                      params_json(p, body), p, is_plain_text(*kind, p)});
+                                      webhook_dedupe_key(*kind, p, kept_body), url, r.content_type, kept_body,
+                                      params_json(p, kept_body), p, is_plain_text(*kind, p)});
     return std::nullopt;
 }
 

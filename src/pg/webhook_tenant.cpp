@@ -186,8 +186,12 @@ WebhookTenant platform_tenant(const SignedRequest& r, const WebhookParams& param
 
 WebhookTenant resolve_webhook_tenant(const SignedRequest& r, const WebhookParams& params, TenantLookups& lookups) {
     // Parsed and sorted once for every candidate token (a form body as parsed for its params).
-    const SignatureCheck check =
-        params.is_json() ? SignatureCheck(r.url, r.body, r.content_type) : SignatureCheck(r.url, params.form());
+    SignatureCheck check = r.params_in_url    ? SignatureCheck(r.url, FormParams{})
+                           : params.is_json() ? SignatureCheck(r.url, r.body, r.content_type)
+                                              : SignatureCheck(r.url, params.form());
+    // The URLs get_settings() hands out end in connection overrides (a fragment) that no HTTP request carries:
+    // accept a signature over the URL with them as well as without (core/webhook_url.hpp).
+    if (r.url.find('#') == std::string::npos) check.add_url(r.url + kConnectionOverrides);
     const std::optional<std::string> key = webhook_key_from_url(r.url);
     if (key == "platform") return platform_tenant(r, params, check, lookups);
     for (int i = 0; i < static_cast<int>(std::size(g_steps)); ++i) {

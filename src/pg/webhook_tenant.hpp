@@ -27,6 +27,7 @@ struct SignedRequest {
     const std::string& signature;
     const std::string& content_type;
     const std::string& body;
+    bool params_in_url = false;  // a GET: the parameters are the URL's query, and the signature covers the URL alone
 };
 
 // The settings rows each lookup step found during one handle_webhooks call, and the tokens decrypted, so a batch

@@ -6,12 +6,14 @@
 //
 //   node relay_client.js post --relay http://127.0.0.1:4031 --base https://relay.example.test \
 //        --url https://relay.example.test/twilio/<key>/sms --token-env ALICE_TOKEN \
-//        [--tamper Name=value] [--no-signature] [--record FILE] Name=value ...
+//        [--method get] [--sign-fragment] [--tamper Name=value] [--no-signature] [--record FILE] Name=value ...
 //     Signs the params (in the order given) for --url with the token in $ALICE_TOKEN and posts them to the relay
 //     at --url's path (the relay prepends its BYO_TWILIO_PUBLIC_URL, which must equal --base). --tamper changes
 //     one param in the body after signing (a replay with changes). --record appends the signature and the Body
 //     sent, as one JSON line, for the log scan. Prints one line: status TAB content-type TAB retry-after TAB
-//     body (newlines as \n); status 000 if the relay could not be reached.
+//     body (newlines as \n); status 000 if the relay could not be reached. --method get sends the params in the
+//     query, signed over that full URL with no params (as Twilio signs a GET). A fragment of --url (connection
+//     overrides) is never sent, and signed over only with --sign-fragment.
 //
 //   node relay_client.js burst --count N --sid-prefix SMx... (other flags and params as post)
 //     Posts N copies of the webhook at once, each on its own connection, copy i with MessageSid, SmsSid and
@@ -64,7 +66,7 @@ const { getExpectedTwilioSignature } = require('twilio');
 
 function parseArgs(argv) {
     const opts = { params: [], literal: [] };
-    const flags = new Set(['--no-signature']);
+    const flags = new Set(['--no-signature', '--sign-fragment']);
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         if (a.startsWith('--')) {
@@ -98,23 +100,35 @@ function tokenFrom(envName) {
 function post(opts) {
     for (const k of ['relay', 'base', 'url']) if (!opts[k]) throw new Error(`--${k} is required`);
     if (!opts.url.startsWith(opts.base + '/')) throw new Error('--url must start with --base');
-    const target = opts.url.slice(opts.base.length);
+    // A fragment (Twilio's connection overrides) is never sent; --sign-fragment signs over the URL with it.
+    const hash = opts.url.indexOf('#');
+    const bare = hash < 0 ? opts.url : opts.url.slice(0, hash);
+    const fragment = hash < 0 ? '' : opts.url.slice(hash);
+    const get = (opts.method || 'post').toLowerCase() === 'get';
 
-    const signed = {};
-    for (const [k, v] of opts.params) signed[k] = v;
-    let signature = null;
-    if (!opts['no-signature']) {
-        if (!opts['token-env']) throw new Error('--token-env is required unless --no-signature');
-        signature = getExpectedTwilioSignature(tokenFrom(opts['token-env']), opts.url, signed);
-    }
-    // The body Twilio would send: the same params, form-encoded; --tamper changes one after signing.
+    // The params Twilio would send: form-encoded, in the body, or for GET in the query (after any query the URL
+    // has); --tamper changes one after signing.
+    const encode = (pairs) => new URLSearchParams(pairs).toString();
+    const signedQuery = get ? (bare.includes('?') ? '&' : '?') + encode(opts.params) : '';
     const sent = opts.params.map(([k, v]) => [k, v]);
     if (opts.tamper) {
         const [tk, tv] = splitPair(opts.tamper);
         const i = sent.findIndex(([k]) => k === tk);
         if (i < 0) sent.push([tk, tv]); else sent[i][1] = tv;
     }
-    const body = new URLSearchParams(sent).toString();
+    const sentQuery = get ? (bare.includes('?') ? '&' : '?') + encode(sent) : '';
+    const target = bare.slice(opts.base.length) + sentQuery;
+
+    // GET: signed over the full URL with its query and no params (validateRequest with empty params).
+    const signed = {};
+    if (!get) for (const [k, v] of opts.params) signed[k] = v;
+    let signature = null;
+    if (!opts['no-signature']) {
+        if (!opts['token-env']) throw new Error('--token-env is required unless --no-signature');
+        const signUrl = bare + signedQuery + (opts['sign-fragment'] ? fragment : '');
+        signature = getExpectedTwilioSignature(tokenFrom(opts['token-env']), signUrl, signed);
+    }
+    const body = get ? '' : encode(sent);
 
     if (opts.record) {
         const bodyParam = sent.find(([k]) => k === 'Body');
@@ -123,7 +137,7 @@ function post(opts) {
     }
 
     const relay = new URL(opts.relay);
-    const headers = {
+    const headers = get ? { 'User-Agent': 'TwilioProxy/1.1', 'Connection': 'close' } : {
         'Content-Type': 'application/x-www-form-urlencoded',
         'Content-Length': Buffer.byteLength(body),
         'User-Agent': 'TwilioProxy/1.1',
@@ -133,7 +147,7 @@ function post(opts) {
 
     return new Promise((resolve) => {
         const req = http.request({
-            host: relay.hostname, port: relay.port, method: 'POST', path: target, headers, agent: false,
+            host: relay.hostname, port: relay.port, method: get ? 'GET' : 'POST', path: target, headers, agent: false,
             timeout: Number(opts['timeout-ms'] || 8000),
         }, (res) => {
             const chunks = [];
@@ -231,8 +245,8 @@ async function edges(opts) {
     const out = [];
     let r = await exchange(relay, [`POST ${hook} HTTP/1.1\r\nHost: relay\r\nContent-Length: ${limit + 1}\r\n\r\n`]);
     out.push(`content_length_over=${r.statuses}${r.closed ? ',closed' : ''}`);
-    r = await exchange(relay, [get(hook)]);
-    out.push(`get_webhook=${r.statuses}${/\r\nAllow: POST\r\n/i.test(r.raw) ? ',allow_post' : ''}`);
+    r = await exchange(relay, [`PUT ${hook} HTTP/1.1\r\nHost: relay\r\nContent-Length: 0\r\n\r\n`]);
+    out.push(`put_webhook=${r.statuses}${/\r\nAllow: GET, POST\r\n/i.test(r.raw) ? ',allow_get_post' : ''}`);
     r = await exchange(relay, [get('/nowhere')]);
     out.push(`unknown_path=${r.statuses}`);
     r = await exchange(relay, [get('/healthz') + get('/healthz')]);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The webhook path end to end: real HTTP into byo-twilio-relay, one SQL call per webhook into the cluster, signed
 # by the official `twilio` helper library (test/e2e/relay_client.js), never by our own SQL. Checks tenant routing
-# by webhook URL, rejections that write nothing (forged, replayed with changes, unsigned), idempotent retries, a
+# by webhook URL, GET webhooks (signed over the full URL, landing as POSTed ones), a signature over the URL with
+# its connection overrides fragment, rejections that write nothing (forged, replayed with changes, unsigned), idempotent retries, a
 # delivery receipt, STOP, batches, HTTP edge cases (limits, pipelining, stalled and idle clients, smuggling, a
 # Transfer-Encoding other than chunked, never-ending chunk lines and trailers against the relay's peak memory, the
 # keep-alive limit), bad input answered 400 (invalid UTF-8, a data exception, a deeply nested JSON body),
@@ -239,9 +240,11 @@ for u in $ANN $BEN; do
         "SELECT sms_number, account_sid, messaging_service_sid FROM twilio.user_settings WHERE user_id = '$u'")"
 done
 check "webhook URLs come from get_settings() under the public base URL" yes \
-    "$([[ ${SMS_URL[$ANN]} == "$PUBLIC_URL"/twilio/*/sms && ${SMS_URL[$BEN]} == "$PUBLIC_URL"/twilio/*/sms &&
-          ${STATUS_URL[$ANN]} == "$PUBLIC_URL"/twilio/*/status && ${SMS_URL[$ANN]} != "${SMS_URL[$BEN]}" ]] \
+    "$([[ ${SMS_URL[$ANN]} == "$PUBLIC_URL"/twilio/*/sms#* && ${SMS_URL[$BEN]} == "$PUBLIC_URL"/twilio/*/sms#* &&
+          ${STATUS_URL[$ANN]} == "$PUBLIC_URL"/twilio/*/status#* && ${SMS_URL[$ANN]} != "${SMS_URL[$BEN]}" ]] \
         && echo yes || echo no)"
+check "webhook URLs end in Twilio's connection overrides: retry on 5xx, 5 times within 15 s" "#rc=5&rp=ct,rt,5xx&tt=15000" \
+    "#${SMS_URL[$ANN]#*#}"
 
 # inbound USER FROM BODY SID [extra Name=value...]: the params of an inbound SMS to USER's number
 inbound_params() {
@@ -273,6 +276,43 @@ for u in $ANN $BEN; do
         "$(echo "SELECT count(*) FROM twilio.messages WHERE twilio_sid = '${SID_OF[$u]}';" | as_user "$u") $(
            echo "SELECT count(*) FROM twilio.messages WHERE twilio_sid = '${SID_OF[$u]}';" | as_user "$other")"
 done
+
+echo "# 2b. GET webhooks (a number configured with HTTP GET): the params in the query, signed over that full URL"
+echo "#     with no params (the npm library's validateRequest with empty params); the same rows as a POST"
+get_sid=$(sid SM) post_sid=$(sid SM)
+get_text="By GET & POST: 1+1=2, 100% ✓ [$RUN]"
+inbound_params "$ANN" "$SENDER" "$get_text" "$get_sid"
+post "${SMS_URL[$ANN]}" ALICE_TOKEN --method get "${INBOUND[@]}"
+check "GET inbound SMS: 200 with TwiML" "200 yes" "$STATUS $(is_twiml)"
+check "GET inbound SMS: one message and one event, in ann's rows only" "1 1 0 0" \
+    "$(rows_for "$ANN" "$get_sid") $(rows_for "$BEN" "$get_sid")"
+post "${SMS_URL[$ANN]}" ALICE_TOKEN --method get "${INBOUND[@]}"
+check "GET delivered twice (Twilio retried): 200, still one message and one event" "200 1 1" \
+    "$STATUS $(rows_for "$ANN" "$get_sid")"
+inbound_params "$ANN" "$SENDER" "$get_text" "$post_sid"
+post "${SMS_URL[$ANN]}" ALICE_TOKEN "${INBOUND[@]}"
+check "the same text POSTed: 200" 200 "$STATUS"
+check "GET and POST landed alike: message and event equal but for the SID" "1 2 1 2" \
+    "$(q -c "SELECT count(DISTINCT (user_id, direction, channel, from_number, to_number, body, status)) || ' ' || count(*)
+               FROM twilio.messages WHERE twilio_sid IN ('$get_sid', '$post_sid')") $(
+       q -c "SELECT count(DISTINCT (user_id, kind, event_type, effect, params - 'MessageSid' - 'SmsSid' - 'SmsMessageSid'))
+                    || ' ' || count(*)
+               FROM twilio.webhook_events WHERE params ->> 'MessageSid' IN ('$get_sid', '$post_sid')")"
+check "GET: ann sees it through RLS, ben does not" "1 0" \
+    "$(echo "SELECT count(*) FROM twilio.messages WHERE twilio_sid = '$get_sid';" | as_user "$ANN") $(
+       echo "SELECT count(*) FROM twilio.messages WHERE twilio_sid = '$get_sid';" | as_user "$BEN")"
+get_forged=$(sid SM)
+inbound_params "$ANN" "$SENDER" "GET changed after signing [$RUN]" "$get_forged"
+post "${SMS_URL[$ANN]}" ALICE_TOKEN --method get --tamper "Body=changed in the query [$RUN]" "${INBOUND[@]}"
+check "GET with its query changed after signing: 403" 403 "$STATUS"
+post "${SMS_URL[$BEN]}" ALICE_TOKEN --method get "${INBOUND[@]}"
+check "GET signed with ann's token, to ben's URL: 403" 403 "$STATUS"
+check "refused GETs: nothing written" "0 0" "$(rows_anywhere "$get_forged")"
+frag_sid=$(sid SM)
+inbound_params "$ANN" "$SENDER" "signed over the URL with its overrides fragment [$RUN]" "$frag_sid"
+post "${SMS_URL[$ANN]}" ALICE_TOKEN --sign-fragment "${INBOUND[@]}"
+check "signed over the URL with the connection overrides fragment (never sent): 200, stored" "200 1 1" \
+    "$STATUS $(rows_for "$ANN" "$frag_sid")"
 
 echo "# 3. rejected, nothing written: forged, replayed with changes, sent to another tenant, unsigned"
 forged=$(sid SM)
@@ -408,7 +448,7 @@ edges=$(node "$CLIENT" edges --relay "$RELAY" --body-limit 65536 --read-timeout-
 echo "# $edges"
 edge() { echo "$edges" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 check "Content-Length over the limit: 413 before any body, connection closed" "413,closed" "$(edge content_length_over)"
-check "GET on a webhook path: 405 with Allow: POST" "405,allow_post" "$(edge get_webhook)"
+check "PUT on a webhook path: 405 with Allow: GET, POST" "405,allow_get_post" "$(edge put_webhook)"
 check "unknown path: 404" 404 "$(edge unknown_path)"
 check "two pipelined requests: both answered, in order" "200,200" "$(edge pipelined)"
 check "HEAD then GET: both 200, only the GET has a body" "200,200,bodies:1" "$(edge head_then_get)"

@@ -242,7 +242,8 @@ SELECT throws_ok(v.stmt, '42501', format('permission denied for function %s', v.
 SELECT ok((SELECT CASE WHEN coalesce(current_setting('byo_twilio.webhook_base_url', true), '') = ''
                        THEN s.webhook_urls IS NULL
                        ELSE (SELECT count(*) = 4 AND bool_and(e.value #>> '{}' LIKE
-                                                              '%/twilio/' || current_setting('tap.key_a') || '/' || e.key)
+                                                              '%/twilio/' || current_setting('tap.key_a') || '/' || e.key
+                                                              || '#rc=5&rp=ct,rt,5xx&tt=15000')
                                FROM jsonb_each(s.webhook_urls) e) END
              FROM twilio.get_settings() s),
           'owner: get_settings().webhook_urls name their own webhook key (or are NULL with no base URL set)');

@@ -291,3 +291,17 @@ TEST(RelayConfig, HelpTextListsEveryVariableWithItsDefault) {
          {"[127.0.0.1:8080]", "[4]", "[65536]", "[10000]", "[4000]", "[1]", "[16]", "[1000]", "[100]"})
         EXPECT_TRUE(contains(help, def)) << def;
 }
+
+TEST(RelayConfig, SpoolIsOffUnlessADirectoryIsGiven) {
+    EXPECT_EQ(load_with("BYO_TWILIO_THREADS", "1").spool_dir, "");
+    EXPECT_EQ(load_with("BYO_TWILIO_SPOOL_DIR", "/var/lib/byo-twilio-relay/spool").spool_dir,
+              "/var/lib/byo-twilio-relay/spool");
+    EXPECT_EQ(load_with("BYO_TWILIO_THREADS", "1").spool_max_bytes, 256ull << 20);
+    EXPECT_EQ(load_with("BYO_TWILIO_SPOOL_MAX_MB", "1").spool_max_bytes, 1ull << 20);
+    Env env = base_env();
+    env["BYO_TWILIO_SPOOL_DIR"] = "relative/spool";
+    EXPECT_TRUE(contains(error_of(env), "BYO_TWILIO_SPOOL_DIR"));
+    env.erase("BYO_TWILIO_SPOOL_DIR");
+    env["BYO_TWILIO_SPOOL_MAX_MB"] = "0";
+    EXPECT_TRUE(contains(error_of(env), "BYO_TWILIO_SPOOL_MAX_MB"));
+}

@@ -233,3 +233,17 @@ TEST(RelayMetrics, ConcurrentRecordingLosesNothing) {
     EXPECT_EQ(value(s, std::string(kHist) + "_count"), std::to_string(kThreads * kEach));
     EXPECT_EQ(value(s, "byo_twilio_relay_db_errors_total"), std::to_string(kThreads * (kEach / 10)));
 }
+
+TEST(RelayMetrics, SpoolCountersOnlyWithASpool) {
+    Metrics m;
+    m.record_spooled(3);
+    m.record_replayed(true);
+    m.record_replayed(true);
+    m.record_replayed(false);
+    EXPECT_EQ(m.render(0, 1).find("spool"), std::string::npos);
+    const auto s = samples(m.render(0, 1, 1));
+    EXPECT_EQ(value(s, "byo_twilio_relay_spooled_total"), "3");
+    EXPECT_EQ(value(s, "byo_twilio_relay_spool_replayed_total{outcome=\"stored\"}"), "2");
+    EXPECT_EQ(value(s, "byo_twilio_relay_spool_replayed_total{outcome=\"dropped\"}"), "1");
+    EXPECT_EQ(value(s, "byo_twilio_relay_spool_webhooks"), "1");
+}

@@ -162,3 +162,22 @@ TEST(Signature, PreParsedFormChecksLikeTheBody) {
     EXPECT_FALSE(SignatureCheck("https://h/x", parse_form(body + "&More=1")).matches("t", sig));
     EXPECT_FALSE(SignatureCheck("https://h/x", parse_form(body)).matches("u", sig));
 }
+
+// A URL the request could not carry (Twilio's connection overrides, a fragment): the same params signed over it
+// are accepted too, and over nothing else.
+TEST(SignatureCheck, AddedUrlAcceptsTheSameParamsSignedOverIt) {
+    const std::string body = "From=%2B15005550006&Body=hi";
+    const std::string plain = "https://h/twilio/k/sms", with = plain + "#rc=5&rp=ct,rt,5xx&tt=15000";
+    SignatureCheck check(plain, parse_form(body));
+    const std::string over_fragment = compute_signature("t", with, parse_form(body));
+    EXPECT_FALSE(check.matches("t", over_fragment));
+    check.add_url(with);
+    EXPECT_TRUE(check.matches("t", over_fragment));
+    EXPECT_TRUE(check.matches("t", compute_signature("t", plain, parse_form(body))));
+    EXPECT_FALSE(check.matches("t", compute_signature("t", plain + "#rc=1", parse_form(body))));
+    // A GET: no params, the URL (with its query) alone.
+    SignatureCheck get("https://h/twilio/k/sms?Body=hi", FormParams{});
+    get.add_url("https://h/twilio/k/sms?Body=hi#rc=5");
+    EXPECT_TRUE(get.matches("t", compute_signature("t", "https://h/twilio/k/sms?Body=hi#rc=5", {})));
+    EXPECT_TRUE(get.matches("t", compute_signature("t", "https://h/twilio/k/sms?Body=hi", {})));
+}
