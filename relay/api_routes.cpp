@@ -1,5 +1,6 @@
 #include "api_routes.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 
@@ -16,7 +17,7 @@ struct Entry {
     Route route;
 };
 
-constexpr std::array<Entry, 29> kRoutes{{
+constexpr std::array<Entry, 30> kRoutes{{
     {"sealing-key", "GET", Route::SealingKey},
     {"settings", "GET", Route::GetSettings},
     {"settings", "POST", Route::SaveSettings},
@@ -46,10 +47,25 @@ constexpr std::array<Entry, 29> kRoutes{{
     {"do-not-call", "GET", Route::ListDoNotCall},
     {"do-not-call", "POST", Route::AddDoNotCall},
     {"do-not-call", "DELETE", Route::RemoveDoNotCall},
+    {"messages/{id}/media/{n}", "GET", Route::MediaLink},
 }};
 
-// Matches `rest` against a pattern; on a match, the {id} segment (if any) in `id`.
-bool matches(std::string_view pattern, std::string_view rest, std::string& id) {
+// Matches `rest` against a pattern; on a match, the {id} segment (if any) in `id` and a trailing {n} (1-2 digits)
+// in `n`.
+bool matches(std::string_view pattern, std::string_view rest, std::string& id, std::string& n) {
+    constexpr std::string_view kN = "/{n}";
+    if (pattern.size() > kN.size() && pattern.substr(pattern.size() - kN.size()) == kN) {
+        const auto slash = rest.rfind('/');
+        if (slash == std::string_view::npos) return false;
+        const std::string_view last = rest.substr(slash + 1);
+        if (last.empty() || last.size() > 2 ||
+            !std::all_of(last.begin(), last.end(), [](char c) { return c >= '0' && c <= '9'; }))
+            return false;
+        std::string unused;
+        if (!matches(pattern.substr(0, pattern.size() - kN.size()), rest.substr(0, slash), id, unused)) return false;
+        n = std::string(last);
+        return true;
+    }
     const auto hole = pattern.find("{id}");
     if (hole == std::string_view::npos) return pattern == rest;
     const std::string_view before = pattern.substr(0, hole), after = pattern.substr(hole + 4);
@@ -70,13 +86,14 @@ RouteMatch match_route(std::string_view method, std::string_view path) {
     const std::string_view rest = path.substr(kPrefix.size());
     const std::string_view m = method == "HEAD" ? std::string_view("GET") : method;
     for (const Entry& e : kRoutes) {
-        std::string id;
-        if (!matches(e.path, rest, id)) continue;
+        std::string id, n;
+        if (!matches(e.path, rest, id, n)) continue;
         out.allow += (out.allow.empty() ? "" : ", ") + std::string(e.method);
         if (e.method == m) {
             out.kind = RouteMatch::Found;
             out.route = e.route;
             out.id = std::move(id);
+            out.n = std::move(n);
         }
     }
     if (out.kind != RouteMatch::Found && !out.allow.empty()) out.kind = RouteMatch::WrongMethod;

@@ -12,12 +12,15 @@ enum class Route {
     // The dialer (api_dialer_sql.cpp): the manual-actions queue, click-to-call, dialer settings, do-not-call.
     ListActions, CreateActions, CurrentAction, NextAction, CompleteAction, SkipAction, ReleaseAction,
     Dial, GetCall, GetDialerSettings, SaveDialerSettings, ListDoNotCall, AddDoNotCall, RemoveDoNotCall,
+    // A short-lived link to a message's media (302 to it).
+    MediaLink,
 };
 
 struct RouteMatch {
     enum Kind { Found, NotFound, WrongMethod } kind = NotFound;
     Route route = Route::Status;
     std::string id;     // the {id} path segment, undecoded (SQL casts it to uuid: anything else is a 400)
+    std::string n;      // a trailing {n} segment: 1-2 decimal digits (media positions)
     std::string allow;  // the methods the path takes, for Allow and CORS preflights ("GET, POST")
 };
 

@@ -152,7 +152,7 @@ void ApiService::handle(HttpRequest&& req, Responder reply) {
     QueryParams params;
     std::string error;
     if (!parse_query(query, params, error)) return reply(error_response(400, "http_bad_query", error, cors));
-    BuildResult built = build_call(m.route, m.id, params, body);
+    BuildResult built = build_call(m.route, m.id, params, body, m.n);
     if (!built.ok) return reply(error_response(400, "http_bad_request", built.message, cors));
 
     // "Prefer: tx=rollback", as PostgREST spells it: the call runs and answers, then nothing it wrote stays. A
@@ -161,11 +161,24 @@ void ApiService::handle(HttpRequest&& req, Responder reply) {
     HeaderList answer_headers = cors;
     if (rollback) answer_headers.emplace_back("Preference-Applied", "tx=rollback");
     const char* not_found = built.call.not_found;
+    const bool redirect = built.call.redirect;
     ApiCall call{std::move(built.call), jwt.claims.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                  method, path, Clock::now() + db_timeout_, rollback};
-    const bool queued = executor_.submit(std::move(call), [reply, cors, answer_headers, not_found](ApiOutcome&& o) {
+    const bool queued = executor_.submit(std::move(call), [reply, cors, answer_headers, not_found,
+                                                           redirect](ApiOutcome&& o) {
         if (o.ok && not_found && o.json == "null")
             return reply(error_response(404, "http_not_found", not_found, cors));
+        if (o.ok && redirect) {  // a media link: short-lived, so never cached
+            const auto doc = nlohmann::json::parse(o.json, nullptr, false);
+            const auto url = doc.is_object() ? doc.find("url") : doc.end();
+            if (doc.is_object() && url != doc.end() && url->is_string()) {
+                HeaderList h = answer_headers;
+                h.emplace_back("Cache-Control", "no-store");
+                HttpResponse res = json_response(302, std::move(o.json), h);
+                res.set(http::field::location, url->get<std::string>());
+                return reply(std::move(res));
+            }
+        }
         if (o.ok) return reply(json_response(200, std::move(o.json), answer_headers));
         const ErrorStatus s = status_for_sql_error(o.sqlstate, o.detail);
         HeaderList h = cors;

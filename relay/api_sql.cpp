@@ -129,7 +129,8 @@ bool parse_query(std::string_view raw, QueryParams& out, std::string& error) {
     return true;
 }
 
-BuildResult build_call(Route route, const std::string& id, const QueryParams& q, const nlohmann::json& body) {
+BuildResult build_call(Route route, const std::string& id, const QueryParams& q, const nlohmann::json& body,
+                       const std::string& n) {
     switch (route) {
     case Route::SealingKey:
         return fixed("SELECT twilio.token_sealing_key()::text", true);
@@ -167,6 +168,13 @@ BuildResult build_call(Route route, const std::string& id, const QueryParams& q,
     }
     case Route::SendSms:
         return from_body("SELECT jsonb_build_object('id', twilio.send_sms($1, $2))::text", body, {"to", "body"});
+    case Route::MediaLink: {
+        // One HTTP request to Twilio inside the call; nothing is written.
+        BuildResult r = fixed("SELECT jsonb_build_object('url', twilio.media_link($1::uuid, $2::integer))::text", true,
+                              {id, n});
+        r.call.redirect = query_value(q, "format") != std::optional<std::string>("json");
+        return r;
+    }
     case Route::Campaigns:
         return fixed(kCampaigns, true);
     case Route::Analytics:

@@ -21,6 +21,8 @@ struct SqlCall {
     bool read_only = true;                           // GET routes run in a READ ONLY transaction
     // When set, an answer of JSON null is a 404 with this message (a row looked up by id that the user has not).
     const char* not_found = nullptr;
+    // When set, the answer (a JSON object with "url") is a 302 to that URL, unless the query asked format=json.
+    bool redirect = false;
 };
 
 struct BuildResult {
@@ -37,7 +39,8 @@ using QueryParams = std::map<std::string, std::string>;
 bool parse_query(std::string_view raw, QueryParams& out, std::string& error);
 
 // `body` is the parsed JSON object for POST routes that take one (else ignored).
-BuildResult build_call(Route route, const std::string& id, const QueryParams& query, const nlohmann::json& body);
+BuildResult build_call(Route route, const std::string& id, const QueryParams& query, const nlohmann::json& body,
+                       const std::string& n = {});
 
 // The dialer's routes (api_dialer_sql.cpp); build_call hands them over.
 BuildResult build_dialer_call(Route route, const std::string& id, const QueryParams& query, const nlohmann::json& body);

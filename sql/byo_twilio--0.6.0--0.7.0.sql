@@ -15,3 +15,381 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
            unnest(ARRAY['conversations', 'sms', 'status', 'voice_status']) AS kind
      WHERE b.base IS NOT NULL
 $$;
+-- Webhook fields as Twilio means them: numbers out of Twilio's ranges stored as NULL (twilio._int_within),
+-- ErrorCode 0 is no error, inbound Conversations messages get their To and encoding, FriendlyName bounded.
+-- (plpgsql, not an inlinable SQL body: the planner could fold a constant's cast before the pattern check ran.)
+CREATE FUNCTION twilio._int_within(value text, lo integer, hi integer) RETURNS integer
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n bigint;
+BEGIN
+    IF value IS NULL OR value !~ '^\s*[-+]?[0-9]{1,10}\s*$' THEN
+        RETURN NULL;
+    END IF;
+    n := value::bigint;
+    RETURN CASE WHEN n BETWEEN lo AND hi THEN n::integer END;
+END
+$$;
+REVOKE ALL ON FUNCTION twilio._int_within(text, integer, integer) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION twilio._conversation_for_lead(uid uuid, lead_id uuid, phone text, friendly_name text) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    sender record;
+    conv twilio.conversations;
+BEGIN
+    IF lead_id IS NULL THEN
+        RAISE EXCEPTION 'lead_id is required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM twilio._require_e164('phone', phone);
+    IF char_length(friendly_name) > 256 THEN  -- Twilio's documented limit for a conversation's FriendlyName
+        RAISE EXCEPTION 'friendly_name has % characters; Twilio accepts at most 256', char_length(friendly_name)
+            USING ERRCODE = 'string_data_right_truncation';
+    END IF;
+    SELECT * INTO sender FROM twilio._require_sender(uid);
+    IF sender.conversations_service_sid IS NULL OR sender.sms_number IS NULL THEN
+        RAISE EXCEPTION 'your Twilio settings have no Conversations service or SMS number'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Save settings with conversations_service_sid and sms_number.';
+    END IF;
+    SELECT * INTO conv FROM twilio.conversations c WHERE c.user_id = uid AND c.lead_id = lead_id FOR UPDATE;
+    IF FOUND THEN
+        IF conv.status = 'failed' THEN  -- try again, from the start
+            UPDATE twilio.conversations c SET status = 'pending', error_code = NULL, error_message = NULL,
+                   twilio_sid = NULL, participant_sid = NULL
+             WHERE c.user_id = uid AND c.id = conv.id;
+            INSERT INTO twilio.outbox (user_id, kind, conversation_id) VALUES (uid, 'create_conversation', conv.id);
+        END IF;
+        RETURN conv.id;
+    END IF;
+    INSERT INTO twilio.conversations (user_id, lead_id, phone, friendly_name, account_sid, service_sid, proxy_address)
+    VALUES (uid, lead_id, phone, coalesce(friendly_name, phone), sender.account_sid,
+            sender.conversations_service_sid, sender.sms_number)
+    RETURNING * INTO conv;
+    INSERT INTO twilio.outbox (user_id, kind, conversation_id) VALUES (uid, 'create_conversation', conv.id);
+    RETURN conv.id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION twilio._route_webhook(uid uuid, kind text, p jsonb) RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    what_happened text;
+    conv twilio.conversations;
+    seg record;
+BEGIN
+    IF kind = 'voice_status' THEN
+        what_happened := twilio._apply_call_status(uid, p);  -- 71_dialer_calls.sql
+    ELSE
+        SELECT * INTO conv FROM twilio.conversations c
+         WHERE c.user_id = uid AND c.twilio_sid = p ->> 'ConversationSid' ORDER BY c.created_at LIMIT 1;
+        IF NOT FOUND AND p ? 'ConversationSid' AND p ->> 'EventType' IN ('onMessageAdded', 'onConversationAdded',
+                                                                          'onParticipantAdded') THEN
+            -- A conversation we did not create (or have not heard back about): keep a skeleton of it.
+            INSERT INTO twilio.conversations (user_id, status, twilio_sid, friendly_name, service_sid, account_sid)
+            VALUES (uid, 'active', p ->> 'ConversationSid',
+                    CASE WHEN char_length(p ->> 'FriendlyName') <= 256 THEN p ->> 'FriendlyName' END,
+                    p ->> 'ChatServiceSid', p ->> 'AccountSid')
+            RETURNING * INTO conv;
+        END IF;
+        CASE p ->> 'EventType'
+            WHEN 'onMessageAdded' THEN
+                IF (p ->> 'Attributes') LIKE '%byo_message_id%' THEN
+                    what_happened := 'our own outbound message';
+                ELSE
+                    -- To is our side of the conversation: its proxy address (ours, or learnt from
+                    -- onParticipantAdded); onMessageAdded itself does not name it.
+                    seg := twilio._sms_segments(coalesce(p ->> 'Body', ''));
+                    INSERT INTO twilio.messages (user_id, conversation_id, channel, direction, to_number,
+                                                 from_number, body, status, twilio_sid, account_sid, segments,
+                                                 encoding)
+                    VALUES (uid, conv.id, 'conversation', 'inbound', conv.proxy_address, p ->> 'Author',
+                            coalesce(p ->> 'Body', ''), 'received', p ->> 'MessageSid', p ->> 'AccountSid',
+                            greatest(seg.segments, 1), seg.encoding)
+                    ON CONFLICT (user_id, twilio_sid) DO NOTHING;
+                    what_happened := coalesce(twilio._apply_opt_keywords(uid, p ->> 'Author', p ->> 'Body', NULL),
+                                              'inbound conversation message');
+                END IF;
+            WHEN 'onDeliveryUpdated' THEN
+                what_happened := twilio._apply_message_status(uid, p ->> 'MessageSid', p ->> 'Status',
+                                                              p ->> 'ErrorCode');
+            WHEN 'onParticipantAdded' THEN
+                UPDATE twilio.conversations c
+                   SET participant_sid = coalesce(c.participant_sid, p ->> 'ParticipantSid'),
+                       phone = coalesce(c.phone, CASE WHEN twilio._is_e164(p ->> 'MessagingBinding.Address')
+                                                      THEN p ->> 'MessagingBinding.Address' END),
+                       proxy_address = coalesce(c.proxy_address,
+                                                CASE WHEN twilio._is_e164(p ->> 'MessagingBinding.ProxyAddress')
+                                                     THEN p ->> 'MessagingBinding.ProxyAddress' END)
+                 WHERE c.user_id = uid AND c.id = conv.id;
+                what_happened := 'participant added';
+            ELSE
+                what_happened := coalesce(p ->> 'EventType', 'event') || ' recorded';
+        END CASE;
+    END IF;
+    RETURN what_happened;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION twilio._apply_call_status(uid uuid, p jsonb) RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    sid text := p ->> 'CallSid';
+    new_status text := p ->> 'CallStatus';
+    parent_sid text := nullif(p ->> 'ParentCallSid', '');
+    new_rank integer := twilio._call_status_rank(p ->> 'CallStatus');
+    -- Out of Twilio's ranges is stored as NULL (docs/sql-api.md): a call lasts at most 24 hours, SIP codes are
+    -- 100-699, Twilio's error codes are positive (0 means no error).
+    duration integer := twilio._int_within(p ->> 'CallDuration', 0, 86400);
+    sequence_no integer := twilio._int_within(p ->> 'SequenceNumber', 0, 2147483647);
+    sip integer := twilio._int_within(p ->> 'SipResponseCode', 100, 699);
+    err integer := twilio._int_within(p ->> 'ErrorCode', 1, 999999);
+    answered text := CASE WHEN p ->> 'AnsweredBy' IN ('human', 'machine_start', 'machine_end_beep',
+                                                      'machine_end_silence', 'machine_end_other', 'fax', 'unknown')
+                          THEN p ->> 'AnsweredBy' END;  -- Twilio's documented values only
+    parent twilio.voice_calls;
+    leg_row twilio.voice_calls;
+    advanced boolean;
+    what text;
+BEGIN
+    IF new_rank IS NULL THEN
+        RETURN 'call status ' || left(coalesce(new_status, 'NULL'), 40) || ' not understood: not applied';
+    END IF;
+    IF parent_sid IS NOT NULL THEN  -- locked first: the parent's own callbacks take the same lock (see below)
+        SELECT * INTO parent FROM twilio.voice_calls v WHERE v.user_id = uid AND v.call_sid = parent_sid FOR UPDATE;
+    END IF;
+    SELECT * INTO leg_row FROM twilio.voice_calls v WHERE v.user_id = uid AND v.call_sid = sid FOR UPDATE;
+    IF NOT FOUND THEN
+        IF parent.id IS NULL AND EXISTS (
+                SELECT 1 FROM twilio.voice_calls v
+                 WHERE v.user_id = uid AND v.call_sid IS NULL AND v.from_number = p ->> 'From'
+                   AND v.status = 'queued'
+                   AND CASE WHEN parent_sid IS NULL THEN v.to_number ELSE v.lead_phone END = p ->> 'To') THEN
+            RETURN 'status for an unknown call';
+        END IF;
+        INSERT INTO twilio.voice_calls (user_id, call_sid, status, from_number, to_number, leg, parent_call_sid,
+                                        action_id, account_sid)
+        VALUES (uid, sid, 'queued', p ->> 'From', p ->> 'To', CASE WHEN parent.id IS NULL THEN 'other' ELSE 'lead' END,
+                parent_sid, parent.action_id, parent.account_sid)  -- a stranger's AccountSid is not taken on trust
+        ON CONFLICT (user_id, call_sid) DO NOTHING;
+        SELECT * INTO leg_row FROM twilio.voice_calls v WHERE v.user_id = uid AND v.call_sid = sid FOR UPDATE;
+    END IF;
+    advanced := new_rank > twilio._call_status_rank(leg_row.status) AND twilio._call_status_rank(leg_row.status) < 4;
+    -- An event that moves the call forward brings the newer details; a late one only fills in what is missing.
+    UPDATE twilio.voice_calls v
+       SET status = CASE WHEN advanced THEN new_status ELSE v.status END,
+           duration_seconds = CASE WHEN advanced THEN coalesce(duration, v.duration_seconds)
+                                   ELSE coalesce(v.duration_seconds, duration) END,
+           sequence_number = greatest(v.sequence_number, sequence_no),
+           answered_by = CASE WHEN advanced THEN coalesce(answered, v.answered_by)
+                              ELSE coalesce(v.answered_by, answered) END,
+           sip_response_code = CASE WHEN advanced THEN coalesce(sip, v.sip_response_code)
+                                    ELSE coalesce(v.sip_response_code, sip) END,
+           error_code = CASE WHEN advanced THEN coalesce(err, v.error_code) ELSE coalesce(v.error_code, err) END,
+           error_message = CASE WHEN advanced THEN coalesce(nullif(p ->> 'ErrorMessage', ''), v.error_message)
+                                ELSE coalesce(v.error_message, nullif(p ->> 'ErrorMessage', '')) END,
+           from_number = coalesce(v.from_number, p ->> 'From'),
+           to_number = coalesce(v.to_number, p ->> 'To'),
+           -- Answered when it went in progress; a completed call that skipped that (out of order) was answered
+           -- its duration before it ended.
+           answered_at = CASE WHEN v.answered_at IS NOT NULL THEN v.answered_at
+                              WHEN advanced AND new_status = 'in-progress' THEN now()
+                              WHEN advanced AND new_status = 'completed' AND duration IS NOT NULL
+                                  THEN now() - make_interval(secs => duration) END,
+           ended_at = CASE WHEN advanced AND new_rank = 4 THEN now() ELSE v.ended_at END,
+           updated_at = now()
+     WHERE v.user_id = uid AND v.id = leg_row.id
+    RETURNING * INTO leg_row;
+    what := leg_row.leg || ' leg ' || new_status;
+    IF NOT advanced THEN
+        RETURN what || CASE WHEN new_status = leg_row.status THEN ' again' ELSE ' after ' || leg_row.status END
+                    || ': status kept';
+    END IF;
+    IF new_rank = 4 AND leg_row.leg = 'agent' AND leg_row.action_id IS NOT NULL THEN
+        RETURN what || '; ' || twilio._settle_action(uid, leg_row);
+    END IF;
+    -- The lead leg ended after its agent leg: correct the outcome the agent leg's end left on the action.
+    IF new_rank = 4 AND leg_row.leg = 'lead' AND parent.ended_at IS NOT NULL THEN
+        UPDATE twilio.manual_actions a SET outcome = twilio._call_outcome(leg_row)
+         WHERE a.user_id = uid AND a.id = parent.action_id AND a.call_id = parent.id AND a.status = 'done'
+           AND a.completed_at = parent.ended_at AND a.outcome IS DISTINCT FROM twilio._call_outcome(leg_row);
+        IF FOUND THEN
+            RETURN what || '; action outcome now ' || twilio._call_outcome(leg_row);
+        END IF;
+    END IF;
+    RETURN what;
+END
+$$;
+
+-- SMS from the user's own number (From) when they have no Messaging service.
+CREATE OR REPLACE FUNCTION twilio._enqueue_sms(uid uuid, to_number text, body text) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    sender record;
+    seg record;
+    msg_id uuid;
+BEGIN
+    PERFORM twilio._require_e164('to_number', to_number);
+    PERFORM twilio._require_body(body);
+    SELECT * INTO sender FROM twilio._require_sender(uid);
+    -- Sent through the Messaging service when there is one, else from the user's own number (From).
+    IF sender.messaging_service_sid IS NULL AND sender.sms_number IS NULL THEN
+        RAISE EXCEPTION 'your Twilio settings have neither a Messaging service nor an SMS number to send from'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Save settings with messaging_service_sid or sms_number (or both).';
+    END IF;
+    PERFORM twilio._require_not_opted_out(uid, to_number);
+    seg := twilio._sms_segments(body);
+    INSERT INTO twilio.messages (user_id, channel, to_number, from_number, body, segments, encoding, account_sid)
+    VALUES (uid, 'sms', to_number, sender.sms_number, body, seg.segments, seg.encoding, sender.account_sid)
+    RETURNING id INTO msg_id;
+    INSERT INTO twilio.outbox (user_id, kind, message_id) VALUES (uid, 'send_sms', msg_id);
+    RETURN msg_id;
+END
+$$;
+
+-- Media stored with the message: twilio.message_media (owner-only, as messages) and messages.media_count.
+ALTER TABLE twilio.messages ADD COLUMN IF NOT EXISTS media_count integer NOT NULL DEFAULT 0;
+-- A message's media (MMS pictures, Conversations attachments), in Twilio's order (position 0 = MediaUrl0).
+-- Twilio's media URLs need the account's credentials to fetch: apps get a short-lived link through
+-- twilio.media_link (docs/sql-api.md), never the credentials.
+CREATE TABLE twilio.message_media (
+    user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
+    message_id uuid NOT NULL,
+    position integer NOT NULL CHECK (position BETWEEN 0 AND 9),  -- Twilio sends at most 10
+    url text CHECK (url ~ '^https://' AND octet_length(url) <= 2048),  -- MMS: Twilio's MediaUrlN
+    media_sid text CHECK (media_sid ~ '^ME[0-9a-fA-F]{32}$'),
+    content_type text CHECK (octet_length(content_type) <= 255),
+    filename text CHECK (octet_length(filename) <= 255),  -- Conversations only
+    size_bytes bigint CHECK (size_bytes >= 0),              -- Conversations only
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, message_id, position),
+    FOREIGN KEY (user_id, message_id) REFERENCES twilio.messages (user_id, id) ON DELETE CASCADE,
+    CHECK (url IS NOT NULL OR media_sid IS NOT NULL)
+);
+SELECT pg_catalog.pg_extension_config_dump('twilio.message_media', '');
+ALTER TABLE twilio.message_media ENABLE ROW LEVEL SECURITY;
+CREATE POLICY message_media_select_own ON twilio.message_media FOR SELECT TO authenticated
+    USING (user_id = auth.uid());
+REVOKE ALL ON twilio.message_media FROM PUBLIC;
+GRANT SELECT ON twilio.message_media TO authenticated, service_role;
+
+CREATE FUNCTION twilio._record_media(uid uuid, message_id uuid, media jsonb) RETURNS void
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    INSERT INTO twilio.message_media (user_id, message_id, position, url, media_sid, content_type, filename,
+                                      size_bytes)
+    SELECT uid, message_id, m.n - 1, m.item ->> 'url', m.item ->> 'sid', m.item ->> 'content_type',
+           m.item ->> 'filename', (m.item ->> 'size')::bigint
+      FROM jsonb_array_elements(media) WITH ORDINALITY AS m(item, n)
+     WHERE message_id IS NOT NULL
+$$;
+REVOKE ALL ON FUNCTION twilio._record_media(uuid, uuid, jsonb) FROM PUBLIC;
+
+DROP FUNCTION twilio._route_webhook(uuid, text, jsonb);
+-- media: the message's media as src/core/webhook_event.cpp (webhook_media_json) extracted and checked them.
+CREATE FUNCTION twilio._route_webhook(uid uuid, kind text, p jsonb, media jsonb) RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    what_happened text;
+    conv twilio.conversations;
+    seg record;
+    msg_id uuid;
+BEGIN
+    IF kind = 'voice_status' THEN
+        what_happened := twilio._apply_call_status(uid, p);  -- 71_dialer_calls.sql
+    ELSE
+        SELECT * INTO conv FROM twilio.conversations c
+         WHERE c.user_id = uid AND c.twilio_sid = p ->> 'ConversationSid' ORDER BY c.created_at LIMIT 1;
+        IF NOT FOUND AND p ? 'ConversationSid' AND p ->> 'EventType' IN ('onMessageAdded', 'onConversationAdded',
+                                                                          'onParticipantAdded') THEN
+            -- A conversation we did not create (or have not heard back about): keep a skeleton of it.
+            INSERT INTO twilio.conversations (user_id, status, twilio_sid, friendly_name, service_sid, account_sid)
+            VALUES (uid, 'active', p ->> 'ConversationSid',
+                    CASE WHEN char_length(p ->> 'FriendlyName') <= 256 THEN p ->> 'FriendlyName' END,
+                    p ->> 'ChatServiceSid', p ->> 'AccountSid')
+            RETURNING * INTO conv;
+        END IF;
+        CASE p ->> 'EventType'
+            WHEN 'onMessageAdded' THEN
+                IF (p ->> 'Attributes') LIKE '%byo_message_id%' THEN
+                    what_happened := 'our own outbound message';
+                ELSE
+                    -- To is our side of the conversation: its proxy address (ours, or learnt from
+                    -- onParticipantAdded); onMessageAdded itself does not name it.
+                    seg := twilio._sms_segments(coalesce(p ->> 'Body', ''));
+                    INSERT INTO twilio.messages (user_id, conversation_id, channel, direction, to_number,
+                                                 from_number, body, status, twilio_sid, account_sid, segments,
+                                                 encoding, media_count)
+                    VALUES (uid, conv.id, 'conversation', 'inbound', conv.proxy_address, p ->> 'Author',
+                            coalesce(p ->> 'Body', ''), 'received', p ->> 'MessageSid', p ->> 'AccountSid',
+                            greatest(seg.segments, 1), seg.encoding, jsonb_array_length(media))
+                    ON CONFLICT (user_id, twilio_sid) DO NOTHING
+                    RETURNING id INTO msg_id;
+                    PERFORM twilio._record_media(uid, msg_id, media);
+                    what_happened := coalesce(twilio._apply_opt_keywords(uid, p ->> 'Author', p ->> 'Body', NULL),
+                                              'inbound conversation message');
+                END IF;
+            WHEN 'onDeliveryUpdated' THEN
+                what_happened := twilio._apply_message_status(uid, p ->> 'MessageSid', p ->> 'Status',
+                                                              p ->> 'ErrorCode');
+            WHEN 'onParticipantAdded' THEN
+                UPDATE twilio.conversations c
+                   SET participant_sid = coalesce(c.participant_sid, p ->> 'ParticipantSid'),
+                       phone = coalesce(c.phone, CASE WHEN twilio._is_e164(p ->> 'MessagingBinding.Address')
+                                                      THEN p ->> 'MessagingBinding.Address' END),
+                       proxy_address = coalesce(c.proxy_address,
+                                                CASE WHEN twilio._is_e164(p ->> 'MessagingBinding.ProxyAddress')
+                                                     THEN p ->> 'MessagingBinding.ProxyAddress' END)
+                 WHERE c.user_id = uid AND c.id = conv.id;
+                what_happened := 'participant added';
+            ELSE
+                what_happened := coalesce(p ->> 'EventType', 'event') || ' recorded';
+        END CASE;
+    END IF;
+    RETURN what_happened;
+END
+$$;
+REVOKE ALL ON FUNCTION twilio._route_webhook(uuid, text, jsonb, jsonb) FROM PUBLIC;
+
+-- Media links: twilio.media_link, a short-lived URL to one of the caller's media (docs/security.md).
+CREATE FUNCTION twilio._fetch_media_link(owner text, account_sid text, envelope bytea, media_sid text,
+                                         message_sid text, service_sid text) RETURNS text
+    AS 'MODULE_PATHNAME', 'byo_fetch_media_link' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION twilio.media_link(message_id uuid, media_position integer DEFAULT 0) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    uid uuid := twilio._require_user();
+    item record;
+    cfg record;
+BEGIN
+    SELECT d.media_sid, m.twilio_sid, m.channel, m.account_sid, c.service_sid INTO item
+      FROM twilio.message_media d
+      JOIN twilio.messages m ON m.user_id = d.user_id AND m.id = d.message_id
+      LEFT JOIN twilio.conversations c ON c.user_id = m.user_id AND c.id = m.conversation_id
+     WHERE d.user_id = uid AND d.message_id = message_id AND d.position = media_position;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'message % has no media at position %', message_id, media_position
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    IF item.media_sid IS NULL OR item.twilio_sid IS NULL THEN
+        RAISE EXCEPTION 'this media is not stored at Twilio under a media SID: there is no Twilio link to make'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    SELECT * INTO cfg FROM twilio._resolve_config(uid) r WHERE r.account_sid = item.account_sid;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'the message came through a Twilio account you are no longer connected with'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    RETURN twilio._fetch_media_link(cfg.owner, cfg.account_sid, cfg.auth_token_envelope, item.media_sid,
+                                    CASE WHEN item.channel = 'sms' THEN item.twilio_sid END,
+                                    CASE WHEN item.channel = 'conversation' THEN item.service_sid END);
+END
+$$;
+COMMENT ON FUNCTION twilio.media_link(uuid, integer) IS
+    'A short-lived URL (Twilio''s temporary link) to one of the caller''s media; never the account''s credentials';
+REVOKE ALL ON FUNCTION twilio._fetch_media_link(text, text, bytea, text, text, text), twilio.media_link(uuid, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION twilio.media_link(uuid, integer) TO authenticated;

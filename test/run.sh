@@ -72,6 +72,7 @@ cluster_start "byo_twilio.encryption_key = 'k1:$BYO_TEST_KEY1'
 byo_twilio.api_base_url = '$STANDIN_URL'
 byo_twilio.conversations_base_url = '$STANDIN_URL'
 byo_twilio.messaging_base_url = '$STANDIN_URL'
+byo_twilio.media_base_url = '$STANDIN_URL'
 byo_twilio.http_timeout_ms = 5000
 byo_twilio.webhook_base_url = 'https://relay.example.test'
 byo_twilio.reconcile_delay_ms = 1500

@@ -59,11 +59,30 @@ CREATE TABLE twilio.messages (
     created_at timestamptz NOT NULL DEFAULT now(),
     sent_at timestamptz,
     updated_at timestamptz NOT NULL DEFAULT now(),
+    media_count integer NOT NULL DEFAULT 0,  -- its rows of twilio.message_media
     PRIMARY KEY (user_id, id),
     FOREIGN KEY (user_id, conversation_id) REFERENCES twilio.conversations (user_id, id) ON DELETE CASCADE
 );
 CREATE INDEX messages_conversation ON twilio.messages (user_id, conversation_id, created_at);
 CREATE UNIQUE INDEX messages_twilio_sid ON twilio.messages (user_id, twilio_sid);
+
+-- A message's media (MMS pictures, Conversations attachments), in Twilio's order (position 0 = MediaUrl0).
+-- Twilio's media URLs need the account's credentials to fetch: apps get a short-lived link through
+-- twilio.media_link (docs/sql-api.md), never the credentials.
+CREATE TABLE twilio.message_media (
+    user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
+    message_id uuid NOT NULL,
+    position integer NOT NULL CHECK (position BETWEEN 0 AND 9),  -- Twilio sends at most 10
+    url text CHECK (url ~ '^https://' AND octet_length(url) <= 2048),  -- MMS: Twilio's MediaUrlN
+    media_sid text CHECK (media_sid ~ '^ME[0-9a-fA-F]{32}$'),
+    content_type text CHECK (octet_length(content_type) <= 255),
+    filename text CHECK (octet_length(filename) <= 255),  -- Conversations only
+    size_bytes bigint CHECK (size_bytes >= 0),              -- Conversations only
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, message_id, position),
+    FOREIGN KEY (user_id, message_id) REFERENCES twilio.messages (user_id, id) ON DELETE CASCADE,
+    CHECK (url IS NOT NULL OR media_sid IS NOT NULL)
+);
 CREATE INDEX conversations_twilio_sid ON twilio.conversations (user_id, twilio_sid);
 
 -- One row per Twilio request to make. Logged (unlike pg_net's queue): committed work survives a crash.
@@ -103,6 +122,7 @@ SELECT pg_catalog.pg_extension_config_dump('twilio.opt_outs', '');
 SELECT pg_catalog.pg_extension_config_dump('twilio.conversations', '');
 SELECT pg_catalog.pg_extension_config_dump('twilio.messages', '');
 SELECT pg_catalog.pg_extension_config_dump('twilio.outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('twilio.message_media', '');
 
 -- Owner-only visibility. Writes go through the functions below (and the dispatcher), except opt-outs, which a
 -- user may also manage by hand.
@@ -110,6 +130,7 @@ ALTER TABLE twilio.opt_outs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE twilio.conversations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE twilio.messages ENABLE ROW LEVEL SECURITY;
 ALTER TABLE twilio.outbox ENABLE ROW LEVEL SECURITY;
+ALTER TABLE twilio.message_media ENABLE ROW LEVEL SECURITY;
 CREATE POLICY opt_outs_select_own ON twilio.opt_outs FOR SELECT TO authenticated USING (user_id = auth.uid());
 -- A user may add and remove their own manual entries; a recipient's STOP (or Twilio's 21610) is lifted only by
 -- the recipient texting START.
@@ -121,11 +142,15 @@ CREATE POLICY conversations_select_own ON twilio.conversations FOR SELECT TO aut
     USING (user_id = auth.uid());
 CREATE POLICY messages_select_own ON twilio.messages FOR SELECT TO authenticated USING (user_id = auth.uid());
 CREATE POLICY outbox_select_own ON twilio.outbox FOR SELECT TO authenticated USING (user_id = auth.uid());
+CREATE POLICY message_media_select_own ON twilio.message_media FOR SELECT TO authenticated
+    USING (user_id = auth.uid());
 
 REVOKE ALL ON twilio.opt_outs, twilio.conversations, twilio.messages, twilio.outbox FROM PUBLIC;
 GRANT SELECT, INSERT, DELETE ON twilio.opt_outs TO authenticated;
 GRANT SELECT ON twilio.conversations, twilio.messages, twilio.outbox TO authenticated, service_role;
 GRANT SELECT, INSERT, DELETE ON twilio.opt_outs TO service_role;
+REVOKE ALL ON twilio.message_media FROM PUBLIC;
+GRANT SELECT ON twilio.message_media TO authenticated, service_role;
 
 ------------------------------------------------------------------------------------------------------------------
 -- Enqueueing (SQL API)
@@ -153,6 +178,22 @@ CREATE FUNCTION twilio._is_e164(value text) RETURNS boolean
 LANGUAGE sql IMMUTABLE
 -- A SQL-standard body is parsed when created (no search_path to pin) and can be inlined by the planner.
 RETURN coalesce(value ~ '^\+[1-9][0-9]{1,14}$', false);
+
+-- A webhook's whole number when it is one within [lo, hi], else NULL: a signed webhook's nonsense (a negative
+-- duration, NumSegments=999999, "forty") is not stored, and the rest of the event still applies.
+-- (plpgsql, not an inlinable SQL body: the planner could fold a constant's cast before the pattern check ran.)
+CREATE FUNCTION twilio._int_within(value text, lo integer, hi integer) RETURNS integer
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n bigint;
+BEGIN
+    IF value IS NULL OR value !~ '^\s*[-+]?[0-9]{1,10}\s*$' THEN
+        RETURN NULL;
+    END IF;
+    n := value::bigint;
+    RETURN CASE WHEN n BETWEEN lo AND hi THEN n::integer END;
+END
+$$;
 
 CREATE FUNCTION twilio._require_e164(field text, value text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -204,6 +245,10 @@ BEGIN
         RAISE EXCEPTION 'lead_id is required' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     PERFORM twilio._require_e164('phone', phone);
+    IF char_length(friendly_name) > 256 THEN  -- Twilio's documented limit for a conversation's FriendlyName
+        RAISE EXCEPTION 'friendly_name has % characters; Twilio accepts at most 256', char_length(friendly_name)
+            USING ERRCODE = 'string_data_right_truncation';
+    END IF;
     SELECT * INTO sender FROM twilio._require_sender(uid);
     IF sender.conversations_service_sid IS NULL OR sender.sms_number IS NULL THEN
         RAISE EXCEPTION 'your Twilio settings have no Conversations service or SMS number'
@@ -282,9 +327,11 @@ BEGIN
     PERFORM twilio._require_e164('to_number', to_number);
     PERFORM twilio._require_body(body);
     SELECT * INTO sender FROM twilio._require_sender(uid);
-    IF sender.messaging_service_sid IS NULL THEN
-        RAISE EXCEPTION 'your Twilio settings have no Messaging service' USING ERRCODE = 'object_not_in_prerequisite_state',
-            HINT = 'Save settings with messaging_service_sid.';
+    -- Sent through the Messaging service when there is one, else from the user's own number (From).
+    IF sender.messaging_service_sid IS NULL AND sender.sms_number IS NULL THEN
+        RAISE EXCEPTION 'your Twilio settings have neither a Messaging service nor an SMS number to send from'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Save settings with messaging_service_sid or sms_number (or both).';
     END IF;
     PERFORM twilio._require_not_opted_out(uid, to_number);
     seg := twilio._sms_segments(body);
@@ -299,3 +346,48 @@ $$;
 CREATE FUNCTION twilio.send_sms(to_number text, body text) RETURNS uuid
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 RETURN twilio._enqueue_sms(twilio._require_user(), to_number, body);
+
+------------------------------------------------------------------------------------------------------------------
+-- Media links: Twilio's media need the account's credentials to fetch. An app gets a short-lived URL that needs
+-- none (docs/security.md): Twilio's own temporary link, asked for with the stored token inside the C call.
+------------------------------------------------------------------------------------------------------------------
+
+CREATE FUNCTION twilio._fetch_media_link(owner text, account_sid text, envelope bytea, media_sid text,
+                                         message_sid text, service_sid text) RETURNS text
+    AS 'MODULE_PATHNAME', 'byo_fetch_media_link' LANGUAGE C VOLATILE;
+
+-- The caller's own media only (the same rows RLS shows them), fetched with the account the message came through;
+-- no lock is held while Twilio answers.
+CREATE FUNCTION twilio.media_link(message_id uuid, media_position integer DEFAULT 0) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    uid uuid := twilio._require_user();
+    item record;
+    cfg record;
+BEGIN
+    SELECT d.media_sid, m.twilio_sid, m.channel, m.account_sid, c.service_sid INTO item
+      FROM twilio.message_media d
+      JOIN twilio.messages m ON m.user_id = d.user_id AND m.id = d.message_id
+      LEFT JOIN twilio.conversations c ON c.user_id = m.user_id AND c.id = m.conversation_id
+     WHERE d.user_id = uid AND d.message_id = message_id AND d.position = media_position;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'message % has no media at position %', message_id, media_position
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    IF item.media_sid IS NULL OR item.twilio_sid IS NULL THEN
+        RAISE EXCEPTION 'this media is not stored at Twilio under a media SID: there is no Twilio link to make'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    SELECT * INTO cfg FROM twilio._resolve_config(uid) r WHERE r.account_sid = item.account_sid;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'the message came through a Twilio account you are no longer connected with'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    RETURN twilio._fetch_media_link(cfg.owner, cfg.account_sid, cfg.auth_token_envelope, item.media_sid,
+                                    CASE WHEN item.channel = 'sms' THEN item.twilio_sid END,
+                                    CASE WHEN item.channel = 'conversation' THEN item.service_sid END);
+END
+$$;
+COMMENT ON FUNCTION twilio.media_link(uuid, integer) IS
+    'A short-lived URL (Twilio''s temporary link) to one of the caller''s media; never the account''s credentials';

@@ -103,13 +103,27 @@ CREATE INDEX user_settings_account_sid ON twilio.user_settings (account_sid);
 -- so inbound texts do not pay for this index).
 CREATE INDEX messages_outbound_twilio_sid ON twilio.messages (twilio_sid) WHERE direction = 'outbound';
 
+-- A new message's media (a JSON array as webhook_media_json makes it); nothing for a message already recorded.
+CREATE FUNCTION twilio._record_media(uid uuid, message_id uuid, media jsonb) RETURNS void
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    INSERT INTO twilio.message_media (user_id, message_id, position, url, media_sid, content_type, filename,
+                                      size_bytes)
+    SELECT uid, message_id, m.n - 1, m.item ->> 'url', m.item ->> 'sid', m.item ->> 'content_type',
+           m.item ->> 'filename', (m.item ->> 'size')::bigint
+      FROM jsonb_array_elements(media) WITH ORDINALITY AS m(item, n)
+     WHERE message_id IS NOT NULL
+$$;
+
 -- Applies one accepted voice or Conversations webhook (handle_webhook records inbound texts and status callbacks
 -- itself) to the user's tables and says what it did (kept as the event's effect).
-CREATE FUNCTION twilio._route_webhook(uid uuid, kind text, p jsonb) RETURNS text
+-- media: the message's media as src/core/webhook_event.cpp (webhook_media_json) extracted and checked them.
+CREATE FUNCTION twilio._route_webhook(uid uuid, kind text, p jsonb, media jsonb) RETURNS text
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     what_happened text;
     conv twilio.conversations;
+    seg record;
+    msg_id uuid;
 BEGIN
     IF kind = 'voice_status' THEN
         what_happened := twilio._apply_call_status(uid, p);  -- 71_dialer_calls.sql
@@ -120,8 +134,9 @@ BEGIN
                                                                           'onParticipantAdded') THEN
             -- A conversation we did not create (or have not heard back about): keep a skeleton of it.
             INSERT INTO twilio.conversations (user_id, status, twilio_sid, friendly_name, service_sid, account_sid)
-            VALUES (uid, 'active', p ->> 'ConversationSid', p ->> 'FriendlyName', p ->> 'ChatServiceSid',
-                    p ->> 'AccountSid')
+            VALUES (uid, 'active', p ->> 'ConversationSid',
+                    CASE WHEN char_length(p ->> 'FriendlyName') <= 256 THEN p ->> 'FriendlyName' END,
+                    p ->> 'ChatServiceSid', p ->> 'AccountSid')
             RETURNING * INTO conv;
         END IF;
         CASE p ->> 'EventType'
@@ -129,11 +144,18 @@ BEGIN
                 IF (p ->> 'Attributes') LIKE '%byo_message_id%' THEN
                     what_happened := 'our own outbound message';
                 ELSE
-                    INSERT INTO twilio.messages (user_id, conversation_id, channel, direction, from_number, body,
-                                                 status, twilio_sid, account_sid)
-                    VALUES (uid, conv.id, 'conversation', 'inbound', p ->> 'Author', coalesce(p ->> 'Body', ''),
-                            'received', p ->> 'MessageSid', p ->> 'AccountSid')
-                    ON CONFLICT (user_id, twilio_sid) DO NOTHING;
+                    -- To is our side of the conversation: its proxy address (ours, or learnt from
+                    -- onParticipantAdded); onMessageAdded itself does not name it.
+                    seg := twilio._sms_segments(coalesce(p ->> 'Body', ''));
+                    INSERT INTO twilio.messages (user_id, conversation_id, channel, direction, to_number,
+                                                 from_number, body, status, twilio_sid, account_sid, segments,
+                                                 encoding, media_count)
+                    VALUES (uid, conv.id, 'conversation', 'inbound', conv.proxy_address, p ->> 'Author',
+                            coalesce(p ->> 'Body', ''), 'received', p ->> 'MessageSid', p ->> 'AccountSid',
+                            greatest(seg.segments, 1), seg.encoding, jsonb_array_length(media))
+                    ON CONFLICT (user_id, twilio_sid) DO NOTHING
+                    RETURNING id INTO msg_id;
+                    PERFORM twilio._record_media(uid, msg_id, media);
                     what_happened := coalesce(twilio._apply_opt_keywords(uid, p ->> 'Author', p ->> 'Body', NULL),
                                               'inbound conversation message');
                 END IF;
@@ -144,7 +166,10 @@ BEGIN
                 UPDATE twilio.conversations c
                    SET participant_sid = coalesce(c.participant_sid, p ->> 'ParticipantSid'),
                        phone = coalesce(c.phone, CASE WHEN twilio._is_e164(p ->> 'MessagingBinding.Address')
-                                                      THEN p ->> 'MessagingBinding.Address' END)
+                                                      THEN p ->> 'MessagingBinding.Address' END),
+                       proxy_address = coalesce(c.proxy_address,
+                                                CASE WHEN twilio._is_e164(p ->> 'MessagingBinding.ProxyAddress')
+                                                     THEN p ->> 'MessagingBinding.ProxyAddress' END)
                  WHERE c.user_id = uid AND c.id = conv.id;
                 what_happened := 'participant added';
             ELSE

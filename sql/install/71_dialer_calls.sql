@@ -201,10 +201,15 @@ DECLARE
     new_status text := p ->> 'CallStatus';
     parent_sid text := nullif(p ->> 'ParentCallSid', '');
     new_rank integer := twilio._call_status_rank(p ->> 'CallStatus');
-    duration integer := nullif(p ->> 'CallDuration', '')::integer;
-    sequence_no integer := nullif(p ->> 'SequenceNumber', '')::integer;
-    sip integer := nullif(p ->> 'SipResponseCode', '')::integer;
-    err integer := nullif(p ->> 'ErrorCode', '')::integer;
+    -- Out of Twilio's ranges is stored as NULL (docs/sql-api.md): a call lasts at most 24 hours, SIP codes are
+    -- 100-699, Twilio's error codes are positive (0 means no error).
+    duration integer := twilio._int_within(p ->> 'CallDuration', 0, 86400);
+    sequence_no integer := twilio._int_within(p ->> 'SequenceNumber', 0, 2147483647);
+    sip integer := twilio._int_within(p ->> 'SipResponseCode', 100, 699);
+    err integer := twilio._int_within(p ->> 'ErrorCode', 1, 999999);
+    answered text := CASE WHEN p ->> 'AnsweredBy' IN ('human', 'machine_start', 'machine_end_beep',
+                                                      'machine_end_silence', 'machine_end_other', 'fax', 'unknown')
+                          THEN p ->> 'AnsweredBy' END;  -- Twilio's documented values only
     parent twilio.voice_calls;
     leg_row twilio.voice_calls;
     advanced boolean;
@@ -239,8 +244,8 @@ BEGIN
            duration_seconds = CASE WHEN advanced THEN coalesce(duration, v.duration_seconds)
                                    ELSE coalesce(v.duration_seconds, duration) END,
            sequence_number = greatest(v.sequence_number, sequence_no),
-           answered_by = CASE WHEN advanced THEN coalesce(nullif(p ->> 'AnsweredBy', ''), v.answered_by)
-                              ELSE coalesce(v.answered_by, nullif(p ->> 'AnsweredBy', '')) END,
+           answered_by = CASE WHEN advanced THEN coalesce(answered, v.answered_by)
+                              ELSE coalesce(v.answered_by, answered) END,
            sip_response_code = CASE WHEN advanced THEN coalesce(sip, v.sip_response_code)
                                     ELSE coalesce(v.sip_response_code, sip) END,
            error_code = CASE WHEN advanced THEN coalesce(err, v.error_code) ELSE coalesce(v.error_code, err) END,

@@ -164,6 +164,9 @@ void finish_easy(CURL* easy, CURLcode rc, const HttpOptions& opt, Transfer& tran
         char* ct = nullptr;
         curl_easy_getinfo(easy, CURLINFO_CONTENT_TYPE, &ct);
         if (ct) out.content_type = ct;
+        char* redirect = nullptr;
+        curl_easy_getinfo(easy, CURLINFO_REDIRECT_URL, &redirect);
+        if (redirect) out.location = redirect;
     }
     // The password copy and the pointers into `transfer` must not outlive the transfer inside curl's handle.
     curl_easy_reset(easy);

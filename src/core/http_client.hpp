@@ -36,6 +36,7 @@ struct HttpOutcome {
     std::string error_text;  // libcurl's description; never contains credentials
     long status = 0;
     std::string content_type;
+    std::string location;  // where a 3xx answer points (absolute; redirects are never followed)
     std::string body;
     // The whole request was written to the connection before the outcome: at least one request byte and every
     // body byte (CURLINFO_REQUEST_SIZE > 0 and CURLINFO_SIZE_UPLOAD_T >= body length). False means the server

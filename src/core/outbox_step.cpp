@@ -175,6 +175,7 @@ PlannedStep plan_step(const OutboxJob& job, const std::string& status_callback_b
         p.call = call_for(job, reconcile ? OutboundCall::Kind::ListMessages : OutboundCall::Kind::SendSms);
         p.call.to = job.to_number;
         p.call.list_to = job.to_number;
+        p.call.from = job.sms_number;  // sent only when there is no Messaging service
         p.call.body = job.body;
         if (!status_callback_base.empty() && !job.webhook_key.empty())
             p.call.status_callback = trimmed_base(status_callback_base) + "/twilio/" + job.webhook_key + "/status";

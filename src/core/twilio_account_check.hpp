@@ -12,6 +12,7 @@ struct TwilioEndpoints {
     std::string api;            // https://api.twilio.com
     std::string conversations;  // https://conversations.twilio.com
     std::string messaging;      // https://messaging.twilio.com
+    std::string media;          // https://mcs.us1.twilio.com (Conversations media)
 };
 
 struct AccountSetup {

@@ -208,7 +208,11 @@ HttpRequest build_outbound_request(const TwilioEndpoints& e, const OutboundCall&
             r.method = "POST";
             r.url = messages_json();
             r.form.emplace_back("To", required(c.to, "a recipient (To)"));
-            r.form.emplace_back("MessagingServiceSid", required(c.messaging_service_sid, "a Messaging service SID"));
+            // The Messaging service picks the sender when there is one; else the user's own number sends.
+            if (!c.messaging_service_sid.empty())
+                r.form.emplace_back("MessagingServiceSid", c.messaging_service_sid);
+            else
+                r.form.emplace_back("From", required(c.from, "a Messaging service SID or a sender (From)"));
             r.form.emplace_back("Body", c.body);
             add("StatusCallback", c.status_callback);
             break;

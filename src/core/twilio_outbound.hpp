@@ -30,8 +30,8 @@ struct OutboundCall {
     std::string unique_name, friendly_name, attributes_json;  // CreateConversation (each sent only if non-empty)
     std::string address, proxy_address;                        // AddParticipant
     std::string author, body;  // SendConversationMessage (attributes_json too) / SendSms (body)
-    std::string to, status_callback;  // SendSms: From is never sent, the Messaging service picks the sender
-    std::string from, twiml;          // CreateCall (with to and status_callback)
+    std::string to, status_callback;  // SendSms: From only without a Messaging service (which picks the sender)
+    std::string from, twiml;          // CreateCall (with to and status_callback); SendSms (see above)
     std::string list_to, list_from;   // ListMessages / ListCalls filters (omitted when empty)
 };
 

@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdint>
 
 #include <nlohmann/json.hpp>
 
@@ -286,6 +288,80 @@ std::string webhook_dedupe_key(WebhookKind kind, const WebhookParams& p, std::st
 std::optional<std::string> webhook_event_type(const WebhookParams& p) {
     if (const std::string* v = p.first_of({"EventType", "MessageStatus", "SmsStatus", "CallStatus"})) return *v;
     return std::nullopt;
+}
+
+namespace {
+
+bool is_media_sid(std::string_view s) {
+    if (s.size() != 34 || s.substr(0, 2) != "ME") return false;
+    return std::all_of(s.begin() + 2, s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+}
+
+// type/subtype: a token, '/', a token (parameters such as "; charset=..." allowed after it), at most 255 bytes.
+bool is_content_type(std::string_view s) {
+    if (s.empty() || s.size() > 255) return false;
+    const std::size_t slash = s.find('/');
+    if (slash == 0 || slash == std::string_view::npos || slash + 1 == s.size()) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) { return (c > 0x20 && c < 0x7F) || c == ' '; });
+}
+
+bool is_https_url(std::string_view s) {
+    return s.size() > 8 && s.size() <= 2048 && s.substr(0, 8) == "https://" &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7F; });
+}
+
+// The SID an MMS media URL ends in (.../Media/ME...), else empty.
+std::string sid_of_url(std::string_view url) {
+    const std::size_t q = url.find_first_of("?#");
+    if (q != std::string_view::npos) url = url.substr(0, q);
+    const std::size_t slash = url.rfind('/');
+    const std::string_view last = slash == std::string_view::npos ? url : url.substr(slash + 1);
+    return is_media_sid(last) ? std::string(last) : std::string();
+}
+
+}  // namespace
+
+std::string webhook_media_json(const WebhookParams& p) {
+    nlohmann::json items = nlohmann::json::array();
+    if (const std::string* media = p.find("Media")) {  // Conversations: a JSON array
+        const nlohmann::json doc = nlohmann::json::parse(*media, nullptr, false);
+        if (!doc.is_array()) return items.dump();
+        for (const nlohmann::json& m : doc) {
+            if (items.size() >= static_cast<std::size_t>(kMaxMedia)) break;
+            if (!m.is_object()) continue;
+            nlohmann::json item = nlohmann::json::object();
+            const auto text = [&](const char* name) -> std::string {
+                const auto it = m.find(name);
+                return it != m.end() && it->is_string() ? it->get<std::string>() : std::string();
+            };
+            if (const std::string sid = text("Sid"); is_media_sid(sid)) item["sid"] = sid;
+            if (const std::string type = text("ContentType"); is_content_type(type)) item["content_type"] = type;
+            if (const std::string name = text("Filename"); !name.empty() && name.size() <= 255 &&
+                                                          name.find('\0') == std::string::npos)
+                item["filename"] = name;
+            // A whole number of bytes that bigint (and a JSON reader's double) holds exactly.
+            if (const auto it = m.find("Size");
+                it != m.end() && it->is_number_unsigned() && it->get<std::uint64_t>() <= (std::uint64_t{1} << 53))
+                item["size"] = it->get<std::uint64_t>();
+            if (item.contains("sid")) items.push_back(std::move(item));
+        }
+        return items.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+    const std::string* count = p.find("NumMedia");
+    if (!count || count->empty() || count->size() > 3 ||
+        count->find_first_not_of("0123456789") != std::string::npos)
+        return items.dump();
+    const int n = std::min(std::stoi(*count), kMaxMedia);
+    for (int i = 0; i < n; ++i) {
+        const std::string* url = p.find("MediaUrl" + std::to_string(i));
+        if (!url || !is_https_url(*url)) continue;
+        nlohmann::json item = {{"url", *url}};
+        if (const std::string sid = sid_of_url(*url); !sid.empty()) item["sid"] = sid;
+        const std::string* type = p.find("MediaContentType" + std::to_string(i));
+        if (type && is_content_type(*type)) item["content_type"] = *type;
+        items.push_back(std::move(item));
+    }
+    return items.dump();
 }
 
 std::optional<OptKeyword> opt_keyword(std::string_view body, std::string_view opt_out_type) {

@@ -66,6 +66,18 @@ std::string webhook_dedupe_key(WebhookKind kind, const WebhookParams& p, std::st
 // webhook_events.event_type: EventType, MessageStatus, SmsStatus or CallStatus, the first present.
 std::optional<std::string> webhook_event_type(const WebhookParams& p);
 
+// Twilio sends at most 10 media with a message (MediaUrl0..9).
+constexpr int kMaxMedia = 10;
+
+// The media a message webhook carries, in Twilio's order, as a JSON array of objects with "url" (an MMS's
+// MediaUrlN), "sid" (the ME... Media SID: an MMS's URL ends in it, a Conversations item names it), "content_type",
+// "filename" and "size" (Conversations), each only when present and sound: an MMS takes NumMedia (at most
+// kMaxMedia) items, a URL only when it is https and at most 2048 bytes, a SID only as ME and 32 hex digits, a
+// content type only as type/subtype of at most 255 bytes, a filename of at most 255 bytes, a size as a whole
+// number of bytes. A Conversations message's Media (a JSON array of {Sid, ContentType, Filename, Size}) that is
+// not an array gives no media. An item left with neither URL nor SID is dropped. "[]" when there is none.
+std::string webhook_media_json(const WebhookParams& p);
+
 enum class OptKeyword { Stop, Start, Help };
 
 // Twilio's Advanced Opt-Out type when given (STOP/START/HELP), else the STOP, START and HELP families of words

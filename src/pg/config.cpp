@@ -23,6 +23,7 @@ char* encryption_key_file = nullptr;
 char* api_base_url = nullptr;
 char* conversations_base_url = nullptr;
 char* messaging_base_url = nullptr;
+char* media_base_url = nullptr;
 char* http_ca_file = nullptr;
 int http_connect_timeout_ms = 5000;
 int http_timeout_ms = 15000;
@@ -67,6 +68,10 @@ void define_settings() {
                                nullptr, nullptr, nullptr);
     DefineCustomStringVariable("byo_twilio.messaging_base_url", "Base URL of Twilio Messaging v1.", nullptr,
                                &messaging_base_url, "https://messaging.twilio.com", PGC_SUSET, 0, nullptr, nullptr,
+                               nullptr);
+    DefineCustomStringVariable("byo_twilio.media_base_url",
+                               "Base URL of Twilio's Media Content Service (Conversations media).", nullptr,
+                               &media_base_url, "https://mcs.us1.twilio.com", PGC_SUSET, 0, nullptr, nullptr,
                                nullptr);
     DefineCustomStringVariable("byo_twilio.http_ca_file",
                                "CA bundle for TLS verification of Twilio hosts (empty: the system store).", nullptr,
@@ -131,7 +136,7 @@ Keyring current_keyring() {
 
 TwilioEndpoints twilio_endpoints() {
     return TwilioEndpoints{text_or_empty(api_base_url), text_or_empty(conversations_base_url),
-                           text_or_empty(messaging_base_url)};
+                           text_or_empty(messaging_base_url), text_or_empty(media_base_url)};
 }
 
 HttpOptions http_options() {

@@ -21,7 +21,8 @@ SavedPlan g_lock_message{
     "SELECT id::text, status, to_number FROM twilio.messages WHERE user_id = $1::uuid AND twilio_sid = $2 FOR UPDATE",
     2};
 SavedPlan g_update_status{
-    "UPDATE twilio.messages SET status = $3, error_code = coalesce(nullif($4, '')::integer, error_code)"
+    // ErrorCode 0 (Conversations' receipts of delivered and read messages) means no error: nothing to store.
+    "UPDATE twilio.messages SET status = $3, error_code = coalesce(twilio._int_within($4, 1, 999999), error_code)"
     " WHERE user_id = $1::uuid AND id = $2::uuid",
     4};
 SavedPlan g_opt_out{

@@ -22,7 +22,7 @@ struct WebhookEvent {
     bool plain_text;  // is_plain_text(kind, params), decided once
 };
 
-// An inbound text that is not an opt-out keyword: nothing in it can fail to apply and a retry changes nothing,
+// An inbound text that is neither an opt-out keyword nor carries media: nothing in it can fail to apply and a retry changes nothing,
 // so many of them can be written by one statement (record_plain_texts).
 bool is_plain_text(WebhookKind kind, const WebhookParams& params);
 

@@ -57,6 +57,7 @@ if [ -z "${BYO_CLUSTER_DIR:-}" ]; then
 byo_twilio.api_base_url = '$STANDIN_URL'
 byo_twilio.conversations_base_url = '$STANDIN_URL'
 byo_twilio.messaging_base_url = '$STANDIN_URL'
+byo_twilio.media_base_url = '$STANDIN_URL'
 byo_twilio.webhook_base_url = 'https://relay.example.test'" || { echo "not ok - cluster"; failed=1; finish; }
     q -f sql/byo_twilio_auth_compat.sql -c "CREATE EXTENSION byo_twilio" >/dev/null \
         || { echo "not ok - CREATE EXTENSION"; failed=1; finish; }
@@ -263,6 +264,28 @@ api POST "/api/twilio/conversations/$CONV/messages" "$TB" '{"body":"B writes int
 check "B sending into A's conversation is refused" "4" "${STATUS:0:1}"
 check "... and nothing of B's went into it" 1 \
     "$(q -c "SELECT count(*) FROM twilio.messages WHERE conversation_id = '$CONV'")"
+
+echo "# 4b. media links: a 302 to Twilio's short-lived link, for the owner's own media only"
+MMS=$(q -c "INSERT INTO twilio.messages (user_id, channel, direction, body, status, twilio_sid, account_sid, media_count)
+            VALUES ('$UA', 'sms', 'inbound', '', 'received', 'MM000000000000000000000000000a9101', '$ALICE_SID', 1) RETURNING id" | head -1)
+q -c "INSERT INTO twilio.message_media (user_id, message_id, position, url, media_sid, content_type)
+      VALUES ('$UA', '$MMS', 0, 'https://api.twilio.com/2010-04-01/Accounts/$ALICE_SID/Messages/MM000000000000000000000000000a9101/Media/ME000000000000000000000000000a9101',
+              'ME000000000000000000000000000a9101', 'image/jpeg')" >/dev/null
+api GET "/api/twilio/messages/$MMS/media/0" "$TA"
+check "media link: 302 to the temporary URL" "302 yes" \
+    "$STATUS $([[ $(hdr Location) =~ ^https://media\.standin\.invalid/ME000000000000000000000000000a9101\?Expires= ]] && echo yes)"
+check "... never cached" no-store "$(hdr Cache-Control)"
+check "... the body names the same URL" "$(hdr Location)" "$(jf .url)"
+api GET "/api/twilio/messages/$MMS/media/0?format=json" "$TA"
+check "media link as JSON: 200 with the URL" "200 yes" "$STATUS $([[ $(jf .url) =~ ^https://media\.standin\.invalid/ ]] && echo yes)"
+api GET "/api/twilio/messages/$MMS/media/3" "$TA"
+check "no media at that position: 404 P0002" "404 P0002" "$STATUS $(jf .error.code)"
+api GET "/api/twilio/messages/$MMS/media/0" "$TB"
+check "B asking for A's media: 404, no link" "404 P0002 " "$STATUS $(jf .error.code) $(hdr Location)"
+api GET "/api/twilio/messages/$MMS/media/x" "$TA"
+check "a position that is not a number: 404 route" "404 http_not_found" "$STATUS $(jf .error.code)"
+api GET "/api/twilio/messages/nope/media/0" "$TA"
+check "a message id that is not a UUID: 400" "400 22P02" "$STATUS $(jf .error.code)"
 
 echo "# 5. campaigns and analytics"
 q -c "SET ROLE authenticated" -c "SELECT set_config('request.jwt.claims', '{\"sub\":\"$UA\",\"role\":\"authenticated\"}', false)" \

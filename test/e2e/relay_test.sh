@@ -351,6 +351,24 @@ post "${SMS_URL[$BEN]}" BOB_TOKEN "${INBOUND[@]}"
 check "duplicate: 200 both times, TwiML both times" "200 200 yes yes" "$first $STATUS $first_twiml $(is_twiml)"
 check "duplicate: one message, one event" "1 1" "$(rows_for "$BEN" "$dup")"
 
+echo "# 4b. an MMS with Twilio's field names: media kept with the message, encoding from the body, NumSegments bounded"
+mms=$(sid MM)
+post "${SMS_URL[$ANN]}" ALICE_TOKEN ToCountry=US SmsMessageSid="$mms" SmsSid="$mms" MessageSid="$mms" \
+    SmsStatus=received Body="Фото 📷 [$RUN]" To="${NUMBER[$ANN]}" MessagingServiceSid="${SERVICE[$ANN]}" \
+    AccountSid="${ACCOUNT[$ANN]}" From="$SENDER" ApiVersion=2010-04-01 NumSegments=999999 NumMedia=2 \
+    MediaUrl0="https://api.twilio.com/2010-04-01/Accounts/${ACCOUNT[$ANN]}/Messages/$mms/Media/ME$(openssl rand -hex 16)" \
+    MediaContentType0=image/jpeg MediaUrl1="http://insecure.example/x.png" MediaContentType1=image/png
+check "MMS: 200" 200 "$STATUS"
+check "MMS: encoding UCS-2, our own segment count, one media kept (the http URL is not)" "UCS-2|1|1" \
+    "$(q -c "SELECT encoding, segments, media_count FROM twilio.messages WHERE user_id = '$ANN' AND twilio_sid = '$mms'")"
+check "MMS: the media row (type, SID from the URL)" "image/jpeg|t|1" \
+    "$(q -c "SELECT d.content_type, d.media_sid ~ '^ME[0-9a-f]{32}$',
+                    (SELECT count(*) FROM twilio.message_media x WHERE x.message_id = d.message_id)
+               FROM twilio.message_media d JOIN twilio.messages m ON m.user_id = d.user_id AND m.id = d.message_id
+              WHERE m.twilio_sid = '$mms'")"
+check "MMS: ben sees none of it" 0 \
+    "$(echo "SELECT count(*) FROM twilio.message_media d JOIN twilio.messages m ON m.user_id = d.user_id AND m.id = d.message_id WHERE m.twilio_sid = '$mms';" | as_user "$BEN")"
+
 echo "# 5. a delivery receipt for one of ann's outbound messages"
 sent_by_ann() {
     q -c "SELECT twilio_sid, coalesce(to_number, ''), status

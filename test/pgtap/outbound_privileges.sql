@@ -76,6 +76,7 @@ SELECT results_eq('SELECT backlog, in_flight, ambiguous, sent, failed FROM twili
 -- Catalog: relations, RLS, policies, table privileges
 ------------------------------------------------------------------------------------------------------------------
 SELECT tables_are('twilio', ARRAY['user_settings', 'platform_account', 'opt_outs', 'conversations', 'messages',
+                                  'message_media',
                                   'outbox', 'webhook_events', 'voice_calls',
                                   'campaigns', 'campaign_steps', 'enrollments', 'enrollment_sends', 'campaign_stats_daily',
                                   'dialer_settings', 'do_not_call', 'manual_actions'], 'schema twilio has exactly these tables');
@@ -151,6 +152,7 @@ SELECT is(ARRAY(SELECT c.relname || ' ' || r || ' ' || priv
                 'enrollment_sends authenticated SELECT', 'enrollment_sends service_role SELECT',
                 'enrollments authenticated SELECT', 'enrollments service_role SELECT',
                 'manual_actions authenticated SELECT', 'manual_actions service_role SELECT',
+                'message_media authenticated SELECT', 'message_media service_role SELECT',
                 'messages authenticated SELECT', 'messages service_role SELECT',
                 'opt_outs authenticated DELETE', 'opt_outs authenticated INSERT', 'opt_outs authenticated SELECT',
                 'opt_outs service_role DELETE', 'opt_outs service_role INSERT', 'opt_outs service_role SELECT',

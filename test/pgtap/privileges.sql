@@ -173,7 +173,7 @@ SELECT is(ARRAY(SELECT DISTINCT p.proname::text FROM pg_proc p
                                     'compute_signature,create_action,create_actions,create_campaign,'
                                     'current_action,delete_step,dial,disconnect,enroll,enroll_many,'
                                     'get_dialer_settings,get_or_create_conversation_for_lead,get_settings,'
-                                    'next_action,pause_campaign,pause_enrollment,preview,preview_step,'
+                                    'media_link,next_action,pause_campaign,pause_enrollment,preview,preview_step,'
                                     'release_action,resume_campaign,resume_enrollment,save_dialer_settings,'
                                     'save_settings,send_conversation_message,send_sms,set_quiet_hours,'
                                     'skip_action,status,token_sealing_key,unenroll,update_campaign,update_step,'

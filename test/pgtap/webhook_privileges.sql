@@ -161,7 +161,7 @@ SELECT function_privs_are('twilio', f.name, f.args, r.role, '{}'::name[],
                                  array_to_string(f.args, ', ')))
   FROM (VALUES
         (1, '_opt_keyword', '{text,text}'::name[]),
-        (2, '_route_webhook', '{uuid,text,jsonb}'),
+        (2, '_route_webhook', '{uuid,text,jsonb,jsonb}'),
         (3, '_status_rank', '{text}'),
         (4, '_apply_message_status', '{uuid,text,text,text}'),
         (5, '_apply_opt_keywords', '{uuid,text,text,text}'),
@@ -231,7 +231,7 @@ SELECT throws_ok(v.stmt, '42501', format('permission denied for function %s', v.
   FROM (VALUES (1, 'handle_webhook', $$SELECT * FROM twilio.handle_webhook('https://relay.example.test/twilio/sms',
                                         'c2ln', 'application/x-www-form-urlencoded', 'Body=x')$$),
                (2, '_route_webhook', $$SELECT twilio._route_webhook(
-                                        '00000000-0000-4000-a000-00000000000b', 'status', '{}')$$),
+                                        '00000000-0000-4000-a000-00000000000b', 'status', '{}', '[]')$$),
                (3, '_apply_opt_keywords', $$SELECT twilio._apply_opt_keywords(
                                              '00000000-0000-4000-a000-00000000000b', '+15005550299', 'START', NULL)$$),
                (4, '_apply_message_status', $$SELECT twilio._apply_message_status(
@@ -320,7 +320,7 @@ SELECT throws_ok(w.stmt, '42501', format('permission denied for table %s', w.t),
 SELECT throws_ok($$SELECT * FROM twilio.handle_webhook('https://relay.example.test/twilio/sms', 'c2ln',
                                                        'application/x-www-form-urlencoded', 'Body=x')$$,
                  '42501', 'permission denied for function handle_webhook', 'service_role: handle_webhook() is denied');
-SELECT throws_ok($$SELECT twilio._route_webhook('00000000-0000-4000-a000-00000000000a', 'status', '{}')$$,
+SELECT throws_ok($$SELECT twilio._route_webhook('00000000-0000-4000-a000-00000000000a', 'status', '{}', '[]')$$,
                  '42501', 'permission denied for function _route_webhook',
                  'service_role: internal _route_webhook() is denied');
 RESET ROLE;
@@ -341,7 +341,7 @@ SELECT throws_ok(v.stmt, '42501', format('permission denied for function %s', v.
                  format('relay: %s() is denied', v.f))
   FROM (VALUES (1, '_opt_keyword', $$SELECT twilio._opt_keyword('STOP', NULL)$$),
                (2, '_route_webhook', $$SELECT twilio._route_webhook(
-                                        '00000000-0000-4000-a000-00000000000a', 'status', '{}')$$),
+                                        '00000000-0000-4000-a000-00000000000a', 'status', '{}', '[]')$$),
                (3, '_apply_message_status', $$SELECT twilio._apply_message_status(
                                               '00000000-0000-4000-a000-00000000000a', 'SMx', 'failed', '21610')$$),
                (4, '_apply_opt_keywords', $$SELECT twilio._apply_opt_keywords(

@@ -114,7 +114,7 @@ SELECT c.lead_id IS NULL AS skeleton, m.direction, m.from_number, m.body, m.stat
 SELECT pg_temp.post(:'base' || :'ann_key' || '/voice_status', '{"CallSid": "CA00000000000000000000000000000001", "CallStatus": "completed", "CallDuration": "42", "SequenceNumber": "3", "From": "+15005550006", "To": "+15005550405"}');
 SELECT pg_temp.post(:'base' || :'ann_key' || '/voice_status', '{"CallSid": "CA00000000000000000000000000000001", "CallStatus": "ringing", "SequenceNumber": "1", "From": "+15005550006", "To": "+15005550405"}');
 SELECT call_sid, status, duration_seconds, sequence_number FROM twilio.voice_calls;
--- a signed webhook carrying a value that cannot be applied is kept and acknowledged, not retried forever
+-- a number Twilio never sends ("forty") is stored as NULL; the rest of the callback applies
 SELECT pg_temp.post(:'base' || :'ann_key' || '/voice_status', '{"CallSid": "CA00000000000000000000000000000002", "CallStatus": "completed", "CallDuration": "forty", "SequenceNumber": "1"}');
 SELECT event_type, effect FROM twilio.webhook_events WHERE params ->> 'CallSid' = 'CA00000000000000000000000000000002';
 
@@ -194,7 +194,7 @@ SELECT * FROM twilio.handle_webhook(:'sms_url', 'anything', 'application/x-www-f
 RESET ROLE;
 -- written since the 200,000 levels: the three signed JSON webhooks accepted above, nothing of the refused ones
 SELECT count(*) - :events_before AS events_written FROM twilio.webhook_events;
--- a value that cannot be applied is kept with a bounded reason, however long the value
+-- however long a value, nothing stored quotes it: a 1 MB CallDuration is NULL, the callback applies
 SELECT pg_temp.post(:'base' || :'ann_key' || '/voice_status', jsonb_build_object('CallSid', 'CA00000000000000000000000000000003', 'CallStatus', 'completed', 'CallDuration', :'mb', 'SequenceNumber', '1'));
 SELECT length(effect) < 300 AS bounded, left(effect, 60) AS effect FROM twilio.webhook_events
  WHERE params ->> 'CallSid' = 'CA00000000000000000000000000000003';

@@ -13,6 +13,7 @@ const fs = require('fs');
 const crypto = require('crypto');
 const makeOutbound = require('./outbound_routes');
 const makeCalls = require('./call_routes');
+const makeMedia = require('./media_routes');
 
 // ---- command line ----------------------------------------------------------
 function usage() {
@@ -67,6 +68,7 @@ const unauthorized = (res) =>
 
 const outbound = makeOutbound({ send, twilioError, notFound });
 const calls = makeCalls({ send, twilioError, notFound });
+const media = makeMedia({ send, notFound });
 
 // Deterministic fake SIDs (e.g. PN for a number) so repeated runs agree.
 function fakeSid(prefix, ...parts) {
@@ -266,7 +268,7 @@ function route(req, res, url, auth, body) {
     if (!acct) return /^\/v1\//.test(path) ? unauthorized(res) : notFound(res, path);
     if (!auth || auth.user !== acctSid || !tokenMatches(auth.pass, acct.token)) return unauthorized(res);
     const c = { path, query: url.searchParams, body, acctSid, acct, baseUrl };
-    if (outbound.route(req, res, c) || calls.route(req, res, c)) return;
+    if (outbound.route(req, res, c) || calls.route(req, res, c) || media.route(req, res, c)) return;
     if (req.method !== 'GET') return notFound(res, path);
 
     let m;

@@ -169,6 +169,7 @@ TEST(OutboxStep, PlanSmsSendOrReconcile) {
     EXPECT_TRUE(p.sends_message());
     EXPECT_EQ(p.call.to, "+15558675310");
     EXPECT_EQ(p.call.messaging_service_sid, "MG00000000000000000000000000000001");
+    EXPECT_EQ(p.call.from, j.sms_number);  // the sender when there is no Messaging service
     EXPECT_EQ(p.call.status_callback, "https://hooks.example.com/twilio/wk_abc/status");
     p = plan_step(ambiguous(j), kHooks);
     EXPECT_EQ(p.step, Step::FindSms);

@@ -38,6 +38,7 @@ TEST(ApiRoutes, EveryContractRoute) {
         {"GET", "/api/twilio/do-not-call", Route::ListDoNotCall},
         {"POST", "/api/twilio/do-not-call", Route::AddDoNotCall},
         {"DELETE", "/api/twilio/do-not-call", Route::RemoveDoNotCall},
+        {"GET", "/api/twilio/messages/abc/media/0", Route::MediaLink},
     };
     for (const auto& c : cases) {
         const auto m = match_route(c.method, c.path);
@@ -47,6 +48,15 @@ TEST(ApiRoutes, EveryContractRoute) {
     EXPECT_EQ(match_route("GET", "/api/twilio/conversations/abc/messages").id, "abc");
     EXPECT_EQ(match_route("POST", "/api/twilio/actions/a1/complete").id, "a1");
     EXPECT_EQ(match_route("GET", "/api/twilio/calls/c1").id, "c1");
+    const RouteMatch media = match_route("GET", "/api/twilio/messages/m1/media/12");
+    EXPECT_EQ(media.id, "m1");
+    EXPECT_EQ(media.n, "12");
+    // {n} is a position: 1-2 digits, nothing else
+    for (const char* p : {"/api/twilio/messages/m1/media/", "/api/twilio/messages/m1/media/123",
+                          "/api/twilio/messages/m1/media/x", "/api/twilio/messages/m1/media/-1",
+                          "/api/twilio/messages/a/b/media/0", "/api/twilio/messages//media/0"})
+        EXPECT_EQ(match_route("GET", p).kind, RouteMatch::NotFound) << p;
+    EXPECT_EQ(match_route("POST", "/api/twilio/messages/m1/media/0").kind, RouteMatch::WrongMethod);
 }
 
 TEST(ApiRoutes, DialerPathsDoNotOverlap) {

@@ -110,7 +110,21 @@ TEST(Outbound, SendSms) {
     c.status_callback.clear();
     EXPECT_EQ(build_outbound_request(kEndpoints, c).form.size(), 3u);
     c.messaging_service_sid.clear();
-    EXPECT_THROW(build_outbound_request(kEndpoints, c), CoreError);
+    EXPECT_THROW(build_outbound_request(kEndpoints, c), CoreError);  // neither a service nor a sender
+}
+
+// Without a Messaging service the user's own number sends (From); with one, the service picks and From stays out.
+TEST(Outbound, SendSmsFromNumber) {
+    Secret token("tok");
+    OutboundCall c = base(Kind::SendSms, token);
+    c.to = "+15005550006";
+    c.from = "+15005550001";
+    c.body = "Hi";
+    EXPECT_EQ(build_outbound_request(kEndpoints, c).form,
+              (FormParams{{"To", "+15005550006"}, {"MessagingServiceSid", "MG1"}, {"Body", "Hi"}}));
+    c.messaging_service_sid.clear();
+    EXPECT_EQ(build_outbound_request(kEndpoints, c).form,
+              (FormParams{{"To", "+15005550006"}, {"From", "+15005550001"}, {"Body", "Hi"}}));
 }
 
 // Click-to-call: To is the agent, From the caller id, the TwiML inline; StatusCallbackEvent once per event.

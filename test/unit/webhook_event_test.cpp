@@ -1,6 +1,7 @@
 #include "core/webhook_event.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "core/core_error.hpp"
 
@@ -199,3 +200,40 @@ TEST(OptKeyword, FamiliesAndAdvancedOptOut) {
     EXPECT_EQ(opt_keyword("stop", "OTHER"), std::nullopt);
 }
 
+
+// An MMS: NumMedia items of MediaUrlN / MediaContentTypeN, the SID taken from the URL; nonsense left out.
+TEST(WebhookMedia, MmsItems) {
+    const std::string me = "ME0123456789abcdef0123456789abcdef";
+    const std::string url = "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/" + me;
+    const WebhookParams p = form("NumMedia=3&MediaUrl0=" + url + "&MediaContentType0=image/jpeg" +
+                                 "&MediaUrl1=http://plain.example/x&MediaContentType1=image/png" +
+                                 "&MediaUrl2=https://cdn.example/no-sid.gif&MediaContentType2=not+a+type" +
+                                 "&MediaUrl3=https://beyond.example/ignored");
+    EXPECT_EQ(nlohmann::json::parse(webhook_media_json(p)),
+              nlohmann::json::parse(R"([{"url":")" + url + R"(","sid":")" + me +
+                                    R"(","content_type":"image/jpeg"},{"url":"https://cdn.example/no-sid.gif"}])"));
+    EXPECT_EQ(webhook_media_json(form("NumMedia=0&MediaUrl0=" + url)), "[]");
+    EXPECT_EQ(webhook_media_json(form("Body=hi")), "[]");
+    EXPECT_EQ(webhook_media_json(form("NumMedia=-1&MediaUrl0=" + url)), "[]");
+    // NumMedia=999999 is not a count Twilio sends: no media rather than a guess
+    EXPECT_EQ(webhook_media_json(form("NumMedia=999999&MediaUrl0=" + url)), "[]");
+    // at most 10 even when NumMedia says more
+    std::string many = "NumMedia=12";
+    for (int i = 0; i < 12; ++i) many += "&MediaUrl" + std::to_string(i) + "=https://m.example/" + std::to_string(i);
+    EXPECT_EQ(nlohmann::json::parse(webhook_media_json(form(many))).size(), 10u);
+}
+
+// Conversations: Media is a JSON array of {Sid, ContentType, Filename, Size}; an item without a sound SID is dropped.
+TEST(WebhookMedia, ConversationsItems) {
+    const std::string media =
+        R"([{"Sid":"ME0123456789abcdef0123456789abcdef","ContentType":"image/png","Filename":"cat.png","Size":1234},)"
+        R"({"Sid":"not-a-sid","ContentType":"image/png"},)"
+        R"({"Sid":"MEffffffffffffffffffffffffffffffff","Size":-5,"Filename":""}])";
+    const WebhookParams p = WebhookParams::parse("application/json", nlohmann::json{{"EventType", "onMessageAdded"},
+                                                                                     {"Media", media}}.dump());
+    EXPECT_EQ(nlohmann::json::parse(webhook_media_json(p)),
+              nlohmann::json::parse(R"([{"sid":"ME0123456789abcdef0123456789abcdef","content_type":"image/png",)"
+                                    R"("filename":"cat.png","size":1234},{"sid":"MEffffffffffffffffffffffffffffffff"}])"));
+    EXPECT_EQ(webhook_media_json(form("EventType=onMessageAdded&Media=%7Bnot+json")), "[]");
+    EXPECT_EQ(webhook_media_json(form("EventType=onMessageAdded&Media=%7B%7D")), "[]");
+}
