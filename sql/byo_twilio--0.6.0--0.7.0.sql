@@ -15,6 +15,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
            unnest(ARRAY['conversations', 'sms', 'status', 'voice_status']) AS kind
      WHERE b.base IS NOT NULL
 $$;
+
 -- Webhook fields as Twilio means them: numbers out of Twilio's ranges stored as NULL (twilio._int_within),
 -- ErrorCode 0 is no error, inbound Conversations messages get their To and encoding, FriendlyName bounded.
 -- (plpgsql, not an inlinable SQL body: the planner could fold a constant's cast before the pattern check ran.)
