@@ -7,6 +7,9 @@
 -- the conversation exists), rows other workers hold are skipped. Returns what the requests need; for a call, its
 -- agent leg (call_to = the agent, call_from = the caller id) and, when a lookup follows an ambiguous create, the
 -- SIDs of the user's other recent calls (space-separated), which the lookup must not mistake for this one.
+-- Each job goes out with the account its conversation, message or call was created in (pinned_account_sid), as
+-- long as the user may still send with it (twilio._pinned_config); when not, the account columns are NULL and the
+-- dispatcher fails the job with the reason, rather than trying another account.
 CREATE FUNCTION twilio._claim_outbox(max_rows integer)
     RETURNS TABLE (user_id uuid, id bigint, kind text, prior_state text, attempts integer, claimed_at timestamptz,
                    source text, owner text, account_sid text, auth_token_envelope bytea,
@@ -14,7 +17,8 @@ CREATE FUNCTION twilio._claim_outbox(max_rows integer)
                    max_segments_per_second real, conversation_id uuid, conversation_status text,
                    conversation_sid text, participant_sid text, phone text, friendly_name text, message_id uuid,
                    body text, to_number text, segments integer, created_at text, call_id uuid, call_to text,
-                   call_from text, lead_phone text, call_status text, call_sid text, known_call_sids text)
+                   call_from text, lead_phone text, call_status text, call_sid text, known_call_sids text,
+                   pinned_account_sid text)
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
     WITH claimable AS (
         SELECT o.user_id, o.id, o.state
@@ -50,12 +54,15 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
                   FROM (SELECT k.call_sid FROM twilio.voice_calls k
                          WHERE k.user_id = c.user_id AND k.id <> c.call_id AND k.call_sid IS NOT NULL
                          ORDER BY k.id DESC LIMIT 200) k)
-           END
+           END,
+           coalesce(conv.account_sid, m.account_sid, vc.account_sid)
       FROM claimed c
       LEFT JOIN twilio.conversations conv ON conv.user_id = c.user_id AND conv.id = c.conversation_id
       LEFT JOIN twilio.messages m ON m.user_id = c.user_id AND m.id = c.message_id
       LEFT JOIN twilio.voice_calls vc ON vc.user_id = c.user_id AND vc.id = c.call_id
-      LEFT JOIN LATERAL twilio._resolve_config(c.user_id) cfg ON true
+      LEFT JOIN LATERAL (SELECT * FROM twilio._pinned_config(c.user_id,
+                                                             coalesce(conv.account_sid, m.account_sid, vc.account_sid))
+                          LIMIT 1) cfg ON true
      ORDER BY c.id
 $$;
 
