@@ -102,6 +102,9 @@ CREATE INDEX user_settings_account_sid ON twilio.user_settings (account_sid);
 -- Status callbacks of platform-account traffic name no user: their message is found by SID alone (outbound only,
 -- so inbound texts do not pay for this index).
 CREATE INDEX messages_outbound_twilio_sid ON twilio.messages (twilio_sid) WHERE direction = 'outbound';
+-- Status callbacks that beat the dispatcher to a message's SID, found by that SID when it is recorded.
+CREATE INDEX webhook_events_held_messages ON twilio.webhook_events (user_id, (params ->> 'MessageSid'))
+    WHERE kind = 'status' AND effect = 'status for an unknown message';
 
 -- Applies one accepted voice or Conversations webhook (handle_webhook records inbound texts and status callbacks
 -- itself) to the user's tables and says what it did (kept as the event's effect).
