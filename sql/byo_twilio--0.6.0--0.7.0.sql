@@ -6,24 +6,29 @@
 -- call was created in (twilio._pinned_config), and a conversation whose account the user no longer sends with is
 -- refused at enqueue and started afresh by get_or_create_conversation_for_lead.
 
+-- Internal: a user's settings row, found by the primary key. (Many users may share an account SID; a lookup
+-- that also names the SID must not let the planner walk the account_sid index instead.)
+CREATE FUNCTION twilio._own_settings(uid uuid) RETURNS SETOF twilio.user_settings
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT * FROM twilio.user_settings s WHERE s.user_id = uid
+$$;
 CREATE FUNCTION twilio._pinned_config(uid uuid, pinned text) RETURNS SETOF twilio._sender_config
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT * FROM twilio._resolve_config(uid) WHERE pinned IS NULL
     UNION ALL
     SELECT 'user', s.user_id::text, s.account_sid, s.auth_token_envelope, s.conversations_service_sid,
            s.messaging_service_sid, s.sms_number, s.webhook_key, s.max_segments_per_second
-      FROM twilio.user_settings s
-     WHERE s.user_id = uid AND s.status = 'active' AND s.account_sid = pinned
+      FROM twilio._own_settings(uid) s
+     WHERE s.status = 'active' AND s.account_sid = pinned
     UNION ALL
     SELECT 'platform', 'platform', p.account_sid, p.auth_token_envelope, p.conversations_service_sid,
            p.messaging_service_sid, p.sms_number, 'platform', NULL::real
       FROM twilio.platform_account p
      WHERE p.account_sid = pinned AND p.fallback_enabled
-       AND NOT EXISTS (SELECT 1 FROM twilio.user_settings s
-                        WHERE s.user_id = uid AND s.status = 'active' AND s.account_sid = pinned)
+       AND NOT EXISTS (SELECT 1 FROM twilio._own_settings(uid) s WHERE s.status = 'active' AND s.account_sid = pinned)
 $$;
 
-REVOKE ALL ON FUNCTION twilio._pinned_config(uuid, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION twilio._own_settings(uuid), twilio._pinned_config(uuid, text) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION twilio._conversation_for_lead(uid uuid, lead_id uuid, phone text, friendly_name text) RETURNS uuid
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
@@ -192,10 +197,10 @@ CREATE OR REPLACE FUNCTION twilio._claim_outbox(max_rows integer)
                    body text, to_number text, segments integer, created_at text, call_id uuid, call_to text,
                    call_from text, lead_phone text, call_status text, call_sid text, known_call_sids text,
                    pinned_account_sid text)
-LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
-    -- Index scans and nested loops only (as in _finish_outbox): the same plan with or without statistics.
-    SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off SET enable_bitmapscan = off
-AS $$
+-- Plans: the due jobs come from the partial index outbox_open_in_order (ORDER BY id LIMIT), and every other table
+-- is joined by its primary key, with or without statistics. (Function-level enable_* settings, as on
+-- _finish_outbox, made this function 50x slower.)
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
     WITH claimable AS (
         SELECT o.user_id, o.id, o.state
           FROM twilio.outbox o
@@ -231,14 +236,32 @@ AS $$
                          WHERE k.user_id = c.user_id AND k.id <> c.call_id AND k.call_sid IS NOT NULL
                          ORDER BY k.id DESC LIMIT 200) k)
            END,
-           coalesce(conv.account_sid, m.account_sid, vc.account_sid)
+           pin.sid
       FROM claimed c
       LEFT JOIN twilio.conversations conv ON conv.user_id = c.user_id AND conv.id = c.conversation_id
       LEFT JOIN twilio.messages m ON m.user_id = c.user_id AND m.id = c.message_id
       LEFT JOIN twilio.voice_calls vc ON vc.user_id = c.user_id AND vc.id = c.call_id
-      LEFT JOIN LATERAL (SELECT * FROM twilio._pinned_config(c.user_id,
-                                                             coalesce(conv.account_sid, m.account_sid, vc.account_sid))
-                          LIMIT 1) cfg ON true
+      -- twilio._pinned_config, inline (no function call per row); each settings row found by its key only
+      CROSS JOIN LATERAL (SELECT coalesce(conv.account_sid, m.account_sid, vc.account_sid) AS sid) pin
+      LEFT JOIN LATERAL (
+          SELECT 'user' AS source, s.user_id::text AS owner, s.account_sid, s.auth_token_envelope,
+                 s.conversations_service_sid, s.messaging_service_sid, s.sms_number, s.webhook_key,
+                 s.max_segments_per_second
+            FROM twilio.user_settings s
+           WHERE s.user_id = c.user_id AND s.status = 'active'
+             AND (pin.sid IS NULL OR s.account_sid IS NOT DISTINCT FROM pin.sid)
+          UNION ALL
+          SELECT 'platform', 'platform', p.account_sid, p.auth_token_envelope, p.conversations_service_sid,
+                 p.messaging_service_sid, p.sms_number, 'platform', NULL::real
+            FROM twilio.platform_account p
+           WHERE p.fallback_enabled
+             AND CASE WHEN pin.sid IS NULL
+                      THEN NOT EXISTS (SELECT 1 FROM twilio.user_settings s WHERE s.user_id = c.user_id)
+                      ELSE p.account_sid IS NOT DISTINCT FROM pin.sid
+                           AND NOT EXISTS (SELECT 1 FROM twilio.user_settings s
+                                            WHERE s.user_id = c.user_id AND s.status = 'active'
+                                              AND s.account_sid IS NOT DISTINCT FROM pin.sid) END
+          LIMIT 1) cfg ON true
      ORDER BY c.id
 $$;
 

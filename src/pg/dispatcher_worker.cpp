@@ -38,6 +38,8 @@ constexpr long kIdleWaitMs = 10000;  // upper bound of a wait with nothing due (
 // While requests are in flight, how long one wait for their answers may last before the latch (a commit) and the
 // due time are looked at again: the most a job committed meanwhile waits before it is claimed.
 constexpr int kInFlightPollMs = 2;
+constexpr std::size_t kRecordBatch = 128;  // answers recorded in one transaction at most
+constexpr long kRecordDelayMs = 5;         // how long an answer may wait to be recorded with others
 
 // The dispatcher is a continuous pipeline: it claims as many jobs as it has free request slots, starts them at
 // once (within the per-account cap), and whenever answers come back it records them and claims again, so a job
@@ -124,10 +126,12 @@ private:
             due_at_.reset();
             claim_wanted_ = true;
         }
-        const std::size_t free = multi_.free_slots();
-        if (claim_wanted_ && free > held_.size()) {
+        // Claimed jobs wait in held_ for a slot: one claim serves many requests, and at most one round of
+        // requests (dispatcher_concurrency) is buffered before the next claim, so a new job waits little.
+        const std::size_t rounds = static_cast<std::size_t>(multi_.max_concurrency());
+        if (claim_wanted_ && held_.size() < rounds && held_.size() < static_cast<std::size_t>(settings.batch_size)) {
             claim_wanted_ = false;
-            const int ask = static_cast<int>(std::min<std::size_t>(settings.batch_size, free - held_.size()));
+            const int ask = settings.batch_size - static_cast<int>(held_.size());
             std::vector<OutboxJob> jobs = claim_outbox(ask);
             if (static_cast<int>(jobs.size()) == ask) {
                 claim_wanted_ = true;  // there may be more
@@ -149,12 +153,24 @@ private:
                 if (--per_account_[c.job.account_sid] <= 0) per_account_.erase(c.job.account_sid);
                 claimed_.erase(it);
             }
-            // A slot is free, and the next job of a conversation just answered may be due now.
-            if (!finished.empty()) claim_wanted_ = true;
+            if (!finished.empty()) claim_wanted_ = true;  // slots are free
             start_held(cap);
         }
-        if (!outcomes.empty()) record(outcomes);
-        if (multi_.in_flight() > 0 || claim_wanted_) return 0;
+        // Answers are recorded in groups (one transaction for up to kRecordBatch, at most kRecordDelayMs after the
+        // first), and at once when nothing else is in flight.
+        if (!outcomes.empty()) {
+            if (unrecorded_.empty()) first_unrecorded_ = Clock::now();
+            for (json& o : outcomes) unrecorded_.push_back(std::move(o));
+        }
+        if (!unrecorded_.empty() &&
+            (unrecorded_.size() >= kRecordBatch || multi_.in_flight() == 0 ||
+             Clock::now() - first_unrecorded_ >= milliseconds(kRecordDelayMs))) {
+            json batch = std::move(unrecorded_);
+            unrecorded_ = json::array();
+            record(batch);
+            claim_wanted_ = true;  // the next job of a conversation just recorded may be claimable now
+        }
+        if (multi_.in_flight() > 0 || claim_wanted_ || !unrecorded_.empty()) return 0;
         // Nothing in flight, nothing left to claim: sleep until the next job is due, or a commit wakes us.
         due_at_.reset();
         limiter_.forget_idle(Clock::now());
@@ -292,6 +308,8 @@ private:
     std::unordered_map<std::string, int> per_account_;    // requests in flight per Twilio account
     std::uint64_t next_tag_ = 0;
     bool claim_wanted_ = true;
+    json unrecorded_ = json::array();  // answers not recorded yet
+    Clock::time_point first_unrecorded_{};
     bool resize_pending_ = false;
     std::optional<Clock::time_point> due_at_;  // when a job claimed later falls due
 };

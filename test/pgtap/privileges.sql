@@ -9,7 +9,7 @@
 --   other B = 00000000-0000-4000-a000-00000000000b   account ACbbbb...
 --   platform account                                 account ACcccc...
 BEGIN;
-SELECT plan(285);
+SELECT plan(288);
 
 ------------------------------------------------------------------------------------------------------------------
 -- Fixtures (superuser)
@@ -148,7 +148,8 @@ SELECT function_privs_are('twilio', f.name, f.args, r.role, '{}'::name[],
         (13, '_resolve_config', '{uuid}'),
         (14, '_check_formats', '{text,text,text,text,text}'),
         (15, '_token_input', '{text,text,text}'),
-        (16, '_pinned_config', '{uuid,text}')) f(ord, name, args)
+        (16, '_pinned_config', '{uuid,text}'),
+        (17, '_own_settings', '{uuid}')) f(ord, name, args)
  CROSS JOIN (VALUES (1, 'anon'::name), (2, 'authenticated'), (3, 'service_role')) r(rord, role)
  ORDER BY f.ord, r.rord;
 
