@@ -4,7 +4,8 @@
 // the lines into Markdown tables.
 //
 //   latency     --impl ours|naive --label L --n 300 --warmup 10 --gap-ms 20 --standin URL --user UUID --out F
-//   throughput  --configs 1:1000,8:1000 --n 5000 --standin URL --standin-pid PID --user UUID --out F
+//   throughput  --concurrency C --cap K --n 5000 --stats none|fresh|stale --standin URL --standin-pid PID
+//               --user UUID[,UUID...] --out F
 //   naive-batch --label L --n 5000 --standin URL --standin-pid PID --out F
 //   pgbench     --label L --clients C --n N --log-dir D --stdout-file F --elapsed-ms MS --out F
 //   report      --out F
@@ -144,6 +145,26 @@ async function clearOutbox(admin, analyze = true) {
   await admin.query(`VACUUM ${analyze ? 'ANALYZE' : ''} twilio.outbox, twilio.messages`);
 }
 
+// A database that has never seen a burst: empty outbox tables without planner statistics (TRUNCATE resets their
+// size estimates; their pg_statistic rows are deleted) and a new dispatcher process (no plans cached from earlier
+// runs). Returns the new dispatcher's pid.
+async function freshTables(admin) {
+  await admin.query('TRUNCATE twilio.outbox, twilio.messages');
+  await admin.query(`DELETE FROM pg_statistic
+                      WHERE starelid IN ('twilio.outbox'::regclass, 'twilio.messages'::regclass)`);
+  const old = (await admin.query('SELECT twilio.dispatcher_pid() AS pid')).rows[0].pid;
+  await admin.query('SELECT pg_terminate_backend($1)', [old]);
+  for (let i = 0; i < 100; i++) {  // the postmaster restarts the worker a second later
+    await sleep(100);
+    const pid = (await admin.query('SELECT twilio.dispatcher_pid() AS pid')).rows[0].pid;
+    if (pid && pid !== old) {
+      await sleep(200);  // past its start-up sweep
+      return pid;
+    }
+  }
+  throw new Error('the dispatcher did not restart');
+}
+
 function messagePosts(recorded) {
   return recorded.filter((r) => r.method === 'POST' && /\/Messages\.json$/.test(r.path));
 }
@@ -231,6 +252,7 @@ async function latency(a) {
 // ---- throughput of the dispatcher: N messages in one transaction, time until the outbox is drained -----------
 // --stats fresh: ANALYZE twilio.outbox inside the enqueueing transaction (it sees its own rows), so the planner
 //                knows about the backlog, as after an autoanalyze that ran during a backlog;
+// --stats none:  a fresh database: no statistics on the outbox tables yet, a newly started dispatcher;
 // --stats stale: ANALYZE twilio.outbox before enqueueing, while it holds only finished jobs, as on a live system
 //                whose statistics were taken between bursts (autovacuum is off in the benchmark cluster).
 // --profile 1:   pg_stat_statements (track = all) during the run; the dispatcher's statements are reported.
@@ -238,7 +260,8 @@ async function throughput(a) {
   const n = Number(a.n || 5000), reps = Number(a.reps || 1), concurrency = Number(a.concurrency);
   const cap = Number(a.cap), regime = a.stats || 'fresh', profile = a.profile === '1';
   const admin = await connect();
-  const client = await connect(a.user);
+  const users = String(a.user).split(',');  // several: each user's messages go out with that user's own account
+  const client = await connect(users[0]);
   await admin.query(`ALTER SYSTEM SET byo_twilio.dispatcher_concurrency = ${concurrency}`);
   await admin.query(`ALTER SYSTEM SET byo_twilio.max_concurrent_per_account = ${cap}`);
   await admin.query(`ALTER SYSTEM SET pg_stat_statements.track = '${profile ? 'all' : 'none'}'`);
@@ -253,14 +276,23 @@ async function throughput(a) {
   let statements = null;
   for (let rep = 0; rep < reps; rep++) {
     if (regime === 'fresh') await clearOutbox(admin, false);
+    else if (regime === 'none') pids.dispatcher = await freshTables(admin);
     else await admin.query('ANALYZE twilio.outbox');  // finished jobs only
     await request('DELETE', `${a.standin}/__state`);
     await request('DELETE', `${a.standin}/__requests`);
     const tag = `dispatch throughput ${process.pid}-${Date.now()}-${rep} #`;
     const t0 = nowMs();
     await client.query('BEGIN');
-    await client.query(`SELECT count(twilio.send_sms('+1555' || lpad(g::text, 7, '0'), $1 || g))
-                          FROM generate_series(1, $2) AS g`, [tag, n]);
+    if (users.length === 1) {
+      await client.query(`SELECT count(twilio.send_sms('+1555' || lpad(g::text, 7, '0'), $1 || g))
+                            FROM generate_series(1, $2) AS g`, [tag, n]);
+    } else {  // one transaction for every user's messages, round robin (as a drip tick would enqueue them)
+      await client.query('RESET ROLE');
+      await client.query(`SELECT count(twilio._enqueue_sms(($3::uuid[])[1 + g % array_length($3::uuid[], 1)],
+                                                           '+1555' || lpad(g::text, 7, '0'), $1 || g))
+                            FROM generate_series(1, $2) AS g`, [tag, n, users]);
+      await client.query('SET ROLE authenticated');
+    }
     let analyzeMs = 0;  // not part of what the caller would wait for
     if (regime === 'fresh') {
       const ta = nowMs();

@@ -32,6 +32,7 @@ PARALLEL=${DISPATCH_PARALLEL:-8}
 REMOTE_MS=${DISPATCH_REMOTE_MS:-100}
 REMOTE_CONCURRENCY=${DISPATCH_REMOTE_CONCURRENCY:-64 256}
 REMOTE_LATENCY_N=100
+ACCOUNTS=${DISPATCH_ACCOUNTS:-10}
 REMOTE_NAIVE_N=50
 export BYO_PGPORT=${BYO_PGPORT:-54392}
 REC_PORT=${DISPATCH_STANDIN_PORT:-4040}
@@ -116,14 +117,25 @@ step "start Twilio stand-ins on ports $REC_PORT (recording), $NOREC_PORT (--no-r
 for port in "$REC_PORT" "$NOREC_PORT" "$REMOTE_PORT"; do
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && { echo "port $port is taken" >&2; exit 1; }
 done
-node test/standin/twilio_standin.js --host 127.0.0.1 --port "$REC_PORT" --fixtures test/standin/fixtures.json \
+# The test fixtures plus $ACCOUNTS accounts of the benchmark's own (one per app user in the many-accounts rows).
+FIXTURES=$WORK/fixtures.json
+node -e '
+const f = require(process.argv[1]), n = Number(process.argv[2]);
+for (let i = 1; i <= n; i++) {
+  const hex = i.toString(16).padStart(4, "0"), num = "+1500556" + String(i).padStart(4, "0");
+  f.accounts["ACbe" + "0".repeat(26) + hex] = { token: "be" + "0".repeat(26) + hex, status: "active", type: "Full",
+    friendly_name: "bench " + i, numbers: [num], conversations_services: [], messaging_services: {
+      ["MGbe" + "0".repeat(26) + hex]: [num] } };
+}
+require("fs").writeFileSync(process.argv[3], JSON.stringify(f));' "$ROOT/test/standin/fixtures.json" "$ACCOUNTS" "$FIXTURES"
+node test/standin/twilio_standin.js --host 127.0.0.1 --port "$REC_PORT" --fixtures "$FIXTURES" \
     >"$WORK/standin_rec.log" 2>&1 &
 STANDIN_PIDS+=($!)
-node test/standin/twilio_standin.js --host 127.0.0.1 --port "$NOREC_PORT" --fixtures test/standin/fixtures.json \
+node test/standin/twilio_standin.js --host 127.0.0.1 --port "$NOREC_PORT" --fixtures "$FIXTURES" \
     --no-record >"$WORK/standin_norec.log" 2>&1 &
 NOREC_PID=$!
 STANDIN_PIDS+=($NOREC_PID)
-node test/standin/twilio_standin.js --host 127.0.0.1 --port "$REMOTE_PORT" --fixtures test/standin/fixtures.json \
+node test/standin/twilio_standin.js --host 127.0.0.1 --port "$REMOTE_PORT" --fixtures "$FIXTURES" \
     --latency-ms "$REMOTE_MS" >"$WORK/standin_remote.log" 2>&1 &
 REMOTE_PID=$!
 STANDIN_PIDS+=($REMOTE_PID)
@@ -142,6 +154,8 @@ byo_twilio.api_base_url = '$REC_URL'
 byo_twilio.conversations_base_url = '$REC_URL'
 byo_twilio.messaging_base_url = '$REC_URL'
 byo_twilio.max_segments_per_second = 100000
+# The stand-in's fixture tokens are passed unsealed (as in the test suites).
+byo_twilio.accept_plaintext_tokens = on
 shared_preload_libraries = 'byo_twilio,pg_cron,pg_stat_statements'
 pg_stat_statements.track = none
 autovacuum = off
@@ -168,6 +182,20 @@ SELECT set_config('request.jwt.claims', '{"sub": "$BENCH_USER", "role": "authent
 SELECT account_sid FROM twilio.save_settings(:'sid', :'token', 'ISa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1',
                                              'MGa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1', '+15005550006');
 SQL
+# Users of their own accounts, for the many-accounts rows (the benchmark's tokens are not secrets).
+MANY_USERS=
+for i in $(seq "$ACCOUNTS"); do
+    hex=$(printf '%04x' "$i")
+    uid=00000000-0000-0000-0000-00000b${hex}00
+    "${PSQL[@]}" >/dev/null <<SQL
+INSERT INTO auth.users (id, email) VALUES ('$uid', 'bench$i@example.com');
+SET ROLE authenticated;
+SELECT set_config('request.jwt.claims', '{"sub": "$uid", "role": "authenticated"}', false);
+SELECT account_sid FROM twilio.save_settings('ACbe00000000000000000000000000${hex}', 'be00000000000000000000000000${hex}',
+                                             NULL, 'MGbe00000000000000000000000000${hex}', '+1500556$(printf '%04d' "$i")');
+SQL
+    MANY_USERS=${MANY_USERS:+$MANY_USERS,}$uid
+done
 "${PSQL[@]}" -v have_pgsql_http=$HAVE_PGSQL_HTTP -v have_c_model=$HAVE_C_MODEL -v have_plpython=$HAVE_PLPYTHON \
     -v c_model_so="$C_MODEL_SO" -f bench/dispatch_naive.sql
 "${PSQL[@]}" <<SQL
@@ -231,6 +259,10 @@ done
 
 set_base_url "$NOREC_URL"
 NOREC=(--standin "$NOREC_URL" --standin-pid "$NOREC_PID")
+ours_throughput "$S1" "ours: default settings, **fresh database** (no statistics on the outbox tables yet)" \
+    --concurrency 32 --cap 16 --n "$N" --reps 3 --stats none "${NOREC[@]}"
+ours_throughput "$S1" "ours: default settings, outbox analyzed with the backlog in it" \
+    --concurrency 32 --cap 16 --n "$N" --reps 3 --stats fresh "${NOREC[@]}"
 for c in $CONCURRENCY; do
     ours_throughput "$S1" "ours: concurrency $c" --concurrency "$c" --cap 1000 --n "$N" --reps 3 --stats fresh "${NOREC[@]}"
 done
@@ -269,6 +301,10 @@ use_naive "${NAIVE_IMPLS[0]%%|*}"
 step "$S2: latency, ${NAIVE_IMPLS[0]#*|}"
 "${BENCH_JS[@]}" latency --scenario "$S2" --impl naive --label "${NAIVE_IMPLS[0]#*|}" --n "$REMOTE_NAIVE_N" \
     --gap-ms 0 --standin "$REMOTE_URL" --out "$RESULTS"
+ours_throughput "$S2" "ours: default settings (concurrency 32, max_concurrent_per_account 16), 1 account" \
+    --concurrency 32 --cap 16 --n "$N_SMALL" --stats fresh "${REMOTE[@]}"
+ours_throughput "$S2" "ours: default settings, $ACCOUNTS accounts (one user each)" \
+    --concurrency 32 --cap 16 --n "$N_SMALL" --stats fresh --user "$MANY_USERS" "${REMOTE[@]}"
 for c in $REMOTE_CONCURRENCY; do
     ours_throughput "$S2" "ours: concurrency $c" --concurrency "$c" --cap 1000 --n "$N_SMALL" --stats fresh "${REMOTE[@]}"
 done
@@ -279,7 +315,7 @@ step "report"
 cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -1)
 echo "### Machine"
 echo
-echo "- CPUs (nproc): $(nproc); CPU model: ${cpu:-unknown}; load average before the run: $LOADAVG"
+echo "- CPUs (nproc): $(nproc); CPU model: ${cpu:-unknown}; load average (1, 5, 15 min) before the run: $LOADAVG, after it: $(cut -d" " -f1-3 /proc/loadavg)"
 echo "- PostgreSQL: $("${PSQL[@]}" -At -c 'SELECT version()')"
 echo "- byo_twilio: $("${PSQL[@]}" -At -c "SELECT extversion FROM pg_extension WHERE extname = 'byo_twilio'"); libcurl $(curl-config --version 2>/dev/null | sed 's/libcurl //' || echo '?'); node $(node --version)"
 echo "- naive HTTP: pgsql-http $HAVE_PGSQL_HTTP, C model $HAVE_C_MODEL, PL/Python $HAVE_PLPYTHON"

@@ -225,6 +225,33 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
      WHERE p.fallback_enabled AND NOT EXISTS (SELECT 1 FROM twilio.user_settings s WHERE s.user_id = uid)
 $$;
 
+-- Internal: a user's settings row, found by the primary key. (Many users may share an account SID; a lookup
+-- that also names the SID must not let the planner walk the account_sid index instead.)
+CREATE FUNCTION twilio._own_settings(uid uuid) RETURNS SETOF twilio.user_settings
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT * FROM twilio.user_settings s WHERE s.user_id = uid
+$$;
+-- Internal: the account for work created in account `pinned` (a conversation, a message, a call): that same
+-- account while the user may still send with it (their own active settings, or the platform account while its
+-- fallback is on), never another: Twilio knows a conversation only in the account it was created in. So a user
+-- who connects their own account keeps their platform-account conversations; one who switches accounts keeps
+-- those of the old account only while it is still theirs (no row: it is not). NULL `pinned`: the current account.
+CREATE FUNCTION twilio._pinned_config(uid uuid, pinned text) RETURNS SETOF twilio._sender_config
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT * FROM twilio._resolve_config(uid) WHERE pinned IS NULL
+    UNION ALL
+    SELECT 'user', s.user_id::text, s.account_sid, s.auth_token_envelope, s.conversations_service_sid,
+           s.messaging_service_sid, s.sms_number, s.webhook_key, s.max_segments_per_second
+      FROM twilio._own_settings(uid) s
+     WHERE s.status = 'active' AND s.account_sid = pinned
+    UNION ALL
+    SELECT 'platform', 'platform', p.account_sid, p.auth_token_envelope, p.conversations_service_sid,
+           p.messaging_service_sid, p.sms_number, 'platform', NULL::real
+      FROM twilio.platform_account p
+     WHERE p.account_sid = pinned AND p.fallback_enabled
+       AND NOT EXISTS (SELECT 1 FROM twilio._own_settings(uid) s WHERE s.status = 'active' AND s.account_sid = pinned)
+$$;
+
 CREATE FUNCTION twilio.status()
     RETURNS TABLE (state text, reason text, verified_at timestamptz, source text, can_send boolean)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$

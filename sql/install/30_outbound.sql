@@ -257,9 +257,13 @@ BEGIN
     END IF;
     SELECT * INTO conv FROM twilio.conversations c WHERE c.user_id = uid AND c.lead_id = lead_id FOR UPDATE;
     IF FOUND THEN
-        IF conv.status = 'failed' THEN  -- try again, from the start
+        -- Failed, or created in an account the user no longer sends with: try again, from the start, in the
+        -- user's current account.
+        IF conv.status = 'failed' OR (conv.account_sid IS NOT NULL
+                                      AND NOT EXISTS (SELECT 1 FROM twilio._pinned_config(uid, conv.account_sid))) THEN
             UPDATE twilio.conversations c SET status = 'pending', error_code = NULL, error_message = NULL,
-                   twilio_sid = NULL, participant_sid = NULL
+                   twilio_sid = NULL, participant_sid = NULL, account_sid = sender.account_sid,
+                   service_sid = sender.conversations_service_sid, proxy_address = sender.sms_number
              WHERE c.user_id = uid AND c.id = conv.id;
             INSERT INTO twilio.outbox (user_id, kind, conversation_id) VALUES (uid, 'create_conversation', conv.id);
         END IF;
@@ -298,6 +302,13 @@ BEGIN
         RAISE EXCEPTION 'conversation % could not be created at Twilio: %', conversation_id, conv.error_message
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Call twilio.get_or_create_conversation_for_lead(...) again to retry.';
+    END IF;
+    -- Twilio knows the conversation only in the account it was created in (docs/delivery.md, "Switching accounts").
+    IF conv.account_sid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM twilio._pinned_config(uid, conv.account_sid)) THEN
+        RAISE EXCEPTION 'conversation % lives in Twilio account %, which you no longer send with',
+                        conversation_id, conv.account_sid
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call twilio.get_or_create_conversation_for_lead(...) again: it starts the conversation afresh in your current account.';
     END IF;
     PERFORM twilio._require_not_opted_out(uid, conv.phone);
     seg := twilio._sms_segments(body);

@@ -102,6 +102,9 @@ CREATE INDEX user_settings_account_sid ON twilio.user_settings (account_sid);
 -- Status callbacks of platform-account traffic name no user: their message is found by SID alone (outbound only,
 -- so inbound texts do not pay for this index).
 CREATE INDEX messages_outbound_twilio_sid ON twilio.messages (twilio_sid) WHERE direction = 'outbound';
+-- Status callbacks that beat the dispatcher to a message's SID, found by that SID when it is recorded.
+CREATE INDEX webhook_events_held_messages ON twilio.webhook_events (user_id, (params ->> 'MessageSid'))
+    WHERE kind = 'status' AND effect = 'status for an unknown message';
 
 -- A new message's media (a JSON array as webhook_media_json makes it); nothing for a message already recorded.
 CREATE FUNCTION twilio._record_media(uid uuid, message_id uuid, media jsonb) RETURNS void

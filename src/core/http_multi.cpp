@@ -39,8 +39,18 @@ HttpMulti::HttpMulti(int max_concurrency) {
     }
 }
 
+// A transfer started by start(): its outcome and options live here, at one address, until it finishes.
+struct HttpMulti::Live {
+    std::uint64_t tag = 0;
+    HttpOutcome outcome;
+    HttpOptions options;
+    std::unique_ptr<http_detail::Transfer> transfer;
+};
+
 HttpMulti::~HttpMulti() {
-    // No easy handle is attached between batches; the multi handle goes first as libcurl documents.
+    for (std::size_t i = 0; i < live_.size(); ++i)
+        if (live_[i]) curl_multi_remove_handle(multi_, easy_[i]);
+    // No easy handle is attached now; the multi handle goes first as libcurl documents.
     curl_multi_cleanup(multi_);
     for (CURL* e : easy_) curl_easy_cleanup(e);
 }
@@ -61,6 +71,96 @@ void HttpMulti::set_max_concurrency(int max_concurrency) {
     // Room for a full set of connections to each Twilio host (api, conversations, messaging). Without it the
     // cache shrinks with the number of attached handles and closes warm connections at the end of a batch.
     curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(n) * 3);
+    live_.resize(n);
+}
+
+std::size_t HttpMulti::in_flight() const {
+    std::size_t n = 0;
+    for (const auto& l : live_)
+        if (l) ++n;
+    return n;
+}
+
+bool HttpMulti::start(std::uint64_t tag, const HttpRequest& request, const HttpOptions& options) {
+    std::size_t slot = 0;
+    while (slot < live_.size() && live_[slot]) ++slot;
+    if (slot == live_.size()) return false;
+    auto live = std::make_unique<Live>();
+    live->tag = tag;
+    live->options = options;
+    live->options.should_abort = nullptr;  // the caller checks between collect() calls
+    live->transfer = std::make_unique<http_detail::Transfer>(live->outcome, options.max_response_bytes, nullptr);
+    http_detail::prepare_easy(easy_[slot], request, live->options, *live->transfer);
+    CURLMcode mc = curl_multi_add_handle(multi_, easy_[slot]);
+    if (mc != CURLM_OK) {
+        live->outcome.error = TransportError::Other;
+        live->outcome.error_text = std::string("not started: ") + curl_multi_strerror(mc);
+        curl_easy_reset(easy_[slot]);
+        refused_.push_back(Finished{tag, std::move(live->outcome)});
+        return true;
+    }
+    live_[slot] = std::move(live);
+    return true;
+}
+
+void HttpMulti::end_live(std::size_t slot, CURLcode rc, std::vector<Finished>& into) {
+    Live& l = *live_[slot];
+    curl_multi_remove_handle(multi_, easy_[slot]);
+    http_detail::finish_easy(easy_[slot], rc, l.options, *l.transfer);
+    into.push_back(Finished{l.tag, std::move(l.outcome)});
+    live_[slot].reset();
+}
+
+std::vector<HttpMulti::Finished> HttpMulti::collect(int wait_ms) {
+    std::vector<Finished> done = std::move(refused_);
+    refused_.clear();
+    if (in_flight() == 0) return done;
+    std::string failure;
+    for (int round = 0; round < 2; ++round) {  // perform; if nothing finished, wait once and perform again
+        int running = 0;
+        CURLMcode mc = curl_multi_perform(multi_, &running);
+        if (mc != CURLM_OK) {
+            failure = curl_multi_strerror(mc);
+            break;
+        }
+        int left = 0;
+        while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+            if (msg->msg != CURLMSG_DONE) continue;
+            CURL* easy = msg->easy_handle;
+            const CURLcode rc = msg->data.result;  // msg dies with the handle's removal
+            for (std::size_t i = 0; i < easy_.size(); ++i)
+                if (live_[i] && easy_[i] == easy) {
+                    end_live(i, rc, done);
+                    break;
+                }
+        }
+        if (!done.empty() || in_flight() == 0 || round == 1) break;
+        mc = curl_multi_poll(multi_, nullptr, 0, wait_ms, nullptr);
+        if (mc != CURLM_OK) {
+            failure = curl_multi_strerror(mc);
+            break;
+        }
+    }
+    if (!failure.empty())
+        for (std::size_t i = 0; i < live_.size(); ++i)
+            if (live_[i]) {
+                live_[i]->transfer->aborted = false;
+                end_live(i, CURLE_ABORTED_BY_CALLBACK, done);
+                done.back().outcome.error = TransportError::Other;
+                done.back().outcome.error_text = "libcurl multi handle failed: " + failure;
+            }
+    return done;
+}
+
+std::vector<HttpMulti::Finished> HttpMulti::abort_all() {
+    std::vector<Finished> done = std::move(refused_);
+    refused_.clear();
+    for (std::size_t i = 0; i < live_.size(); ++i)
+        if (live_[i]) {
+            live_[i]->transfer->aborted = true;
+            end_live(i, CURLE_ABORTED_BY_CALLBACK, done);
+        }
+    return done;
 }
 
 std::vector<HttpOutcome> HttpMulti::perform_all(const std::vector<HttpRequest>& requests, const HttpOptions& opt) {

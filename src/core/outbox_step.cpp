@@ -155,6 +155,9 @@ PlannedStep call_step(const OutboxJob& job, const std::string& status_callback_b
 }  // namespace
 
 PlannedStep plan_step(const OutboxJob& job, const std::string& status_callback_base) {
+    if (job.source.empty() && !job.pinned_account_sid.empty())
+        return fail_step(std::string("this ") + subject(job) + " belongs to Twilio account " + job.pinned_account_sid +
+                         ", which you no longer send with; it is not sent from another account");
     if (job.source.empty()) return fail_step("no Twilio account connected");
     if (job.kind == "create_conversation") return conversation_step(job);
     PlannedStep p;

@@ -24,6 +24,9 @@ struct OutboxJob {
     std::string created_at;   // ISO 8601, when the job was enqueued
     std::string source;       // user | platform | "" (no account any more)
     std::string owner, account_sid;
+    // The account the job's conversation, message or call was created in; when `source` is empty and this is
+    // set, that account is no longer the user's to send with, and the job fails rather than use another.
+    std::string pinned_account_sid;
     Bytes auth_token_envelope;
     std::string conversations_service_sid, messaging_service_sid, sms_number, webhook_key;
     double max_segments_per_second = 0;  // 0: the server default

@@ -46,7 +46,7 @@ const char* const kJobColumns[] = {
     "auth_token_envelope", "conversations_service_sid", "messaging_service_sid", "sms_number", "webhook_key",
     "max_segments_per_second", "conversation_id", "conversation_status", "conversation_sid", "participant_sid",
     "phone", "friendly_name", "message_id", "body", "to_number", "segments", "call_id", "call_to", "call_from",
-    "lead_phone", "call_status", "call_sid", "known_call_sids",
+    "lead_phone", "call_status", "call_sid", "known_call_sids", "pinned_account_sid",
 };
 constexpr int kJobColumnCount = sizeof(kJobColumns) / sizeof(kJobColumns[0]);
 
@@ -97,6 +97,7 @@ OutboxJob job_from_columns(char** c) {
         if (end > at) j.known_call_sids.push_back(known.substr(at, end - at));
         at = end + 1;
     }
+    j.pinned_account_sid = str(c[32]);
     return j;
 }
 

@@ -1,6 +1,8 @@
 #include "pg/dispatcher_worker.hpp"
 
 #include <chrono>
+#include <list>
+#include <optional>
 #include <random>
 #include <unordered_map>
 
@@ -33,7 +35,15 @@ using std::chrono::milliseconds;
 using nlohmann::json;
 
 constexpr long kIdleWaitMs = 10000;  // upper bound of a wait with nothing due (commits wake us earlier)
+// While requests are in flight, how long one wait for their answers may last before the latch (a commit) and the
+// due time are looked at again: the most a job committed meanwhile waits before it is claimed.
+constexpr int kInFlightPollMs = 2;
+constexpr std::size_t kRecordBatch = 128;  // answers recorded in one transaction at most
+constexpr long kRecordDelayMs = 5;         // how long an answer may wait to be recorded with others
 
+// The dispatcher is a continuous pipeline: it claims as many jobs as it has free request slots, starts them at
+// once (within the per-account cap), and whenever answers come back it records them and claims again, so a job
+// committed while other requests are in flight goes out without waiting for them (docs/delivery.md).
 class Dispatcher {
 public:
     Dispatcher()
@@ -48,18 +58,21 @@ public:
             ereport(LOG, (errmsg("byo_twilio dispatcher: %d job(s) were in flight at the last stop; they will be "
                                  "reconciled with Twilio before anything is resent", swept)));
         while (true) {
-            ResetLatch(MyLatch);
             CHECK_FOR_INTERRUPTS();
             if (ConfigReloadPending) {
                 ConfigReloadPending = false;
                 ProcessConfigFile(PGC_SIGHUP);
+                resize_pending_ = true;
+            }
+            if (resize_pending_ && multi_.in_flight() == 0) {  // the slots change only while none is busy
                 multi_.set_max_concurrency(dispatcher_settings().concurrency);
+                resize_pending_ = false;
             }
             MemoryContextReset(loop_memory_);
             MemoryContext old = MemoryContextSwitchTo(loop_memory_);
             long wait_ms = 0;
             try {
-                wait_ms = pass();
+                wait_ms = turn();
             } catch (const PgError& e) {
                 report(e.data());
                 wait_ms = 1000;
@@ -68,12 +81,22 @@ public:
                 wait_ms = 1000;
             }
             MemoryContextSwitchTo(old);
-            if (wait_ms > 0)
+            if (wait_ms > 0) {
                 (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait_ms, PG_WAIT_EXTENSION);
+                claim_wanted_ = true;  // woken by a commit, or a job fell due
+            }
         }
     }
 
 private:
+    // A claimed job, from its claim until its answer is recorded.
+    struct Claimed {
+        OutboxJob job;
+        PlannedStep step;
+        Secret token;
+    };
+    using Clock = RateLimiter::Clock;
+
     // The worker starts with the server; the extension may be created later (CREATE EXTENSION byo_twilio).
     static void wait_for_extension() {
         bool told = false;
@@ -88,25 +111,79 @@ private:
         }
     }
 
-    // One pass: claim, send with no transaction open, record. Returns how long to sleep (0: go again at once).
-    long pass() {
+    // One turn of the pipeline: claim into free slots, start what the per-account cap allows, collect answers,
+    // record. Returns how long to sleep (0: turn again at once).
+    long turn() {
         const DispatcherSettings settings = dispatcher_settings();
         policy_.reconcile_delay = milliseconds(settings.reconcile_delay_ms);
-        std::vector<OutboxJob> jobs = claim_outbox(settings.batch_size);
-        if (jobs.empty()) {
-            const std::optional<double> due = next_due_ms();
-            return due ? std::max(1L, std::min(kIdleWaitMs, static_cast<long>(*due))) : kIdleWaitMs;
-        }
+        const int cap = std::max(1, settings.max_concurrent_per_account);
         json outcomes = json::array();
-        std::vector<PlannedStep> steps(jobs.size());
-        std::vector<Secret> tokens(jobs.size());
-        // Requests go out in waves with at most max_concurrent_per_account per account in each, so one busy
-        // account neither trips Twilio's concurrency limit nor makes us give claimed jobs back.
-        std::vector<std::vector<std::size_t>> wave_jobs;
-        std::vector<std::vector<HttpRequest>> wave_requests;
-        std::unordered_map<std::string, int> per_account;
-        const auto now = RateLimiter::Clock::now();
-        const TwilioEndpoints endpoints = twilio_endpoints();
+        if (MyLatch->is_set) {  // reset before claiming: a commit during the claim sets it again
+            ResetLatch(MyLatch);
+            claim_wanted_ = true;
+        }
+        if (due_at_ && Clock::now() >= *due_at_) {
+            due_at_.reset();
+            claim_wanted_ = true;
+        }
+        // Claimed jobs wait in held_ for a slot: one claim serves many requests, and at most one round of
+        // requests (dispatcher_concurrency) is buffered before the next claim, so a new job waits little.
+        const std::size_t rounds = static_cast<std::size_t>(multi_.max_concurrency());
+        if (claim_wanted_ && held_.size() < rounds && held_.size() < static_cast<std::size_t>(settings.batch_size)) {
+            claim_wanted_ = false;
+            const int ask = settings.batch_size - static_cast<int>(held_.size());
+            std::vector<OutboxJob> jobs = claim_outbox(ask);
+            if (static_cast<int>(jobs.size()) == ask) {
+                claim_wanted_ = true;  // there may be more
+            } else if (multi_.in_flight() > 0 || !jobs.empty()) {
+                // Jobs due later (retries, rate limits) are claimed when due, even while requests are in flight.
+                const std::optional<double> due = next_due_ms();
+                if (due) due_at_ = Clock::now() + milliseconds(static_cast<long>(*due));
+            }
+            admit(jobs, settings, outcomes);
+        }
+        start_held(cap);
+        if (multi_.in_flight() > 0) {
+            std::vector<HttpMulti::Finished> finished = multi_.collect(kInFlightPollMs);
+            for (HttpMulti::Finished& f : finished) {
+                auto it = claimed_.find(f.tag);
+                if (it == claimed_.end()) continue;
+                Claimed& c = it->second;
+                outcomes.push_back(decide(c.job, c.step, classify_outbound(f.outcome), policy_, random_()));
+                if (--per_account_[c.job.account_sid] <= 0) per_account_.erase(c.job.account_sid);
+                claimed_.erase(it);
+            }
+            if (!finished.empty()) claim_wanted_ = true;  // slots are free
+            start_held(cap);
+        }
+        // Answers are recorded in groups (one transaction for up to kRecordBatch, at most kRecordDelayMs after the
+        // first), and at once when nothing else is in flight.
+        if (!outcomes.empty()) {
+            if (unrecorded_.empty()) first_unrecorded_ = Clock::now();
+            for (json& o : outcomes) unrecorded_.push_back(std::move(o));
+        }
+        if (!unrecorded_.empty() &&
+            (unrecorded_.size() >= kRecordBatch || multi_.in_flight() == 0 ||
+             Clock::now() - first_unrecorded_ >= milliseconds(kRecordDelayMs))) {
+            json batch = std::move(unrecorded_);
+            unrecorded_ = json::array();
+            record(batch);
+            claim_wanted_ = true;  // the next job of a conversation just recorded may be claimable now
+        }
+        if (multi_.in_flight() > 0 || claim_wanted_ || !unrecorded_.empty()) return 0;
+        // Nothing in flight, nothing left to claim: sleep until the next job is due, or a commit wakes us.
+        due_at_.reset();
+        limiter_.forget_idle(Clock::now());
+        call_limiter_.forget_idle(Clock::now());
+        const std::optional<double> due = next_due_ms();
+        return due ? std::max(1L, std::min(kIdleWaitMs, static_cast<long>(*due))) : kIdleWaitMs;
+    }
+
+    // Plans each claimed job, applies the rate limits and decrypts its account's token; the jobs that need a
+    // request join the queue of held jobs (claim order), the others get their outcome at once.
+    void admit(const std::vector<OutboxJob>& jobs, const DispatcherSettings& settings, json& outcomes) {
+        if (jobs.empty()) return;
+        const auto now = Clock::now();
         Keyring ring;
         std::string key_problem;
         try {
@@ -115,27 +192,26 @@ private:
         } catch (const CoreError& e) {
             key_problem = e.what();
         }
-
-        for (std::size_t i = 0; i < jobs.size(); ++i) {
-            const OutboxJob& job = jobs[i];
-            steps[i] = plan_step(job, settings.webhook_base_url);
-            if (steps[i].step == Step::Fail) {
-                outcomes.push_back(fail_job(job, steps[i].reason));
+        for (const OutboxJob& job : jobs) {
+            PlannedStep step = plan_step(job, settings.webhook_base_url);
+            if (step.step == Step::Fail) {
+                outcomes.push_back(fail_job(job, step.reason));
                 continue;
             }
             if (!key_problem.empty()) {  // an operator problem: keep the job, retry when the key is back
                 outcomes.push_back(unclaim(job, milliseconds(5000), "encryption key unavailable: " + key_problem));
                 continue;
             }
+            Secret token;
             try {
-                tokens[i] = open_envelope(ring, job.auth_token_envelope, envelope_context(job.owner, job.account_sid));
+                token = open_envelope(ring, job.auth_token_envelope, envelope_context(job.owner, job.account_sid));
             } catch (const CoreError& e) {
                 outcomes.push_back(e.sqlstate() == sqlstate::data_corrupted
                                        ? fail_job(job, "the stored auth token cannot be decrypted; save the settings again")
                                        : unclaim(job, milliseconds(5000), e.what()));
                 continue;
             }
-            if (steps[i].sends_message()) {
+            if (step.sends_message()) {
                 const double rate = job.max_segments_per_second > 0 ? job.max_segments_per_second
                                                                      : settings.max_segments_per_second;
                 limiter_.set_rate(job.user_id, rate, std::max(rate, 1.0));
@@ -145,7 +221,7 @@ private:
                     continue;
                 }
             }
-            if (steps[i].places_call()) {  // per account: a platform account's calls share one rate
+            if (step.places_call()) {  // per account: a platform account's calls share one rate
                 const double rate = settings.max_calls_per_second;
                 call_limiter_.set_rate(job.account_sid, rate, 1);
                 const milliseconds wait = call_limiter_.try_take(job.account_sid, 1, now);
@@ -154,30 +230,36 @@ private:
                     continue;
                 }
             }
-            steps[i].call.auth_token = &tokens[i];
-            const std::size_t wave = per_account[job.account_sid]++ / settings.max_concurrent_per_account;
-            if (wave_jobs.size() <= wave) {
-                wave_jobs.resize(wave + 1);
-                wave_requests.resize(wave + 1);
-            }
-            wave_requests[wave].push_back(build_outbound_request(endpoints, steps[i].call));
-            wave_jobs[wave].push_back(i);
+            const std::uint64_t tag = next_tag_++;
+            Claimed& c = claimed_[tag];  // a node of its own: the token's address is stable
+            c.job = job;
+            c.step = std::move(step);
+            c.token = std::move(token);
+            c.step.call.auth_token = &c.token;
+            held_.push_back(tag);
         }
-
-        for (std::size_t w = 0; w < wave_jobs.size(); ++w) {
-            std::vector<HttpOutcome> answers = multi_.perform_all(wave_requests[w], http_options());
-            for (std::size_t k = 0; k < wave_jobs[w].size(); ++k) {
-                const std::size_t i = wave_jobs[w][k];
-                outcomes.push_back(decide(jobs[i], steps[i], classify_outbound(answers[k]), policy_, random_()));
-            }
-        }
-        record(outcomes);
-        limiter_.forget_idle(now);
-        call_limiter_.forget_idle(now);
-        return 0;
     }
 
-    // Records a pass's outcomes in one transaction. When the tables refuse one of them (seen with a mock that
+    // Starts held jobs, in claim order, while slots are free and their account is under its cap (at most
+    // max_concurrent_per_account requests in flight per Twilio account); the others keep waiting, claimed.
+    void start_held(int cap) {
+        if (held_.empty() || multi_.free_slots() == 0) return;
+        const TwilioEndpoints endpoints = twilio_endpoints();
+        const HttpOptions options = http_options();
+        for (auto it = held_.begin(); it != held_.end() && multi_.free_slots() > 0;) {
+            Claimed& c = claimed_.at(*it);
+            int& busy = per_account_[c.job.account_sid];
+            if (busy >= cap) {
+                ++it;
+                continue;
+            }
+            if (!multi_.start(*it, build_outbound_request(endpoints, c.step.call), options)) break;
+            ++busy;
+            it = held_.erase(it);
+        }
+    }
+
+    // Records outcomes in one transaction. When the tables refuse one of them (seen with a mock that
     // gives two messages the same SID), the whole transaction fails, and the pass's other jobs would stay in
     // flight until the dispatcher restarts: so then each is recorded on its own. One the data itself gets refused
     // (a constraint or a bad value: SQLSTATE class 23 or 22) is marked failed with the reason; failed is final,
@@ -221,6 +303,15 @@ private:
     RetryPolicy policy_;
     std::mt19937_64 random_;
     MemoryContext loop_memory_ = nullptr;
+    std::unordered_map<std::uint64_t, Claimed> claimed_;  // by request tag: held or in flight
+    std::list<std::uint64_t> held_;                       // claimed, waiting for a slot or their account's cap
+    std::unordered_map<std::string, int> per_account_;    // requests in flight per Twilio account
+    std::uint64_t next_tag_ = 0;
+    bool claim_wanted_ = true;
+    json unrecorded_ = json::array();  // answers not recorded yet
+    Clock::time_point first_unrecorded_{};
+    bool resize_pending_ = false;
+    std::optional<Clock::time_point> due_at_;  // when a job claimed later falls due
 };
 
 }  // namespace

@@ -13,6 +13,9 @@ check() {  # $1 description, $2 expected, $3 actual
     if [ "$2" = "$3" ]; then passed=$((passed + 1)); echo "ok - $1"; else failed=$((failed + 1)); echo "not ok - $1: expected $2, got $3"; fi
 }
 PSQL=(psql -X -q -v ON_ERROR_STOP=1)
+# Catalog dumps to compare, in a directory of this run's own (other runs on the machine use the same names).
+CMP_DIR=$(mktemp -d /tmp/byo_upgrade.XXXXXX)
+trap 'rm -rf "$CMP_DIR"' EXIT
 CURRENT=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" byo_twilio.control)
 RELEASED=$(ls sql/released/ | sed -n 's/^byo_twilio--\([0-9.]*\)\.sql$/\1/p' | sort -V)
 HANDLE_ONE='twilio.handle_webhook(text, text, text, text)'
@@ -76,18 +79,18 @@ check "$OLD: ALTER EXTENSION UPDATE reaches $CURRENT" "$CURRENT" \
 
 for part in functions columns constraints indexes policies triggers views members; do
     q="SELECT x FROM (${parts[$part]}) AS t(x) ORDER BY 1"
-    if ! "${PSQL[@]}" -At -d byo_upgrade_upgraded -c "$q" >"/tmp/byo_upgrade_$part.upgraded" ||
-       ! "${PSQL[@]}" -At -d byo_upgrade_fresh -c "$q" >"/tmp/byo_upgrade_$part.fresh"; then
+    if ! "${PSQL[@]}" -At -d byo_upgrade_upgraded -c "$q" >"$CMP_DIR/byo_upgrade_$part.upgraded" ||
+       ! "${PSQL[@]}" -At -d byo_upgrade_fresh -c "$q" >"$CMP_DIR/byo_upgrade_$part.fresh"; then
         check "$OLD: $part: catalog query runs" 0 1
-    elif [ ! -s "/tmp/byo_upgrade_$part.fresh" ]; then
+    elif [ ! -s "$CMP_DIR/byo_upgrade_$part.fresh" ]; then
         check "$OLD: $part: a fresh install has some" "rows" "none"
-    elif diff -u "/tmp/byo_upgrade_$part.fresh" "/tmp/byo_upgrade_$part.upgraded" >"/tmp/byo_upgrade_$part.diff"; then
-        check "$OLD: $part: upgraded = fresh ($(wc -l <"/tmp/byo_upgrade_$part.fresh") rows)" same same
+    elif diff -u "$CMP_DIR/byo_upgrade_$part.fresh" "$CMP_DIR/byo_upgrade_$part.upgraded" >"$CMP_DIR/byo_upgrade_$part.diff"; then
+        check "$OLD: $part: upgraded = fresh ($(wc -l <"$CMP_DIR/byo_upgrade_$part.fresh") rows)" same same
     else
         check "$OLD: $part: upgraded = fresh" same "different (diff fresh -> upgraded below)"
-        head -40 "/tmp/byo_upgrade_$part.diff"
+        head -40 "$CMP_DIR/byo_upgrade_$part.diff"
     fi
-    rm -f "/tmp/byo_upgrade_$part".*
+    rm -f "$CMP_DIR/byo_upgrade_$part".*
 done
 check "$OLD: the relay's EXECUTE grants survive the update, and reach handle_webhooks" "true true" \
     "$("${PSQL[@]}" -At -d byo_upgrade_upgraded -c "SELECT has_function_privilege('byo_upgrade_relay', '$HANDLE_ONE', 'EXECUTE')

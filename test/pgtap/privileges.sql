@@ -9,7 +9,7 @@
 --   other B = 00000000-0000-4000-a000-00000000000b   account ACbbbb...
 --   platform account                                 account ACcccc...
 BEGIN;
-SELECT plan(282);
+SELECT plan(288);
 
 ------------------------------------------------------------------------------------------------------------------
 -- Fixtures (superuser)
@@ -147,7 +147,9 @@ SELECT function_privs_are('twilio', f.name, f.args, r.role, '{}'::name[],
         (12, '_raise_unless_ok', '{jsonb}'),
         (13, '_resolve_config', '{uuid}'),
         (14, '_check_formats', '{text,text,text,text,text}'),
-        (15, '_token_input', '{text,text,text}')) f(ord, name, args)
+        (15, '_token_input', '{text,text,text}'),
+        (16, '_pinned_config', '{uuid,text}'),
+        (17, '_own_settings', '{uuid}')) f(ord, name, args)
  CROSS JOIN (VALUES (1, 'anon'::name), (2, 'authenticated'), (3, 'service_role')) r(rord, role)
  ORDER BY f.ord, r.rord;
 

@@ -301,3 +301,37 @@ TEST(HttpClient, SentFlagAndRetryAfter) {
     EXPECT_EQ(o.error, TransportError::Connect);
     EXPECT_FALSE(o.request_sent);
 }
+
+// The pipeline: a fast request started while a slow one is in flight comes back first, and its slot is reused at
+// once; finished transfers carry their caller's tag.
+TEST(HttpMulti, StartedRequestsFinishIndependently) {
+    TestServer server;
+    HttpMulti multi(2);
+    ASSERT_TRUE(multi.start(1, get(server.url("/delay/300")), quick()));
+    ASSERT_TRUE(multi.start(2, get(server.url("/ok/fast")), quick()));
+    EXPECT_EQ(multi.free_slots(), 0u);
+    EXPECT_FALSE(multi.start(3, get(server.url("/ok/none")), quick()));
+    std::vector<HttpMulti::Finished> done;
+    while (done.empty()) done = multi.collect(50);
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].tag, 2u);
+    EXPECT_EQ(done[0].outcome.body, "fast");
+    EXPECT_EQ(multi.in_flight(), 1u);
+    ASSERT_TRUE(multi.start(4, get(server.url("/ok/again")), quick()));
+    std::vector<std::uint64_t> order;
+    while (multi.in_flight() > 0)
+        for (HttpMulti::Finished& f : multi.collect(50)) order.push_back(f.tag);
+    EXPECT_EQ(order, (std::vector<std::uint64_t>{4, 1}));
+}
+
+TEST(HttpMulti, AbortAllStopsStartedRequests) {
+    TestServer server;
+    HttpMulti multi(2);
+    ASSERT_TRUE(multi.start(7, post(server.url("/delay/3000")), quick()));
+    while (server.requests() == 0) (void)multi.collect(10);
+    std::vector<HttpMulti::Finished> done = multi.abort_all();
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].tag, 7u);
+    EXPECT_EQ(done[0].outcome.error, TransportError::Aborted);
+    EXPECT_EQ(multi.in_flight(), 0u);
+}

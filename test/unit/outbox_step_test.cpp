@@ -196,6 +196,14 @@ TEST(OutboxStep, PlanFailsWhenNoRequestCanSucceed) {
         EXPECT_EQ(plan_step(j, kHooks).step, Step::Fail) << kind;
         EXPECT_EQ(plan_step(j, kHooks).reason, "no Twilio account connected");
     }
+    // The account the work was created in is no longer the user's: fail, naming it, rather than use another.
+    OutboxJob pinned = job_of("send_conversation_message");
+    pinned.source.clear();
+    pinned.pinned_account_sid = "ACa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";
+    EXPECT_EQ(plan_step(pinned, kHooks).step, Step::Fail);
+    EXPECT_EQ(plan_step(pinned, kHooks).reason,
+              "this message belongs to Twilio account ACa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1, which you no longer send "
+              "with; it is not sent from another account");
     OutboxJob j = job_of("send_conversation_message");
     j.conversation_status = "failed";
     EXPECT_EQ(plan_step(j, kHooks).reason, "the conversation could not be created at Twilio");
