@@ -18,7 +18,7 @@ packages=(make g++ cmake pkg-config openssl util-linux curl
 # harnesses of test/fuzz.
 if want unit_asan || want fuzz; then packages+=(clang-14 libclang-rt-14-dev); fi
 # The Debian packages of debian/ (pg_buildext, debhelper); the PostgreSQL 17 pass (a Debian 13 root).
-if want packages; then packages+=(postgresql-server-dev-all debhelper dpkg-dev fakeroot); fi
+if want packages; then packages+=(postgresql-server-dev-all debhelper dpkg-dev fakeroot build-essential); fi
 if want pg17 || want packages; then packages+=(debootstrap); fi
 if want dist; then packages+=(unzip); fi
 # A machine may already have its own node outside Debian's packages: keep it. npm is needed only to fill

@@ -69,7 +69,7 @@ copy_sources "$TRIXIE$INNER/byo-twilio-$VERSION"
 cp test/packages/smoke.sh "$TRIXIE$INNER/"
 # Only the extension here: the relay package was built and tested above (a build profile leaves it out).
 in_root isolated /bin/sh -c "cd $INNER/byo-twilio-$VERSION && pg_buildext updatecontrol \
-    && dpkg-buildpackage -us -uc -b -j2 -P pkg.byo-twilio.norelay" >"$WORK/build-17.log" 2>&1
+    && dpkg-buildpackage -us -uc -b -j2 --build-profiles=pkg.byo-twilio.norelay" >"$WORK/build-17.log" 2>&1
 check "dpkg-buildpackage on Debian 13" 0 $?
 DEB17=$INNER/postgresql-17-byo-twilio_${DEBVER}_$(dpkg --print-architecture).deb
 check "it makes postgresql-17-byo-twilio" yes "$([ -f "$TRIXIE$DEB17" ] && echo yes || echo no)"

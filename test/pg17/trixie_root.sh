@@ -14,7 +14,7 @@ PACKAGES=(postgresql-17 postgresql-server-dev-17 postgresql-17-cron postgresql-1
           make g++ cmake pkg-config openssl util-linux ca-certificates procps iproute2
           libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libgtest-dev libboost-dev libpq-dev
           jq nodejs curl
-          postgresql-server-dev-all debhelper dpkg-dev fakeroot)
+          postgresql-server-dev-all debhelper dpkg-dev fakeroot build-essential)
 
 # The same archive the host's apt uses (its first Debian URI), for the trixie suite.
 mirror() {
