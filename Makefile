@@ -31,3 +31,10 @@ INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_PARTS)
 	cat $^ > $@
+
+# The PGXN distribution: the committed tree at HEAD as $(EXTENSION)-$(EXTVERSION).zip, every path under
+# $(EXTENSION)-$(EXTVERSION)/ (test/dist/run.sh checks it and META.json).
+DIST = $(EXTENSION)-$(EXTVERSION).zip
+dist:
+	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ --output $(DIST) HEAD
+.PHONY: dist

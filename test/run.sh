@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test suite: C++ unit tests (ctest), pg_regress, the relay and crash-recovery end-to-end suites,
 # pgTAP (pg_prove), the signature oracle against the official `twilio` npm library, and last the unit tests under
-# ASan+UBSan and the libFuzzer harnesses (test/fuzz). Installs what is missing,
+# ASan+UBSan and the libFuzzer harnesses (test/fuzz); then the PostgreSQL suites again on PostgreSQL 17 (in a
+# Debian 13 root, test/pg17), the Debian packages built and smoke-tested (test/packages) and the PGXN archive
+# (test/dist). Installs what is missing,
 # builds, installs the extension, starts local Twilio stand-ins and a throwaway cluster, and always stops them. Prints one "N passed, N failed" line per
 # suite and exits non-zero if anything failed.
 set -uo pipefail
@@ -9,6 +11,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 WORK=$ROOT/.tmp/test
 rm -rf "$WORK" && mkdir -p "$WORK"
+# The PostgreSQL major under test: 15 here (Debian 12), 17 when test/pg17/run_in_trixie.sh runs this script.
+export PG_MAJOR=${PG_MAJOR:-15}
+# BYO_SUITES="regress upgrade ..." runs only those suites (names as in the summary lines); unset runs them all.
+# BYO_REGRESS="60_outbound 90_drips" narrows pg_regress to those files.
+want() { [ -z "${BYO_SUITES:-}" ] || [[ " $BYO_SUITES " == *" $1 "* ]]; }
 
 bash test/lib/install_deps.sh || { echo "dependency installation failed"; exit 1; }
 
@@ -25,9 +32,19 @@ trap cleanup EXIT
 standins_launch "$WORK/standins" yes
 
 echo "== build"
+pg_major=$(pg_config --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
+[ "$pg_major" = "$PG_MAJOR" ] || { echo "pg_config is PostgreSQL $pg_major, PG_MAJOR is $PG_MAJOR"; echo "build: 0 passed, 1 failed"; exit 1; }
 { make -j2 && make install; } >"$WORK/make.log" 2>&1 || { tail -40 "$WORK/make.log"; echo "build: 0 passed, 1 failed"; exit 1; }
-{ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build build -j2; } >"$WORK/cmake.log" 2>&1 \
+# Without the unit suite only the relay is needed (the relay, api and web suites run it); without those, nothing.
+# The relay talks to any PostgreSQL major over libpq: test/pg17 hands this run the relay the PostgreSQL 15 run
+# built (BYO_PREBUILT_RELAY) rather than building it again.
+cmake_target=(); want unit || cmake_target=(--target byo-twilio-relay)
+if [ -n "${BYO_PREBUILT_RELAY:-}" ] && ! want unit; then
+    export RELAY_BIN=$BYO_PREBUILT_RELAY
+elif want unit || want relay || want api || want web; then
+{ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build build -j2 "${cmake_target[@]}"; } >"$WORK/cmake.log" 2>&1 \
     || { tail -40 "$WORK/cmake.log"; echo "build: 0 passed, 1 failed"; exit 1; }
+fi
 
 declare -A PASSED FAILED
 record() { PASSED[$1]=$2; FAILED[$1]=$3; echo "$1: $2 passed, $3 failed"; }
@@ -43,10 +60,6 @@ record_from_log() {  # name, log file
     fi
     [ "${FAILED[$1]}" = 0 ] || tail -60 "$2"
 }
-
-# BYO_SUITES="regress upgrade ..." runs only those suites (names as in the summary lines); unset runs them all.
-# BYO_REGRESS="60_outbound 90_drips" narrows pg_regress to those files.
-want() { [ -z "${BYO_SUITES:-}" ] || [[ " $BYO_SUITES " == *" $1 "* ]]; }
 
 if want unit; then
 echo "== unit (ctest)"
@@ -83,7 +96,7 @@ cron.use_background_workers = on" || { echo "cluster: 0 passed, 1 failed"; exit 
 
 if want regress; then
 echo "== pg_regress"
-# PostgreSQL 15's pg_regress reads DIR/sql and DIR/expected: lay both out side by side. The suites run in the
+# pg_regress reads DIR/sql and DIR/expected: lay both out side by side. The suites run in the
 # database the dispatcher serves (byo_twilio.database, default postgres).
 mkdir -p "$WORK/regress"
 ln -sfn "$ROOT/test/sql" "$WORK/regress/sql"
@@ -212,6 +225,43 @@ started=$SECONDS
 FUZZ_WORK_DIR="$WORK/fuzz" bash test/fuzz/run.sh >"$WORK/fuzz.log" 2>&1
 record_from_log fuzz "$WORK/fuzz.log"
 echo "fuzz took $((SECONDS - started)) s"
+fi
+
+# PostgreSQL 17: the suites above that touch PostgreSQL, in a Debian 13 root with PostgreSQL 17 (its own network
+# namespace: same ports, no clash with this run's cluster). Each inner suite is recorded as pg17_<name>.
+if want pg17 && [ "$PG_MAJOR" = 15 ]; then
+echo "== PostgreSQL 17 (debootstrapped Debian 13 root; logs in .tmp/test/pg17)"
+started=$SECONDS
+host_relay=
+if { want unit || want relay || want api || want web; } && [ -x build/byo-twilio-relay ]; then host_relay=$ROOT/build/byo-twilio-relay; fi
+PG17_LOG_DIR="$WORK/pg17" BYO_HOST_RELAY=$host_relay bash test/pg17/run_in_trixie.sh >"$WORK/pg17.log" 2>&1
+rc=$?
+inner=0
+while read -r name p f; do
+    record "pg17_$name" "$p" "$f"; inner=$((inner + 1))
+done < <(sed -nE 's/^([a-z_0-9]+): ([0-9]+) passed, ([0-9]+) failed$/\1 \2 \3/p' "$WORK/pg17.log" | grep -v '^all ')
+if [ "$rc" != 0 ] || [ "$inner" = 0 ]; then
+    tail -80 "$WORK/pg17.log"
+    [ "$inner" = 0 ] && record pg17 0 1
+fi
+echo "pg17 took $((SECONDS - started)) s"
+fi
+
+# Debian packages (debian/, pg_buildext): built for 15 here and for 17 in the Debian 13 root, installed and
+# smoke-tested, then removed.
+if want packages && [ "$PG_MAJOR" = 15 ]; then
+echo "== packages (postgresql-15/17-byo-twilio, byo-twilio-relay: built, installed, smoke-tested)"
+started=$SECONDS
+PACKAGES_WORK_DIR="$WORK/packages" bash test/packages/run.sh >"$WORK/packages.log" 2>&1
+record_from_log packages "$WORK/packages.log"
+echo "packages took $((SECONDS - started)) s"
+fi
+
+# The PGXN archive (make dist) and its META.json.
+if want dist; then
+echo "== dist (make dist, META.json against the PGXN meta spec and the control file)"
+DIST_WORK_DIR="$WORK/dist" bash test/dist/run.sh >"$WORK/dist.log" 2>&1
+record_from_log dist "$WORK/dist.log"
 fi
 
 total_failed=0

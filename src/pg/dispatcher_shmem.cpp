@@ -12,6 +12,8 @@ extern "C" {
 #include "storage/spin.h"
 }
 
+#include "pg/pg_compat.hpp"
+
 namespace byo::pg {
 
 namespace {
@@ -19,7 +21,7 @@ namespace {
 struct DispatcherSlot {
     slock_t mutex;
     int pid;      // 0: none
-    int procno;   // index into ProcGlobal->allProcs
+    int procno;   // index into ProcGlobal->allProcs (my_proc_number())
 };
 
 DispatcherSlot* slot = nullptr;
@@ -80,7 +82,7 @@ void dispatcher_announce_self() {
     if (!slot) return;
     SpinLockAcquire(&slot->mutex);
     slot->pid = MyProcPid;
-    slot->procno = MyProc->pgprocno;
+    slot->procno = my_proc_number();
     SpinLockRelease(&slot->mutex);
     on_shmem_exit(forget_self, 0);
 }
@@ -98,7 +100,7 @@ void wake_dispatcher() {
     SpinLockAcquire(&slot->mutex);
     int procno = slot->pid ? slot->procno : -1;
     SpinLockRelease(&slot->mutex);
-    if (procno >= 0) SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+    if (procno >= 0) SetLatch(&proc_by_number(procno)->procLatch);
 }
 
 void wake_dispatcher_at_commit() {

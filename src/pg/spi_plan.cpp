@@ -6,6 +6,7 @@
 extern "C" {
 #include "access/xact.h"
 #include "catalog/pg_type_d.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/resowner.h"
 }

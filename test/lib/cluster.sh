@@ -1,5 +1,6 @@
-# Throwaway PostgreSQL 15 cluster for tests and the demo, run as the `postgres` OS user (the server refuses root)
-# on a private socket directory. Source this file, then: cluster_start; ...; cluster_stop.
+# Throwaway PostgreSQL cluster (pg_config's major: 15, or 17 in test/pg17's root) for tests and the demo, run as
+# the `postgres` OS user (the server refuses root) on a private socket directory. Source this file, then:
+# cluster_start; ...; cluster_stop.
 # Exposes PGHOST, PGPORT, PGUSER and BYO_CLUSTER_DIR.
 
 PG_BIN=${PG_BIN:-$(pg_config --bindir)}

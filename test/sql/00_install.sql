@@ -20,10 +20,13 @@ SELECT auth.uid() IS NULL AS no_user_without_claims;
 SET byo_twilio.no_such_setting = 1;
 \echo sqlstate=:LAST_ERROR_SQLSTATE
 SET ROLE authenticated;
+-- (the SQLSTATE alone: PostgreSQL 15 and 17 word this refusal differently)
+\set VERBOSITY sqlstate
 SHOW byo_twilio.encryption_key;
 \echo sqlstate=:LAST_ERROR_SQLSTATE
 SELECT current_setting('byo_twilio.encryption_key');
 \echo sqlstate=:LAST_ERROR_SQLSTATE
+\set VERBOSITY default
 SELECT count(*) AS visible_key_settings FROM pg_settings WHERE name LIKE 'byo_twilio.encryption_key%';
 -- nor can a client point Twilio traffic elsewhere
 SET byo_twilio.api_base_url = 'http://attacker.example';
