@@ -74,6 +74,33 @@ bool field(const nlohmann::json& body, const char* name, std::vector<std::option
     return true;
 }
 
+// Reads body[name]: an array of strings (sent as its JSON text, which the SQL turns into text[]), or absent/null.
+bool string_list(const nlohmann::json& body, const char* name, std::vector<std::optional<std::string>>& params,
+                 std::string& error) {
+    const auto it = body.find(name);
+    if (it == body.end() || it->is_null()) {
+        params.emplace_back(std::nullopt);
+        return true;
+    }
+    bool strings = it->is_array();
+    for (const auto& item : *it)
+        if (!item.is_string()) strings = false;
+    if (!strings) {
+        error = std::string("\"") + name + "\" must be an array of strings";
+        return false;
+    }
+    params.emplace_back(it->dump());
+    return true;
+}
+
+// A send with the body's string fields, then its media (an array of strings, or absent).
+BuildResult send_with_media(const char* sql, const nlohmann::json& body, std::initializer_list<const char*> names,
+                            const char* media, std::vector<std::optional<std::string>> first = {}) {
+    BuildResult r = from_body(sql, body, names, std::move(first));
+    if (r.ok && !string_list(body, media, r.call.params, r.message)) r.ok = false;
+    return r;
+}
+
 }  // namespace
 
 BuildResult from_body(const char* sql, const nlohmann::json& body, std::initializer_list<const char*> names,
@@ -159,15 +186,19 @@ BuildResult build_call(Route route, const std::string& id, const QueryParams& q,
         return fixed(kMessages, true, std::move(params));
     }
     case Route::SendConversationMessage:
-        return from_body("SELECT jsonb_build_object('id', twilio.send_conversation_message($1::uuid, $2))::text", body,
-                         {"body"}, {id});
+        return send_with_media(
+            "SELECT jsonb_build_object('id', twilio.send_conversation_message($1::uuid, $2, "
+            "ARRAY(SELECT jsonb_array_elements_text($3::jsonb))))::text",
+            body, {"body"}, "media_sids", {id});
     case Route::ListMessages: {
         auto params = page_params(q);
         params.emplace_back(std::nullopt);
         return fixed(kMessages, true, std::move(params));
     }
     case Route::SendSms:
-        return from_body("SELECT jsonb_build_object('id', twilio.send_sms($1, $2))::text", body, {"to", "body"});
+        return send_with_media(
+            "SELECT jsonb_build_object('id', twilio.send_sms($1, $2, ARRAY(SELECT jsonb_array_elements_text($3::jsonb))))::text",
+            body, {"to", "body"}, "media_urls");
     case Route::MediaLink: {
         // One HTTP request to Twilio inside the call; nothing is written.
         BuildResult r = fixed("SELECT jsonb_build_object('url', twilio.media_link($1::uuid, $2::integer))::text", true,

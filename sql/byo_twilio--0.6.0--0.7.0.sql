@@ -746,3 +746,281 @@ AS $$
                 THEN greatest(0, extract(epoch FROM min(not_before) - clock_timestamp()) * 1000) END
       FROM twilio.outbox WHERE state IN ('pending', 'ambiguous')
 $$;
+
+-- Sending media: send_sms(..., media_urls) as MMS, send_conversation_message(..., media_sids) with media the app
+-- uploaded to Twilio's Media Content Service; stored in twilio.message_media like inbound media, and claimed with
+-- their message. New signatures: the old functions (and the internal ones they are bound to) are replaced.
+DROP FUNCTION twilio.send_sms(text, text);
+DROP FUNCTION twilio.send_conversation_message(uuid, text);
+DROP FUNCTION twilio._enqueue_sms(uuid, text, text);
+DROP FUNCTION twilio._enqueue_conversation_message(uuid, uuid, text);
+-- Outbound media (docs/sql-api.md, "Sending media"). Checked at the call, so that nothing is queued that Twilio
+-- would refuse; URLs are never echoed in errors (a presigned URL carries its own credentials).
+-- MMS: up to 10 https URLs per message (Twilio's limit), each at most 2048 bytes, with no whitespace or control
+-- characters. NULL and an empty array both mean "no media"; the result is never NULL.
+CREATE FUNCTION twilio._require_media_urls(media_urls text[]) RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    i integer;
+BEGIN
+    IF media_urls IS NULL OR cardinality(media_urls) = 0 THEN
+        RETURN '{}';
+    END IF;
+    IF array_ndims(media_urls) > 1 THEN
+        RAISE EXCEPTION 'media_urls must be a one-dimensional array' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF cardinality(media_urls) > 10 THEN
+        RAISE EXCEPTION 'media_urls has % URLs; Twilio accepts at most 10 per message', cardinality(media_urls)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR i IN 1 .. cardinality(media_urls) LOOP
+        IF media_urls[array_lower(media_urls, 1) + i - 1] IS NULL THEN
+            RAISE EXCEPTION 'media_urls item % is NULL', i USING ERRCODE = 'null_value_not_allowed';
+        END IF;
+        IF octet_length(media_urls[array_lower(media_urls, 1) + i - 1]) > 2048 THEN
+            RAISE EXCEPTION 'media_urls item % is % bytes long; at most 2048 are accepted', i,
+                            octet_length(media_urls[array_lower(media_urls, 1) + i - 1])
+                USING ERRCODE = 'string_data_right_truncation';
+        END IF;
+        IF media_urls[array_lower(media_urls, 1) + i - 1] !~ '^https://[^/?#[:space:][:cntrl:]]+[^[:space:][:cntrl:]]*$' THEN
+            RAISE EXCEPTION 'media_urls item % is not an https:// URL with a host and no whitespace or control characters', i
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Twilio fetches MMS media from a public https URL.';
+        END IF;
+    END LOOP;
+    RETURN array(SELECT unnest(media_urls));  -- subscripts from 1, whatever the caller's were
+END
+$$;
+
+-- Conversations: media the app uploaded to Twilio's Media Content Service, by SID (ME + 32 hex digits). Twilio's
+-- Conversations Message create takes one MediaSid per message.
+CREATE FUNCTION twilio._require_media_sids(media_sids text[]) RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    i integer;
+BEGIN
+    IF media_sids IS NULL OR cardinality(media_sids) = 0 THEN
+        RETURN '{}';
+    END IF;
+    IF array_ndims(media_sids) > 1 THEN
+        RAISE EXCEPTION 'media_sids must be a one-dimensional array' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF cardinality(media_sids) > 1 THEN
+        RAISE EXCEPTION 'media_sids has % media SIDs; Twilio''s Conversations API attaches one per message',
+                        cardinality(media_sids)
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Send one message per media.';
+    END IF;
+    FOR i IN 1 .. cardinality(media_sids) LOOP
+        IF media_sids[array_lower(media_sids, 1) + i - 1] IS NULL THEN
+            RAISE EXCEPTION 'media_sids item % is NULL', i USING ERRCODE = 'null_value_not_allowed';
+        END IF;
+        IF media_sids[array_lower(media_sids, 1) + i - 1] !~ '^ME[0-9a-fA-F]{32}$' THEN
+            RAISE EXCEPTION 'media_sids item % is not a media SID (ME followed by 32 hex digits)', i
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Upload the file to Twilio''s Media Content Service first; it answers with the SID.';
+        END IF;
+    END LOOP;
+    RETURN array(SELECT unnest(media_sids));
+END
+$$;
+
+-- The body to store for a message: with media it may be empty (Twilio sends media alone), else _require_body.
+CREATE FUNCTION twilio._require_body_or_media(body text, has_media boolean) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN has_media AND (body IS NULL OR body !~ '\S') THEN '' ELSE twilio._require_body(body) END;
+
+-- An outbound message's media, stored as inbound media are (twilio.message_media), in sending order.
+CREATE FUNCTION twilio._record_outbound_media(uid uuid, message_id uuid, urls text[], sids text[]) RETURNS void
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    INSERT INTO twilio.message_media (user_id, message_id, position, url)
+    SELECT uid, message_id, u.n - 1, u.url FROM unnest(urls) WITH ORDINALITY AS u(url, n);
+    INSERT INTO twilio.message_media (user_id, message_id, position, media_sid)
+    SELECT uid, message_id, s.n - 1, s.sid FROM unnest(sids) WITH ORDINALITY AS s(sid, n);
+$$;
+
+CREATE FUNCTION twilio._enqueue_conversation_message(uid uuid, conversation_id uuid, body text,
+                                                     media_sids text[] DEFAULT NULL) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    conv twilio.conversations;
+    seg record;
+    msg_id uuid;
+BEGIN
+    media_sids := twilio._require_media_sids(media_sids);
+    body := twilio._require_body_or_media(body, cardinality(media_sids) > 0);
+    PERFORM twilio._require_sender(uid);
+    SELECT * INTO conv FROM twilio.conversations c WHERE c.user_id = uid AND c.id = conversation_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'conversation % not found', conversation_id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF conv.status = 'failed' THEN
+        RAISE EXCEPTION 'conversation % could not be created at Twilio: %', conversation_id, conv.error_message
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call twilio.get_or_create_conversation_for_lead(...) again to retry.';
+    END IF;
+    -- Twilio knows the conversation only in the account it was created in (docs/delivery.md, "Switching accounts").
+    IF conv.account_sid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM twilio._pinned_config(uid, conv.account_sid)) THEN
+        RAISE EXCEPTION 'conversation % lives in Twilio account %, which you no longer send with',
+                        conversation_id, conv.account_sid
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call twilio.get_or_create_conversation_for_lead(...) again: it starts the conversation afresh in your current account.';
+    END IF;
+    PERFORM twilio._require_not_opted_out(uid, conv.phone);
+    seg := twilio._sms_segments(body);
+    INSERT INTO twilio.messages (user_id, conversation_id, channel, to_number, from_number, body, segments,
+                                 encoding, account_sid, media_count)
+    VALUES (uid, conv.id, 'conversation', conv.phone, conv.proxy_address, body, greatest(seg.segments, 1),
+            seg.encoding, conv.account_sid, cardinality(media_sids))
+    RETURNING id INTO msg_id;
+    PERFORM twilio._record_outbound_media(uid, msg_id, '{}', media_sids);
+    INSERT INTO twilio.outbox (user_id, kind, conversation_id, message_id)
+    VALUES (uid, 'send_conversation_message', conv.id, msg_id);
+    RETURN msg_id;
+END
+$$;
+
+CREATE FUNCTION twilio.send_conversation_message(conversation_id uuid, body text DEFAULT NULL,
+                                                 media_sids text[] DEFAULT NULL) RETURNS uuid
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN twilio._enqueue_conversation_message(twilio._require_user(), conversation_id, body, media_sids);
+
+CREATE FUNCTION twilio._enqueue_sms(uid uuid, to_number text, body text, media_urls text[] DEFAULT NULL)
+    RETURNS uuid
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    sender record;
+    seg record;
+    msg_id uuid;
+BEGIN
+    PERFORM twilio._require_e164('to_number', to_number);
+    media_urls := twilio._require_media_urls(media_urls);
+    body := twilio._require_body_or_media(body, cardinality(media_urls) > 0);
+    SELECT * INTO sender FROM twilio._require_sender(uid);
+    -- Sent through the Messaging service when there is one, else from the user's own number (From).
+    IF sender.messaging_service_sid IS NULL AND sender.sms_number IS NULL THEN
+        RAISE EXCEPTION 'your Twilio settings have neither a Messaging service nor an SMS number to send from'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Save settings with messaging_service_sid or sms_number (or both).';
+    END IF;
+    PERFORM twilio._require_not_opted_out(uid, to_number);
+    seg := twilio._sms_segments(body);
+    INSERT INTO twilio.messages (user_id, channel, to_number, from_number, body, segments, encoding, account_sid,
+                                 media_count)
+    VALUES (uid, 'sms', to_number, sender.sms_number, body, greatest(seg.segments, 1), seg.encoding,
+            sender.account_sid, cardinality(media_urls))
+    RETURNING id INTO msg_id;
+    PERFORM twilio._record_outbound_media(uid, msg_id, media_urls, '{}');
+    INSERT INTO twilio.outbox (user_id, kind, message_id) VALUES (uid, 'send_sms', msg_id);
+    RETURN msg_id;
+END
+$$;
+
+CREATE FUNCTION twilio.send_sms(to_number text, body text DEFAULT NULL, media_urls text[] DEFAULT NULL)
+    RETURNS uuid
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN twilio._enqueue_sms(twilio._require_user(), to_number, body, media_urls);
+
+REVOKE ALL ON FUNCTION twilio._require_media_urls(text[]), twilio._require_media_sids(text[]),
+                       twilio._require_body_or_media(text, boolean),
+                       twilio._record_outbound_media(uuid, uuid, text[], text[]),
+                       twilio._enqueue_conversation_message(uuid, uuid, text, text[]),
+                       twilio._enqueue_sms(uuid, text, text, text[]),
+                       twilio.send_conversation_message(uuid, text, text[]), twilio.send_sms(text, text, text[])
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION twilio.send_conversation_message(uuid, text, text[]), twilio.send_sms(text, text, text[])
+    TO authenticated;
+
+DROP FUNCTION twilio._claim_outbox(integer);
+-- Claims up to max_rows due jobs: only the oldest open job of each conversation (messages go out in order, after
+-- the conversation exists), rows other workers hold are skipped. Returns what the requests need; for a call, its
+-- agent leg (call_to = the agent, call_from = the caller id) and, when a lookup follows an ambiguous create, the
+-- SIDs of the user's other recent calls (space-separated), which the lookup must not mistake for this one.
+-- Each job goes out with the account its conversation, message or call was created in (pinned_account_sid), as
+-- long as the user may still send with it (twilio._pinned_config); when not, the account columns are NULL and the
+-- dispatcher fails the job with the reason, rather than trying another account.
+-- media: a message's outbound media in order (MMS URLs or Conversations media SIDs), space-separated (neither
+-- holds whitespace: twilio._require_media_urls / _require_media_sids); NULL for a message without media.
+CREATE FUNCTION twilio._claim_outbox(max_rows integer)
+    RETURNS TABLE (user_id uuid, id bigint, kind text, prior_state text, attempts integer, claimed_at timestamptz,
+                   source text, owner text, account_sid text, auth_token_envelope bytea,
+                   conversations_service_sid text, messaging_service_sid text, sms_number text, webhook_key text,
+                   max_segments_per_second real, conversation_id uuid, conversation_status text,
+                   conversation_sid text, participant_sid text, phone text, friendly_name text, message_id uuid,
+                   body text, to_number text, segments integer, created_at text, call_id uuid, call_to text,
+                   call_from text, lead_phone text, call_status text, call_sid text, known_call_sids text,
+                   pinned_account_sid text, media text)
+-- Plans: the due jobs come from the partial index outbox_open_in_order (ORDER BY id LIMIT), and every other table
+-- is joined by its primary key, with or without statistics. (Function-level enable_* settings, as on
+-- _finish_outbox, made this function 50x slower.)
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    WITH claimable AS (
+        SELECT o.user_id, o.id, o.state
+          FROM twilio.outbox o
+         WHERE o.state IN ('pending', 'ambiguous') AND o.not_before <= now()
+           -- (SMS jobs have no conversation to wait for; skipping the probe for them keeps the plan linear.)
+           AND (o.conversation_id IS NULL
+                OR NOT EXISTS (SELECT 1 FROM twilio.outbox e
+                                WHERE e.user_id = o.user_id AND e.conversation_id = o.conversation_id
+                                  AND e.id < o.id AND e.state IN ('pending', 'in_flight', 'ambiguous')))
+         ORDER BY o.id
+         LIMIT max_rows
+           FOR UPDATE OF o SKIP LOCKED
+    ), claimed AS (
+        UPDATE twilio.outbox o
+           SET state = 'in_flight', claimed_at = now(), attempts = o.attempts + 1
+          FROM claimable c
+         WHERE o.user_id = c.user_id AND o.id = c.id
+     RETURNING o.user_id, o.id, o.kind, c.state AS prior_state, o.attempts, o.claimed_at, o.created_at, o.conversation_id,
+               o.message_id, o.call_id
+    )
+    SELECT c.user_id, c.id, c.kind, c.prior_state, c.attempts, c.claimed_at,
+           cfg.source, cfg.owner, cfg.account_sid, cfg.auth_token_envelope,
+           coalesce(conv.service_sid, cfg.conversations_service_sid), cfg.messaging_service_sid,
+           coalesce(conv.proxy_address, cfg.sms_number), cfg.webhook_key, cfg.max_segments_per_second,
+           conv.id, conv.status, conv.twilio_sid, conv.participant_sid, conv.phone, conv.friendly_name,
+           m.id, m.body, m.to_number, m.segments,
+           to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+           vc.id, vc.to_number, vc.from_number, vc.lead_phone, vc.status, vc.call_sid,
+           CASE WHEN c.kind = 'create_call' AND c.prior_state = 'ambiguous' THEN
+               -- ids are time-ordered: the newest calls by the primary key
+               (SELECT string_agg(k.call_sid, ' ')
+                  FROM (SELECT k.call_sid FROM twilio.voice_calls k
+                         WHERE k.user_id = c.user_id AND k.id <> c.call_id AND k.call_sid IS NOT NULL
+                         ORDER BY k.id DESC LIMIT 200) k)
+           END,
+           pin.sid,
+           -- only for messages with media (media_count), by message_media's primary key
+           CASE WHEN m.media_count > 0 THEN
+               (SELECT string_agg(coalesce(d.url, d.media_sid), ' ' ORDER BY d.position)
+                  FROM twilio.message_media d WHERE d.user_id = m.user_id AND d.message_id = m.id)
+           END
+      FROM claimed c
+      LEFT JOIN twilio.conversations conv ON conv.user_id = c.user_id AND conv.id = c.conversation_id
+      LEFT JOIN twilio.messages m ON m.user_id = c.user_id AND m.id = c.message_id
+      LEFT JOIN twilio.voice_calls vc ON vc.user_id = c.user_id AND vc.id = c.call_id
+      -- twilio._pinned_config, inline (no function call per row); each settings row found by its key only
+      CROSS JOIN LATERAL (SELECT coalesce(conv.account_sid, m.account_sid, vc.account_sid) AS sid) pin
+      LEFT JOIN LATERAL (
+          SELECT 'user' AS source, s.user_id::text AS owner, s.account_sid, s.auth_token_envelope,
+                 s.conversations_service_sid, s.messaging_service_sid, s.sms_number, s.webhook_key,
+                 s.max_segments_per_second
+            FROM twilio.user_settings s
+           WHERE s.user_id = c.user_id AND s.status = 'active'
+             AND (pin.sid IS NULL OR s.account_sid IS NOT DISTINCT FROM pin.sid)
+          UNION ALL
+          SELECT 'platform', 'platform', p.account_sid, p.auth_token_envelope, p.conversations_service_sid,
+                 p.messaging_service_sid, p.sms_number, 'platform', NULL::real
+            FROM twilio.platform_account p
+           WHERE p.fallback_enabled
+             AND CASE WHEN pin.sid IS NULL
+                      THEN NOT EXISTS (SELECT 1 FROM twilio.user_settings s WHERE s.user_id = c.user_id)
+                      ELSE p.account_sid IS NOT DISTINCT FROM pin.sid
+                           AND NOT EXISTS (SELECT 1 FROM twilio.user_settings s
+                                            WHERE s.user_id = c.user_id AND s.status = 'active'
+                                              AND s.account_sid IS NOT DISTINCT FROM pin.sid) END
+          LIMIT 1) cfg ON true
+     ORDER BY c.id
+$$;
+REVOKE ALL ON FUNCTION twilio._claim_outbox(integer) FROM PUBLIC;

@@ -284,7 +284,92 @@ RETURN twilio._conversation_for_lead(twilio._require_user(), lead_id, phone, fri
 COMMENT ON FUNCTION twilio.get_or_create_conversation_for_lead(uuid, text, text) IS
     'The caller''s conversation for a lead: created here at once, and at Twilio by the dispatcher after commit';
 
-CREATE FUNCTION twilio._enqueue_conversation_message(uid uuid, conversation_id uuid, body text) RETURNS uuid
+-- Outbound media (docs/sql-api.md, "Sending media"). Checked at the call, so that nothing is queued that Twilio
+-- would refuse; URLs are never echoed in errors (a presigned URL carries its own credentials).
+-- MMS: up to 10 https URLs per message (Twilio's limit), each at most 2048 bytes, with no whitespace or control
+-- characters. NULL and an empty array both mean "no media"; the result is never NULL.
+CREATE FUNCTION twilio._require_media_urls(media_urls text[]) RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    i integer;
+BEGIN
+    IF media_urls IS NULL OR cardinality(media_urls) = 0 THEN
+        RETURN '{}';
+    END IF;
+    IF array_ndims(media_urls) > 1 THEN
+        RAISE EXCEPTION 'media_urls must be a one-dimensional array' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF cardinality(media_urls) > 10 THEN
+        RAISE EXCEPTION 'media_urls has % URLs; Twilio accepts at most 10 per message', cardinality(media_urls)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR i IN 1 .. cardinality(media_urls) LOOP
+        IF media_urls[array_lower(media_urls, 1) + i - 1] IS NULL THEN
+            RAISE EXCEPTION 'media_urls item % is NULL', i USING ERRCODE = 'null_value_not_allowed';
+        END IF;
+        IF octet_length(media_urls[array_lower(media_urls, 1) + i - 1]) > 2048 THEN
+            RAISE EXCEPTION 'media_urls item % is % bytes long; at most 2048 are accepted', i,
+                            octet_length(media_urls[array_lower(media_urls, 1) + i - 1])
+                USING ERRCODE = 'string_data_right_truncation';
+        END IF;
+        IF media_urls[array_lower(media_urls, 1) + i - 1] !~ '^https://[^/?#[:space:][:cntrl:]]+[^[:space:][:cntrl:]]*$' THEN
+            RAISE EXCEPTION 'media_urls item % is not an https:// URL with a host and no whitespace or control characters', i
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Twilio fetches MMS media from a public https URL.';
+        END IF;
+    END LOOP;
+    RETURN array(SELECT unnest(media_urls));  -- subscripts from 1, whatever the caller's were
+END
+$$;
+
+-- Conversations: media the app uploaded to Twilio's Media Content Service, by SID (ME + 32 hex digits). Twilio's
+-- Conversations Message create takes one MediaSid per message.
+CREATE FUNCTION twilio._require_media_sids(media_sids text[]) RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    i integer;
+BEGIN
+    IF media_sids IS NULL OR cardinality(media_sids) = 0 THEN
+        RETURN '{}';
+    END IF;
+    IF array_ndims(media_sids) > 1 THEN
+        RAISE EXCEPTION 'media_sids must be a one-dimensional array' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF cardinality(media_sids) > 1 THEN
+        RAISE EXCEPTION 'media_sids has % media SIDs; Twilio''s Conversations API attaches one per message',
+                        cardinality(media_sids)
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Send one message per media.';
+    END IF;
+    FOR i IN 1 .. cardinality(media_sids) LOOP
+        IF media_sids[array_lower(media_sids, 1) + i - 1] IS NULL THEN
+            RAISE EXCEPTION 'media_sids item % is NULL', i USING ERRCODE = 'null_value_not_allowed';
+        END IF;
+        IF media_sids[array_lower(media_sids, 1) + i - 1] !~ '^ME[0-9a-fA-F]{32}$' THEN
+            RAISE EXCEPTION 'media_sids item % is not a media SID (ME followed by 32 hex digits)', i
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Upload the file to Twilio''s Media Content Service first; it answers with the SID.';
+        END IF;
+    END LOOP;
+    RETURN array(SELECT unnest(media_sids));
+END
+$$;
+
+-- The body to store for a message: with media it may be empty (Twilio sends media alone), else _require_body.
+CREATE FUNCTION twilio._require_body_or_media(body text, has_media boolean) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN has_media AND (body IS NULL OR body !~ '\S') THEN '' ELSE twilio._require_body(body) END;
+
+-- An outbound message's media, stored as inbound media are (twilio.message_media), in sending order.
+CREATE FUNCTION twilio._record_outbound_media(uid uuid, message_id uuid, urls text[], sids text[]) RETURNS void
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    INSERT INTO twilio.message_media (user_id, message_id, position, url)
+    SELECT uid, message_id, u.n - 1, u.url FROM unnest(urls) WITH ORDINALITY AS u(url, n);
+    INSERT INTO twilio.message_media (user_id, message_id, position, media_sid)
+    SELECT uid, message_id, s.n - 1, s.sid FROM unnest(sids) WITH ORDINALITY AS s(sid, n);
+$$;
+
+CREATE FUNCTION twilio._enqueue_conversation_message(uid uuid, conversation_id uuid, body text,
+                                                     media_sids text[] DEFAULT NULL) RETURNS uuid
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
@@ -292,7 +377,8 @@ DECLARE
     seg record;
     msg_id uuid;
 BEGIN
-    PERFORM twilio._require_body(body);
+    media_sids := twilio._require_media_sids(media_sids);
+    body := twilio._require_body_or_media(body, cardinality(media_sids) > 0);
     PERFORM twilio._require_sender(uid);
     SELECT * INTO conv FROM twilio.conversations c WHERE c.user_id = uid AND c.id = conversation_id;
     IF NOT FOUND THEN
@@ -313,21 +399,24 @@ BEGIN
     PERFORM twilio._require_not_opted_out(uid, conv.phone);
     seg := twilio._sms_segments(body);
     INSERT INTO twilio.messages (user_id, conversation_id, channel, to_number, from_number, body, segments,
-                                 encoding, account_sid)
-    VALUES (uid, conv.id, 'conversation', conv.phone, conv.proxy_address, body, seg.segments, seg.encoding,
-            conv.account_sid)
+                                 encoding, account_sid, media_count)
+    VALUES (uid, conv.id, 'conversation', conv.phone, conv.proxy_address, body, greatest(seg.segments, 1),
+            seg.encoding, conv.account_sid, cardinality(media_sids))
     RETURNING id INTO msg_id;
+    PERFORM twilio._record_outbound_media(uid, msg_id, '{}', media_sids);
     INSERT INTO twilio.outbox (user_id, kind, conversation_id, message_id)
     VALUES (uid, 'send_conversation_message', conv.id, msg_id);
     RETURN msg_id;
 END
 $$;
 
-CREATE FUNCTION twilio.send_conversation_message(conversation_id uuid, body text) RETURNS uuid
+CREATE FUNCTION twilio.send_conversation_message(conversation_id uuid, body text DEFAULT NULL,
+                                                 media_sids text[] DEFAULT NULL) RETURNS uuid
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-RETURN twilio._enqueue_conversation_message(twilio._require_user(), conversation_id, body);
+RETURN twilio._enqueue_conversation_message(twilio._require_user(), conversation_id, body, media_sids);
 
-CREATE FUNCTION twilio._enqueue_sms(uid uuid, to_number text, body text) RETURNS uuid
+CREATE FUNCTION twilio._enqueue_sms(uid uuid, to_number text, body text, media_urls text[] DEFAULT NULL)
+    RETURNS uuid
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
@@ -336,7 +425,8 @@ DECLARE
     msg_id uuid;
 BEGIN
     PERFORM twilio._require_e164('to_number', to_number);
-    PERFORM twilio._require_body(body);
+    media_urls := twilio._require_media_urls(media_urls);
+    body := twilio._require_body_or_media(body, cardinality(media_urls) > 0);
     SELECT * INTO sender FROM twilio._require_sender(uid);
     -- Sent through the Messaging service when there is one, else from the user's own number (From).
     IF sender.messaging_service_sid IS NULL AND sender.sms_number IS NULL THEN
@@ -346,17 +436,21 @@ BEGIN
     END IF;
     PERFORM twilio._require_not_opted_out(uid, to_number);
     seg := twilio._sms_segments(body);
-    INSERT INTO twilio.messages (user_id, channel, to_number, from_number, body, segments, encoding, account_sid)
-    VALUES (uid, 'sms', to_number, sender.sms_number, body, seg.segments, seg.encoding, sender.account_sid)
+    INSERT INTO twilio.messages (user_id, channel, to_number, from_number, body, segments, encoding, account_sid,
+                                 media_count)
+    VALUES (uid, 'sms', to_number, sender.sms_number, body, greatest(seg.segments, 1), seg.encoding,
+            sender.account_sid, cardinality(media_urls))
     RETURNING id INTO msg_id;
+    PERFORM twilio._record_outbound_media(uid, msg_id, media_urls, '{}');
     INSERT INTO twilio.outbox (user_id, kind, message_id) VALUES (uid, 'send_sms', msg_id);
     RETURN msg_id;
 END
 $$;
 
-CREATE FUNCTION twilio.send_sms(to_number text, body text) RETURNS uuid
+CREATE FUNCTION twilio.send_sms(to_number text, body text DEFAULT NULL, media_urls text[] DEFAULT NULL)
+    RETURNS uuid
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-RETURN twilio._enqueue_sms(twilio._require_user(), to_number, body);
+RETURN twilio._enqueue_sms(twilio._require_user(), to_number, body, media_urls);
 
 ------------------------------------------------------------------------------------------------------------------
 -- Media links: Twilio's media need the account's credentials to fetch. An app gets a short-lived URL that needs

@@ -10,6 +10,8 @@
 -- Each job goes out with the account its conversation, message or call was created in (pinned_account_sid), as
 -- long as the user may still send with it (twilio._pinned_config); when not, the account columns are NULL and the
 -- dispatcher fails the job with the reason, rather than trying another account.
+-- media: a message's outbound media in order (MMS URLs or Conversations media SIDs), space-separated (neither
+-- holds whitespace: twilio._require_media_urls / _require_media_sids); NULL for a message without media.
 CREATE FUNCTION twilio._claim_outbox(max_rows integer)
     RETURNS TABLE (user_id uuid, id bigint, kind text, prior_state text, attempts integer, claimed_at timestamptz,
                    source text, owner text, account_sid text, auth_token_envelope bytea,
@@ -18,7 +20,7 @@ CREATE FUNCTION twilio._claim_outbox(max_rows integer)
                    conversation_sid text, participant_sid text, phone text, friendly_name text, message_id uuid,
                    body text, to_number text, segments integer, created_at text, call_id uuid, call_to text,
                    call_from text, lead_phone text, call_status text, call_sid text, known_call_sids text,
-                   pinned_account_sid text)
+                   pinned_account_sid text, media text)
 -- Plans: the due jobs come from the partial index outbox_open_in_order (ORDER BY id LIMIT), and every other table
 -- is joined by its primary key, with or without statistics. (Function-level enable_* settings, as on
 -- _finish_outbox, made this function 50x slower.)
@@ -58,7 +60,12 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
                          WHERE k.user_id = c.user_id AND k.id <> c.call_id AND k.call_sid IS NOT NULL
                          ORDER BY k.id DESC LIMIT 200) k)
            END,
-           pin.sid
+           pin.sid,
+           -- only for messages with media (media_count), by message_media's primary key
+           CASE WHEN m.media_count > 0 THEN
+               (SELECT string_agg(coalesce(d.url, d.media_sid), ' ' ORDER BY d.position)
+                  FROM twilio.message_media d WHERE d.user_id = m.user_id AND d.message_id = m.id)
+           END
       FROM claimed c
       LEFT JOIN twilio.conversations conv ON conv.user_id = c.user_id AND conv.id = c.conversation_id
       LEFT JOIN twilio.messages m ON m.user_id = c.user_id AND m.id = c.message_id

@@ -8,7 +8,7 @@ GRANT EXECUTE ON FUNCTION twilio.compute_signature(text, text, jsonb),
 GRANT EXECUTE ON FUNCTION twilio.save_settings(text, text, text, text, text), twilio.get_settings(),
                           twilio.status(), twilio.verify_settings(), twilio.disconnect(),
                           twilio.get_or_create_conversation_for_lead(uuid, text, text),
-                          twilio.send_conversation_message(uuid, text), twilio.send_sms(text, text),
+                          twilio.send_conversation_message(uuid, text, text[]), twilio.send_sms(text, text, text[]),
                           twilio.media_link(uuid, integer)
     TO authenticated;
 GRANT EXECUTE ON FUNCTION twilio.set_platform_account(text, text, text, text, text, boolean),

@@ -169,6 +169,7 @@ PlannedStep plan_step(const OutboxJob& job, const std::string& status_callback_b
         p.call = call_for(job, reconcile ? OutboundCall::Kind::ListConversationMessages
                                          : OutboundCall::Kind::SendConversationMessage);
         p.call.body = job.body;
+        if (!job.media.empty()) p.call.media_sid = job.media.front();  // the SQL call allows one
         p.call.attributes_json = json{{"byo_message_id", job.message_id}}.dump();
         return p;
     }
@@ -180,6 +181,7 @@ PlannedStep plan_step(const OutboxJob& job, const std::string& status_callback_b
         p.call.list_to = job.to_number;
         p.call.from = job.sms_number;  // sent only when there is no Messaging service
         p.call.body = job.body;
+        p.call.media_urls = job.media;
         if (!status_callback_base.empty() && !job.webhook_key.empty())
             p.call.status_callback = trimmed_base(status_callback_base) + "/twilio/" + job.webhook_key + "/status";
         return p;

@@ -33,6 +33,8 @@ struct OutboxJob {
     std::string conversation_id, conversation_status, conversation_sid, participant_sid, phone, friendly_name;
     std::string message_id, body, to_number;
     int segments = 1;
+    // The message's outbound media in order: MMS URLs (send_sms) or one Conversations media SID.
+    std::vector<std::string> media;
     // create_call: the agent leg's twilio.voice_calls row (call_to = the agent, call_from = the caller id), and
     // the SIDs of the user's other recent calls, which a lookup after an ambiguous create must not take for ours.
     std::string call_id, call_to, call_from, lead_phone, call_status, call_sid;

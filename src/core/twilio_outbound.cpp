@@ -200,7 +200,11 @@ HttpRequest build_outbound_request(const TwilioEndpoints& e, const OutboundCall&
             r.method = "POST";
             r.url = conversation() + "/Messages";
             add("Author", c.author);
-            r.form.emplace_back("Body", c.body);
+            if (c.media_sid.empty())
+                r.form.emplace_back("Body", c.body);
+            else
+                add("Body", c.body);
+            add("MediaSid", c.media_sid);
             add("Attributes", c.attributes_json);
             r.headers.push_back(kWebhookHeader);
             break;
@@ -213,7 +217,11 @@ HttpRequest build_outbound_request(const TwilioEndpoints& e, const OutboundCall&
                 r.form.emplace_back("MessagingServiceSid", c.messaging_service_sid);
             else
                 r.form.emplace_back("From", required(c.from, "a Messaging service SID or a sender (From)"));
-            r.form.emplace_back("Body", c.body);
+            if (c.media_urls.empty())
+                r.form.emplace_back("Body", c.body);
+            else
+                add("Body", c.body);
+            for (const std::string& url : c.media_urls) r.form.emplace_back("MediaUrl", url);
             add("StatusCallback", c.status_callback);
             break;
         case Kind::FetchConversation:

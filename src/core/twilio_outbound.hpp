@@ -33,6 +33,10 @@ struct OutboundCall {
     std::string to, status_callback;  // SendSms: From only without a Messaging service (which picks the sender)
     std::string from, twiml;          // CreateCall (with to and status_callback); SendSms (see above)
     std::string list_to, list_from;   // ListMessages / ListCalls filters (omitted when empty)
+    // SendSms: one MediaUrl each, in order (MMS). SendConversationMessage: MediaSid (a Media Content Service SID).
+    // With media, an empty body is not sent (Twilio sends the media alone).
+    std::vector<std::string> media_urls;
+    std::string media_sid;
 };
 
 // The Twilio REST request for `call`: URL, method, form fields, Basic auth (account SID + auth token), and

@@ -47,10 +47,23 @@ const char* const kJobColumns[] = {
     "max_segments_per_second", "conversation_id", "conversation_status", "conversation_sid", "participant_sid",
     "phone", "friendly_name", "message_id", "body", "to_number", "segments", "call_id", "call_to", "call_from",
     "lead_phone", "call_status", "call_sid", "known_call_sids", "pinned_account_sid",
+    "media",
 };
 constexpr int kJobColumnCount = sizeof(kJobColumns) / sizeof(kJobColumns[0]);
 
 std::string str(const char* v) { return v ? std::string(v) : std::string(); }
+
+// Items of a space-separated column (SIDs and checked media URLs hold no whitespace).
+std::vector<std::string> words(const std::string& s) {
+    std::vector<std::string> out;
+    for (std::size_t at = 0; at < s.size();) {
+        std::size_t end = s.find(' ', at);
+        if (end == std::string::npos) end = s.size();
+        if (end > at) out.push_back(s.substr(at, end - at));
+        at = end + 1;
+    }
+    return out;
+}
 
 OutboxJob job_from_columns(char** c) {
     OutboxJob j;
@@ -89,15 +102,9 @@ OutboxJob job_from_columns(char** c) {
     j.lead_phone = str(c[28]);
     j.call_status = str(c[29]);
     j.call_sid = str(c[30]);
-    // Space-separated (SIDs hold no spaces).
-    const std::string known = str(c[31]);
-    for (std::size_t at = 0; at < known.size();) {
-        std::size_t end = known.find(' ', at);
-        if (end == std::string::npos) end = known.size();
-        if (end > at) j.known_call_sids.push_back(known.substr(at, end - at));
-        at = end + 1;
-    }
+    j.known_call_sids = words(str(c[31]));
     j.pinned_account_sid = str(c[32]);
+    j.media = words(str(c[33]));
     return j;
 }
 

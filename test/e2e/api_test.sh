@@ -287,6 +287,28 @@ check "a position that is not a number: 404 route" "404 http_not_found" "$STATUS
 api GET "/api/twilio/messages/nope/media/0" "$TA"
 check "a message id that is not a UUID: 400" "400 22P02" "$STATUS $(jf .error.code)"
 
+echo "# 4c. sending media: MMS URLs and a Conversations media SID, stored with the message"
+api POST /api/twilio/sms "$TA" '{"to":"+15005550703","media_urls":["https://cdn.example.com/a.jpg","https://cdn.example.com/b.jpg"]}'
+MMS_OUT=$(jf .id)
+check "send an MMS without a body: 200 with an id" "200 yes" "$STATUS $([[ $MMS_OUT =~ ^[0-9a-f-]{36}$ ]] && echo yes)"
+check "... its URLs stored in order, the body empty" "2 https://cdn.example.com/a.jpg,https://cdn.example.com/b.jpg " \
+    "$(q -c "SELECT m.media_count || ' ' || string_agg(d.url, ',' ORDER BY d.position) || ' ' || m.body
+               FROM twilio.messages m JOIN twilio.message_media d ON d.user_id = m.user_id AND d.message_id = m.id
+              WHERE m.id = '$MMS_OUT' GROUP BY m.media_count, m.body")"
+api POST "/api/twilio/conversations/$CONV/messages" "$TA" '{"body":"a file","media_sids":["ME0123456789abcdef0123456789abcdef"]}'
+MEDIA_MSG=$(jf .id)
+check "send a conversation message with a media SID: 200" "200 ME0123456789abcdef0123456789abcdef" \
+    "$STATUS $(q -c "SELECT media_sid FROM twilio.message_media WHERE message_id = '$MEDIA_MSG'")"
+api POST /api/twilio/sms "$TA" '{"to":"+15005550703","body":"x","media_urls":["http://cdn.example.com/a.jpg"]}'
+check "an http media URL: 400 22023 naming the item" "400 22023 yes" \
+    "$STATUS $(jf .error.code) $(jf .error.message | grep -q 'media_urls item 1 is not an https:// URL' && echo yes)"
+api POST /api/twilio/sms "$TA" '{"to":"+15005550703","media_urls":"https://cdn.example.com/a.jpg"}'
+check "media_urls not an array: 400 before any SQL" "400" "$STATUS"
+api POST "/api/twilio/conversations/$CONV/messages" "$TA" '{"media_sids":["MEnope"]}'
+check "not a media SID: 400 22023" "400 22023" "$STATUS $(jf .error.code)"
+check "... nothing queued by the refused sends" 0 \
+    "$(q -c "SELECT count(*) FROM twilio.messages WHERE user_id = '$UA' AND to_number = '+15005550703' AND id <> '$MMS_OUT'")"
+
 echo "# 5. campaigns and analytics"
 q -c "SET ROLE authenticated" -c "SELECT set_config('request.jwt.claims', '{\"sub\":\"$UA\",\"role\":\"authenticated\"}', false)" \
   -c "SELECT twilio.create_campaign('API tour')" >/dev/null

@@ -206,7 +206,7 @@ check "relay role: login, no superuser/createrole/createdb/bypassrls, member of 
 check "relay role: may call handle_webhook(s), nothing else of the API, no table" "t t f f f f f" \
     "$(q -c "SELECT concat_ws(' ', has_function_privilege('$ROLE', 'twilio.handle_webhook(text, text, text, text)', 'EXECUTE'),
                                has_function_privilege('$ROLE', 'twilio.handle_webhooks(text[], text[], text[], text[])', 'EXECUTE'),
-                               has_function_privilege('$ROLE', 'twilio.send_sms(text, text)', 'EXECUTE'),
+                               has_function_privilege('$ROLE', 'twilio.send_sms(text, text, text[])', 'EXECUTE'),
                                has_function_privilege('$ROLE', 'twilio.get_settings()', 'EXECUTE'),
                                has_table_privilege('$ROLE', 'twilio.messages', 'SELECT'),
                                has_table_privilege('$ROLE', 'twilio.user_settings', 'SELECT'),

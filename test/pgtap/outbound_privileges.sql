@@ -11,7 +11,7 @@
 --   A's conversation c...0a (lead d...0a, +15005550101), message e...0a; outbox: pending, done, failed
 --   B's conversation c...0b (lead d...0b, +15005550201), message e...0b; outbox: pending x2, in_flight, ambiguous
 BEGIN;
-SELECT plan(221);
+SELECT plan(239);
 
 ------------------------------------------------------------------------------------------------------------------
 -- Fixtures (superuser)
@@ -195,8 +195,8 @@ SELECT function_privs_are('twilio', f.name, f.args, r.role,
                                  f.name, array_to_string(f.args, ', ')))
   FROM (VALUES
         (1, 'get_or_create_conversation_for_lead', '{uuid,text,text}'::name[], '{authenticated}'::name[]),
-        (2, 'send_conversation_message', '{uuid,text}', '{authenticated}'),
-        (3, 'send_sms', '{text,text}', '{authenticated}'),
+        (2, 'send_conversation_message', '{uuid,text,text[]}', '{authenticated}'),
+        (3, 'send_sms', '{text,text,text[]}', '{authenticated}'),
         (4, 'dispatcher_pid', '{}', '{service_role}')) f(ord, name, args, grantees)
  CROSS JOIN (VALUES (1, 'anon'::name), (2, 'authenticated'), (3, 'service_role')) r(rord, role)
  ORDER BY f.ord, r.rord;
@@ -214,7 +214,13 @@ SELECT function_privs_are('twilio', f.name, f.args, r.role, '{}'::name[],
         (7, '_claim_outbox', '{integer}'),
         (8, '_finish_outbox', '{jsonb}'),
         (9, '_sweep_outbox', '{integer}'),
-        (10, '_next_due_ms', '{}')) f(ord, name, args)
+        (10, '_next_due_ms', '{}'),
+        (11, '_require_media_urls', '{text[]}'),
+        (12, '_require_media_sids', '{text[]}'),
+        (13, '_require_body_or_media', '{text,boolean}'),
+        (14, '_record_outbound_media', '{uuid,uuid,text[],text[]}'),
+        (15, '_enqueue_sms', '{uuid,text,text,text[]}'),
+        (16, '_enqueue_conversation_message', '{uuid,uuid,text,text[]}')) f(ord, name, args)
  CROSS JOIN (VALUES (1, 'anon'::name), (2, 'authenticated'), (3, 'service_role')) r(rord, role)
  ORDER BY f.ord, r.rord;
 

@@ -178,6 +178,21 @@ TEST(OutboxStep, PlanSmsSendOrReconcile) {
     EXPECT_FALSE(p.sends_message());
 }
 
+// A job's media go with its request: every URL of an SMS as MediaUrl, a conversation message's SID as MediaSid.
+TEST(OutboxStep, PlanCarriesMedia) {
+    OutboxJob j = job_of("send_sms");
+    j.media = {"https://example.com/a.jpg", "https://example.com/b.jpg"};
+    PlannedStep p = plan_step(j, kHooks);
+    EXPECT_EQ(p.call.media_urls, j.media);
+    EXPECT_TRUE(p.call.media_sid.empty());
+    j = job_of("send_conversation_message");
+    j.media = {"ME0123456789abcdef0123456789abcdef"};
+    p = plan_step(j, kHooks);
+    EXPECT_EQ(p.call.media_sid, "ME0123456789abcdef0123456789abcdef");
+    EXPECT_TRUE(p.call.media_urls.empty());
+    EXPECT_TRUE(plan_step(job_of("send_sms"), kHooks).call.media_urls.empty());
+}
+
 // The callback URL never gets a double slash, and is left out without a base URL or a webhook key.
 TEST(OutboxStep, PlanStatusCallbackUrl) {
     OutboxJob j = job_of("send_sms");

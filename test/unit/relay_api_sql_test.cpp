@@ -62,6 +62,29 @@ TEST(ApiSql, BodiesTakeStringsOrNull) {
     ASSERT_TRUE(b.ok);
     EXPECT_EQ(b.call.params[0], "conv");
     EXPECT_EQ(b.call.params[1], "hi");
+    ASSERT_EQ(b.call.params.size(), 3u);
+    EXPECT_FALSE(b.call.params[2].has_value());  // no media
+}
+
+// Media travel as the JSON text of an array of strings; anything else is a 400 before any SQL runs.
+TEST(ApiSql, SendsTakeMediaLists) {
+    auto b = build_call(Route::SendSms, "", {},
+                        {{"to", "+15005550006"}, {"media_urls", {"https://example.com/a.jpg", "https://e.com/b"}}});
+    ASSERT_TRUE(b.ok);
+    ASSERT_EQ(b.call.params.size(), 3u);
+    EXPECT_FALSE(b.call.params[1].has_value());  // media only
+    EXPECT_EQ(nlohmann::json::parse(*b.call.params[2]),
+              nlohmann::json({"https://example.com/a.jpg", "https://e.com/b"}));
+    b = build_call(Route::SendConversationMessage, "conv", {},
+                   {{"media_sids", {"ME0123456789abcdef0123456789abcdef"}}});
+    ASSERT_TRUE(b.ok);
+    EXPECT_EQ(*b.call.params[2], R"(["ME0123456789abcdef0123456789abcdef"])");
+    b = build_call(Route::SendSms, "", {}, {{"to", "+15005550006"}, {"media_urls", "https://example.com/a.jpg"}});
+    EXPECT_FALSE(b.ok);
+    EXPECT_EQ(b.message, "\"media_urls\" must be an array of strings");
+    b = build_call(Route::SendConversationMessage, "conv", {}, {{"media_sids", {"ME1", 2}}});
+    EXPECT_FALSE(b.ok);
+    EXPECT_EQ(b.message, "\"media_sids\" must be an array of strings");
 }
 
 TEST(ApiSql, DialerQueue) {

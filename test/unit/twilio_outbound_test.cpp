@@ -127,6 +127,44 @@ TEST(Outbound, SendSmsFromNumber) {
               (FormParams{{"To", "+15005550006"}, {"From", "+15005550001"}, {"Body", "Hi"}}));
 }
 
+// MMS: one MediaUrl per URL, in order, after the body; a media-only message sends no Body at all.
+TEST(Outbound, SendSmsWithMedia) {
+    Secret token("tok");
+    OutboundCall c = base(Kind::SendSms, token);
+    c.to = "+15005550006";
+    c.body = "Look";
+    c.media_urls = {"https://example.com/a.jpg", "https://example.com/b.png?sig=x&y=1"};
+    EXPECT_EQ(build_outbound_request(kEndpoints, c).form,
+              (FormParams{{"To", "+15005550006"}, {"MessagingServiceSid", "MG1"}, {"Body", "Look"},
+                          {"MediaUrl", "https://example.com/a.jpg"},
+                          {"MediaUrl", "https://example.com/b.png?sig=x&y=1"}}));
+    c.body.clear();
+    EXPECT_EQ(build_outbound_request(kEndpoints, c).form,
+              (FormParams{{"To", "+15005550006"}, {"MessagingServiceSid", "MG1"},
+                          {"MediaUrl", "https://example.com/a.jpg"},
+                          {"MediaUrl", "https://example.com/b.png?sig=x&y=1"}}));
+    c.media_urls.clear();  // without media an empty body is still sent (Twilio answers for it)
+    EXPECT_EQ(build_outbound_request(kEndpoints, c).form,
+              (FormParams{{"To", "+15005550006"}, {"MessagingServiceSid", "MG1"}, {"Body", ""}}));
+}
+
+// Conversations: the media the app uploaded goes as MediaSid; with it, an empty body is left out.
+TEST(Outbound, SendConversationMessageWithMedia) {
+    Secret token("tok");
+    OutboundCall c = base(Kind::SendConversationMessage, token);
+    c.body = "Menu";
+    c.media_sid = "ME0123456789abcdef0123456789abcdef";
+    c.attributes_json = R"({"byo_message_id":"u-1"})";
+    HttpRequest r = build_outbound_request(kEndpoints, c);
+    EXPECT_EQ(r.url, kConv + "/" + kCH + "/Messages");
+    EXPECT_EQ(r.form, (FormParams{{"Body", "Menu"}, {"MediaSid", "ME0123456789abcdef0123456789abcdef"},
+                                  {"Attributes", R"({"byo_message_id":"u-1"})"}}));
+    c.body.clear();
+    EXPECT_EQ(build_outbound_request(kEndpoints, c).form,
+              (FormParams{{"MediaSid", "ME0123456789abcdef0123456789abcdef"},
+                          {"Attributes", R"({"byo_message_id":"u-1"})"}}));
+}
+
 // Click-to-call: To is the agent, From the caller id, the TwiML inline; StatusCallbackEvent once per event.
 TEST(Outbound, CreateCall) {
     Secret token("tok");
