@@ -33,6 +33,10 @@ struct OutboundCall {
     std::string to, status_callback;  // SendSms: From only without a Messaging service (which picks the sender)
     std::string from, twiml;          // CreateCall (with to and status_callback); SendSms (see above)
     std::string list_to, list_from;   // ListMessages / ListCalls filters (omitted when empty)
+    // ListMessages: DateSent>, ListCalls: StartTime> ("YYYY-MM-DDTHH:MM:SSZ"; omitted when empty).
+    std::string list_since;
+    // ListMessages / ListCalls: a list's next_page_uri (is_list_page); that page is read instead, its filters in it.
+    std::string page_uri;
 };
 
 // The Twilio REST request for `call`: URL, method, form fields, Basic auth (account SID + auth token), and
@@ -40,7 +44,23 @@ struct OutboundCall {
 // CreateConversation also sends MessagingServiceSid when messaging_service_sid is set. CreateCall sends
 // StatusCallback with StatusCallbackEvent once per event (initiated, ringing, answered, completed) when
 // status_callback is set. Throws CoreError 22023 when a SID, name or number the request needs is empty.
+// ListMessages / ListCalls with page_uri read that page of the API host; a page_uri that is_list_page (with
+// list_to) refuses throws CoreError 22023.
 HttpRequest build_outbound_request(const TwilioEndpoints& endpoints, const OutboundCall& call);
+
+// Whether `uri` is a page of this account's list `resource` ("Messages" or "Calls") filtered by To = `to`, as
+// Twilio writes next_page_uri: "/2010-04-01/Accounts/<account_sid>/<resource>.json?...To=<to>..." with no
+// fragment, whitespace or control character. A lookup follows only such links: the account's credentials go with
+// the request, and a page of another list says nothing about ours.
+bool is_list_page(const std::string& uri, const std::string& account_sid, const char* resource,
+                  const std::string& to);
+
+// list_body's "next_page_uri" when it is a non-empty string, else empty (the last page).
+std::string next_page_uri(const nlohmann::json& list_body);
+
+// The lower bound of a lookup's date filter: not_before_iso (as for find_sms) less clock_slack_seconds, as
+// "YYYY-MM-DDTHH:MM:SSZ"; empty when not_before_iso does not parse (then the lookup is not filtered by date).
+std::string lookup_since(const std::string& not_before_iso, long clock_slack_seconds);
 
 enum class Verdict { Success, Retry, Final, Ambiguous };
 
