@@ -175,7 +175,6 @@ PlannedStep call_step(const OutboxJob& job, const std::string& status_callback_b
     p.call.to = p.call.list_to = job.call_to;
     p.call.from = p.call.list_from = job.call_from;
     p.call.status_callback = status_callback(job, status_callback_base, "voice_status");
-    if (reconcile) p.call.list_since = lookup_since(job.created_at, clock_slack.count());
     if (!reconcile) {
         try {
             p.call.twiml = bridge_twiml(job.call_from, job.lead_phone, p.call.status_callback);
@@ -215,10 +214,12 @@ PlannedStep plan_step(const OutboxJob& job, const std::string& status_callback_b
         p.call.from = job.sms_number;  // sent only when there is no Messaging service
         p.call.body = job.body;
         p.call.status_callback = status_callback(job, status_callback_base, "status");
-        if (reconcile) {  // what went to the number since the job (a Messaging service picks its own sender)
+        // What went to the number, newest first (a Messaging service picks its own sender). No date filter: a
+        // message still in Twilio's queue has no DateSent yet, and a filter on it would hide the very message
+        // being looked for, which would then be sent twice.
+        if (reconcile) {
             p.call.list_to = job.to_number;
             if (job.messaging_service_sid.empty()) p.call.list_from = job.sms_number;
-            p.call.list_since = lookup_since(job.created_at, clock_slack.count());
         }
         return p;
     }

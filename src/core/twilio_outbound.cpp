@@ -5,7 +5,6 @@
 #include <cctype>
 #include <cstdint>
 #include <algorithm>
-#include <cstdio>
 #include <cstdlib>
 
 #include "core/core_error.hpp"
@@ -87,26 +86,6 @@ std::int64_t epoch_seconds(int y, int mon, int d, int h, int mi, int s) {
     std::int64_t days = 365 * (std::int64_t(y) - 1970) + leaps_through(y - 1) - leaps_through(1969) +
                         before_month[mon - 1] + (leap && mon > 2 ? 1 : 0) + (d - 1);
     return days * 86400 + h * 3600 + mi * 60 + s;
-}
-
-// "YYYY-MM-DDTHH:MM:SSZ" for seconds since 1970 (civil date from a day count, proleptic Gregorian).
-std::string iso_utc(std::int64_t t) {
-    std::int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
-    const std::int64_t secs = t - days * 86400;
-    days += 719468;  // days from 0000-03-01 to 1970-01-01
-    const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    const std::int64_t doe = days - era * 146097;
-    const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const std::int64_t mp = (5 * doy + 2) / 153;
-    const std::int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    const std::int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    const std::int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-    char out[32];
-    std::snprintf(out, sizeof out, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", static_cast<long long>(y),
-                  static_cast<long long>(m), static_cast<long long>(d), static_cast<long long>(secs / 3600),
-                  static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60));
-    return out;
 }
 
 bool valid(int y, int mon, int d, int h, int mi, int s) {
@@ -192,17 +171,16 @@ HttpRequest build_outbound_request(const TwilioEndpoints& e, const OutboundCall&
         return trim_slash(e.api) + "/2010-04-01/Accounts/" + segment(c.account_sid) + "/" + name + ".json";
     };
     auto messages_json = [&] { return account_resource("Messages"); };
-    auto list_query = [&c](const char* since_filter) {
+    auto list_query = [&c] {
         FormParams query;
         if (!c.list_to.empty()) query.emplace_back("To", c.list_to);
         if (!c.list_from.empty()) query.emplace_back("From", c.list_from);
-        if (!c.list_since.empty()) query.emplace_back(since_filter, c.list_since);
         query.emplace_back("PageSize", "50");
         return "?" + encode_form(query);
     };
     // A later page of a list: the link Twilio gave, on the API host we were configured with.
-    auto list_url = [&](const char* resource, const char* since_filter) {
-        if (c.page_uri.empty()) return account_resource(resource) + list_query(since_filter);
+    auto list_url = [&](const char* resource) {
+        if (c.page_uri.empty()) return account_resource(resource) + list_query();
         if (!is_list_page(c.page_uri, c.account_sid, resource, c.list_to))
             throw CoreError(sqlstate::invalid_parameter_value, "not a page of this account's list");
         return trim_slash(e.api) + c.page_uri;
@@ -252,7 +230,7 @@ HttpRequest build_outbound_request(const TwilioEndpoints& e, const OutboundCall&
             r.url = conversation() + "/Messages?Order=desc&PageSize=50";
             break;
         case Kind::ListMessages:
-            r.url = list_url("Messages", "DateSent>");
+            r.url = list_url("Messages");
             break;
         case Kind::CreateCall:
             r.method = "POST";
@@ -266,7 +244,7 @@ HttpRequest build_outbound_request(const TwilioEndpoints& e, const OutboundCall&
             }
             break;
         case Kind::ListCalls:
-            r.url = list_url("Calls", "StartTime>");
+            r.url = list_url("Calls");
             break;
     }
     return r;
@@ -293,10 +271,6 @@ std::string next_page_uri(const json& list_body) {
     return list_body.is_object() ? string_field(list_body, "next_page_uri") : std::string();
 }
 
-std::string lookup_since(const std::string& not_before_iso, long clock_slack_seconds) {
-    std::int64_t not_before = 0;
-    return parse_iso(not_before_iso, not_before) ? iso_utc(not_before - clock_slack_seconds) : std::string();
-}
 
 OutboundResult classify_outbound(const HttpOutcome& o) {
     OutboundResult r;

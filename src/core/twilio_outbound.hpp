@@ -33,8 +33,6 @@ struct OutboundCall {
     std::string to, status_callback;  // SendSms: From only without a Messaging service (which picks the sender)
     std::string from, twiml;          // CreateCall (with to and status_callback); SendSms (see above)
     std::string list_to, list_from;   // ListMessages / ListCalls filters (omitted when empty)
-    // ListMessages: DateSent>, ListCalls: StartTime> ("YYYY-MM-DDTHH:MM:SSZ"; omitted when empty).
-    std::string list_since;
     // ListMessages / ListCalls: a list's next_page_uri (is_list_page); that page is read instead, its filters in it.
     std::string page_uri;
 };
@@ -58,9 +56,6 @@ bool is_list_page(const std::string& uri, const std::string& account_sid, const 
 // list_body's "next_page_uri" when it is a non-empty string, else empty (the last page).
 std::string next_page_uri(const nlohmann::json& list_body);
 
-// The lower bound of a lookup's date filter: not_before_iso (as for find_sms) less clock_slack_seconds, as
-// "YYYY-MM-DDTHH:MM:SSZ"; empty when not_before_iso does not parse (then the lookup is not filtered by date).
-std::string lookup_since(const std::string& not_before_iso, long clock_slack_seconds);
 
 enum class Verdict { Success, Retry, Final, Ambiguous };
 

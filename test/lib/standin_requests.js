@@ -10,8 +10,7 @@ const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? args
 const method = opt('--method', null);
 const path = opt('--path', null);
 const fields = (opt('--fields', '') || '').split(',').filter(Boolean);
-const mask = s => String(s).replace(/\b(CA|CH|IM|MB|SM)[0-9a-f]{32}\b/g, '$1…').replace(/\/twilio\/[0-9a-f]{32}\//g, '/twilio/<key>/')
-    .replace(/\b(DateSent|StartTime)%3E=[^&\s]*/g, '$1%3E=<since>');  // a lookup's lower date bound: the job's time
+const mask = s => String(s).replace(/\b(CA|CH|IM|MB|SM)[0-9a-f]{32}\b/g, '$1…').replace(/\/twilio\/[0-9a-f]{32}\//g, '/twilio/<key>/');
 http.get(`${process.env.STANDIN_URL}/__requests`, res => {
     let data = '';
     res.on('data', d => (data += d)).on('end', () => {
