@@ -3,6 +3,7 @@
 #include "core/backoff.hpp"
 #include "core/core_error.hpp"
 #include "core/dial_twiml.hpp"
+#include "core/webhook_url.hpp"
 
 namespace byo {
 
@@ -46,6 +47,29 @@ std::string trimmed_base(std::string base) {
     return base;
 }
 
+// A status callback URL for the job's tenant, with the connection overrides the webhook URLs carry too.
+std::string status_callback(const OutboxJob& job, const std::string& base, const char* route) {
+    if (base.empty() || job.webhook_key.empty()) return {};
+    return trimmed_base(base) + "/twilio/" + job.webhook_key + "/" + route + kConnectionOverrides;
+}
+
+// The next page of a lookup's list that Twilio linked, when it is one we follow (is_list_page); else empty: a
+// link to anything else is taken for the end of the list.
+std::string followable_next_page(const PlannedStep& step, const OutboundResult& r) {
+    std::string next = next_page_uri(r.body);
+    const char* resource = step.step == Step::FindCall ? "Calls" : "Messages";
+    return is_list_page(next, step.call.account_sid, resource, step.call.list_to) ? next : std::string();
+}
+
+// The job's message or call in one page of a reconciling lookup, or null.
+const nlohmann::json* lookup_match(const OutboxJob& job, const PlannedStep& step, const OutboundResult& r,
+                                   const RetryPolicy& policy) {
+    if (step.step == Step::FindCall)
+        return find_call(r.body, job.call_to, job.call_from, job.created_at, policy.clock_slack.count(),
+                         job.known_call_sids);
+    return find_sms(r.body, job.to_number, job.body, job.created_at, policy.clock_slack.count());
+}
+
 // Twilio did not act: try again later, or give up after max_attempts (the message fails; nothing was sent).
 json retry_or_fail(const OutboxJob& job, const OutboundResult& r, const RetryPolicy& policy, std::uint64_t random,
                    const std::string& what) {
@@ -80,6 +104,15 @@ json not_found_at_twilio(const OutboxJob& job, const RetryPolicy& policy, const 
     json out = base_outcome(job, "pending");
     out["error"] = std::string("not found at Twilio after an ambiguous attempt; ") + again;
     return out;
+}
+
+// Not on the pages read, and Twilio has more that the bound left unread: we cannot tell whether Twilio has it, so
+// nothing is sent; the lookup is done again later (bounded by max_attempts, then failed, the message `unknown`).
+json inconclusive_lookup(const OutboxJob& job, const OutboundResult& r, const RetryPolicy& policy,
+                         std::uint64_t random, const PlannedStep& step) {
+    return retry_or_fail(job, r, policy, random,
+                         "lookup inconclusive: not on the first " + std::to_string(step.page + 1) +
+                             " pages of what Twilio lists for this number since the request");
 }
 
 std::string describe(const OutboundResult& r) {
@@ -127,7 +160,8 @@ PlannedStep conversation_step(const OutboxJob& job) {
 
 // Both legs report to the same voice_status URL; the agent leg through StatusCallback, the lead leg through the
 // <Number>'s statusCallback in the TwiML.
-PlannedStep call_step(const OutboxJob& job, const std::string& status_callback_base) {
+PlannedStep call_step(const OutboxJob& job, const std::string& status_callback_base,
+                      std::chrono::seconds clock_slack) {
     if (job.call_id.empty()) return fail_step("the call to place no longer exists");
     if (job.call_status != "queued")  // e.g. canceled before it went out: nothing to place
         return fail_step("the call is " + (job.call_status.empty() ? std::string("gone") : job.call_status) +
@@ -140,8 +174,7 @@ PlannedStep call_step(const OutboxJob& job, const std::string& status_callback_b
     p.call = call_for(job, reconcile ? OutboundCall::Kind::ListCalls : OutboundCall::Kind::CreateCall);
     p.call.to = p.call.list_to = job.call_to;
     p.call.from = p.call.list_from = job.call_from;
-    if (!status_callback_base.empty() && !job.webhook_key.empty())
-        p.call.status_callback = trimmed_base(status_callback_base) + "/twilio/" + job.webhook_key + "/voice_status";
+    p.call.status_callback = status_callback(job, status_callback_base, "voice_status");
     if (!reconcile) {
         try {
             p.call.twiml = bridge_twiml(job.call_from, job.lead_phone, p.call.status_callback);
@@ -154,7 +187,8 @@ PlannedStep call_step(const OutboxJob& job, const std::string& status_callback_b
 
 }  // namespace
 
-PlannedStep plan_step(const OutboxJob& job, const std::string& status_callback_base) {
+PlannedStep plan_step(const OutboxJob& job, const std::string& status_callback_base,
+                      std::chrono::seconds clock_slack) {
     if (job.source.empty() && !job.pinned_account_sid.empty())
         return fail_step(std::string("this ") + subject(job) + " belongs to Twilio account " + job.pinned_account_sid +
                          ", which you no longer send with; it is not sent from another account");
@@ -178,16 +212,33 @@ PlannedStep plan_step(const OutboxJob& job, const std::string& status_callback_b
         p.step = reconcile ? Step::FindSms : Step::SendSms;
         p.call = call_for(job, reconcile ? OutboundCall::Kind::ListMessages : OutboundCall::Kind::SendSms);
         p.call.to = job.to_number;
-        p.call.list_to = job.to_number;
         p.call.from = job.sms_number;  // sent only when there is no Messaging service
         p.call.body = job.body;
         p.call.media_urls = job.media;
-        if (!status_callback_base.empty() && !job.webhook_key.empty())
-            p.call.status_callback = trimmed_base(status_callback_base) + "/twilio/" + job.webhook_key + "/status";
+        p.call.status_callback = status_callback(job, status_callback_base, "status");
+        // What went to the number, newest first (a Messaging service picks its own sender). No date filter: a
+        // message still in Twilio's queue has no DateSent yet, and a filter on it would hide the very message
+        // being looked for, which would then be sent twice.
+        if (reconcile) {
+            p.call.list_to = job.to_number;
+            if (job.messaging_service_sid.empty()) p.call.list_from = job.sms_number;
+        }
         return p;
     }
-    if (job.kind == "create_call") return call_step(job, status_callback_base);
+    if (job.kind == "create_call") return call_step(job, status_callback_base, clock_slack);
     return fail_step("unknown outbox job kind '" + job.kind + "'");
+}
+
+std::optional<PlannedStep> next_lookup_page(const OutboxJob& job, const PlannedStep& step, const OutboundResult& r,
+                                            const RetryPolicy& policy) {
+    if ((step.step != Step::FindSms && step.step != Step::FindCall) || r.verdict != Verdict::Success) return {};
+    if (step.page + 1 >= policy.max_lookup_pages || lookup_match(job, step, r, policy)) return {};
+    const std::string next = followable_next_page(step, r);
+    if (next.empty()) return {};
+    PlannedStep following = step;
+    following.page = step.page + 1;
+    following.call.page_uri = next;
+    return following;
 }
 
 json unclaim(const OutboxJob& job, milliseconds retry_in, const std::string& why) {
@@ -294,8 +345,9 @@ json decide(const OutboxJob& job, const PlannedStep& step, const OutboundResult&
 
         case Step::FindCall: {
             if (!ok) return retry_or_fail(job, r, policy, random, "reconciliation failed: " + describe(r));
-            const json* found = find_call(r.body, job.call_to, job.call_from, job.created_at,
-                                          policy.clock_slack.count(), job.known_call_sids);
+            const json* found = lookup_match(job, step, r, policy);
+            if (!found && !followable_next_page(step, r).empty())
+                return inconclusive_lookup(job, r, policy, random, step);
             if (!found) return not_found_at_twilio(job, policy, "no call was placed", "placing the call again");
             json out = base_outcome(job, "done");
             auto text = [found](const char* name) {
@@ -309,10 +361,11 @@ json decide(const OutboxJob& job, const PlannedStep& step, const OutboundResult&
         case Step::FindConversationMessage:
         case Step::FindSms: {
             if (!ok) return retry_or_fail(job, r, policy, random, "reconciliation failed: " + describe(r));
-            const json* found =
-                step.step == Step::FindConversationMessage
-                    ? find_by_attribute(r.body, "messages", "byo_message_id", job.message_id)
-                    : find_sms(r.body, job.to_number, job.body, job.created_at, policy.clock_slack.count());
+            const json* found = step.step == Step::FindConversationMessage
+                                     ? find_by_attribute(r.body, "messages", "byo_message_id", job.message_id)
+                                     : lookup_match(job, step, r, policy);
+            if (!found && step.step == Step::FindSms && !followable_next_page(step, r).empty())
+                return inconclusive_lookup(job, r, policy, random, step);
             if (!found)  // Twilio never got it: send it now, unless we have tried often enough
                 return not_found_at_twilio(job, policy, "nothing was sent", "sending again");
             json out = base_outcome(job, "done");

@@ -4,6 +4,7 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,7 @@ struct PlannedStep {
     Step step = Step::Fail;
     OutboundCall call;   // auth_token left null: the dispatcher fills it in after decrypting
     std::string reason;  // for Step::Fail
+    int page = 0;        // FindSms / FindCall: pages of the list read before this one
     bool sends_message() const { return step == Step::SendConversationMessage || step == Step::SendSms; }
     bool places_call() const { return step == Step::CreateCall; }
 };
@@ -71,11 +73,24 @@ struct RetryPolicy {
     std::chrono::milliseconds reconcile_delay{10000};
     // Twilio's clock is not ours: an SMS it dates up to this much before our enqueue time can still be ours.
     std::chrono::seconds clock_slack{300};
+    // A lookup reads at most this many pages (50 items each) of what was sent to the number since the request;
+    // when the item is not on them and there are more, the lookup is inconclusive and is done again later.
+    int max_lookup_pages = 10;
 };
 
 // `status_callback_base` is byo_twilio.webhook_base_url ("" for none): SMS status callbacks go to
-// <base>/twilio/<webhook_key>/status, both legs of a call report to <base>/twilio/<webhook_key>/voice_status.
-PlannedStep plan_step(const OutboxJob& job, const std::string& status_callback_base);
+// <base>/twilio/<webhook_key>/status, both legs of a call report to <base>/twilio/<webhook_key>/voice_status;
+// both URLs end in Twilio's connection overrides (kConnectionOverrides), so Twilio retries a callback the relay
+// could not take. A lookup after an ambiguous SMS or call lists what went to that number since the job was
+// enqueued, less `clock_slack`.
+PlannedStep plan_step(const OutboxJob& job, const std::string& status_callback_base,
+                      std::chrono::seconds clock_slack = RetryPolicy{}.clock_slack);
+
+// After one page of a reconciling lookup (FindSms, FindCall) came back: the step that reads the next page, when
+// the job's message or call is not on this page, Twilio links a next page of this account's list, and fewer than
+// policy.max_lookup_pages pages have been read. Otherwise nothing: decide() on this page.
+std::optional<PlannedStep> next_lookup_page(const OutboxJob& job, const PlannedStep& step,
+                                            const OutboundResult& result, const RetryPolicy& policy);
 
 // The outcome object twilio._finish_outbox() applies (see its comment for the shape).
 nlohmann::json decide(const OutboxJob& job, const PlannedStep& step, const OutboundResult& result,

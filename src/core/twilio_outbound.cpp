@@ -178,6 +178,13 @@ HttpRequest build_outbound_request(const TwilioEndpoints& e, const OutboundCall&
         query.emplace_back("PageSize", "50");
         return "?" + encode_form(query);
     };
+    // A later page of a list: the link Twilio gave, on the API host we were configured with.
+    auto list_url = [&](const char* resource) {
+        if (c.page_uri.empty()) return account_resource(resource) + list_query();
+        if (!is_list_page(c.page_uri, c.account_sid, resource, c.list_to))
+            throw CoreError(sqlstate::invalid_parameter_value, "not a page of this account's list");
+        return trim_slash(e.api) + c.page_uri;
+    };
 
     switch (c.kind) {
         case Kind::CreateConversation:
@@ -231,7 +238,7 @@ HttpRequest build_outbound_request(const TwilioEndpoints& e, const OutboundCall&
             r.url = conversation() + "/Messages?Order=desc&PageSize=50";
             break;
         case Kind::ListMessages:
-            r.url = messages_json() + list_query();
+            r.url = list_url("Messages");
             break;
         case Kind::CreateCall:
             r.method = "POST";
@@ -245,11 +252,33 @@ HttpRequest build_outbound_request(const TwilioEndpoints& e, const OutboundCall&
             }
             break;
         case Kind::ListCalls:
-            r.url = account_resource("Calls") + list_query();
+            r.url = list_url("Calls");
             break;
     }
     return r;
 }
+
+bool is_list_page(const std::string& uri, const std::string& account_sid, const char* resource,
+                  const std::string& to) {
+    if (account_sid.empty() || to.empty()) return false;
+    const std::string prefix = "/2010-04-01/Accounts/" + segment(account_sid) + "/" + resource + ".json?";
+    if (uri.compare(0, prefix.size(), prefix) != 0) return false;
+    const bool clean = std::none_of(uri.begin(), uri.end(), [](char ch) {
+        const auto u = static_cast<unsigned char>(ch);
+        return u <= 0x20 || u >= 0x7f || ch == '#' || ch == '\\';
+    });
+    const std::string filter = encode_form({{"To", to}});
+    for (std::size_t at = prefix.size() - 1; clean && (at = uri.find(filter, at)) != std::string::npos; ++at) {
+        const std::size_t end = at + filter.size();
+        if ((uri[at - 1] == '?' || uri[at - 1] == '&') && (end == uri.size() || uri[end] == '&')) return true;
+    }
+    return false;
+}
+
+std::string next_page_uri(const json& list_body) {
+    return list_body.is_object() ? string_field(list_body, "next_page_uri") : std::string();
+}
+
 
 OutboundResult classify_outbound(const HttpOutcome& o) {
     OutboundResult r;

@@ -37,6 +37,8 @@ struct OutboundCall {
     // With media, an empty body is not sent (Twilio sends the media alone).
     std::vector<std::string> media_urls;
     std::string media_sid;
+    // ListMessages / ListCalls: a list's next_page_uri (is_list_page); that page is read instead, its filters in it.
+    std::string page_uri;
 };
 
 // The Twilio REST request for `call`: URL, method, form fields, Basic auth (account SID + auth token), and
@@ -44,7 +46,20 @@ struct OutboundCall {
 // CreateConversation also sends MessagingServiceSid when messaging_service_sid is set. CreateCall sends
 // StatusCallback with StatusCallbackEvent once per event (initiated, ringing, answered, completed) when
 // status_callback is set. Throws CoreError 22023 when a SID, name or number the request needs is empty.
+// ListMessages / ListCalls with page_uri read that page of the API host; a page_uri that is_list_page (with
+// list_to) refuses throws CoreError 22023.
 HttpRequest build_outbound_request(const TwilioEndpoints& endpoints, const OutboundCall& call);
+
+// Whether `uri` is a page of this account's list `resource` ("Messages" or "Calls") filtered by To = `to`, as
+// Twilio writes next_page_uri: "/2010-04-01/Accounts/<account_sid>/<resource>.json?...To=<to>..." with no
+// fragment, whitespace or control character. A lookup follows only such links: the account's credentials go with
+// the request, and a page of another list says nothing about ours.
+bool is_list_page(const std::string& uri, const std::string& account_sid, const char* resource,
+                  const std::string& to);
+
+// list_body's "next_page_uri" when it is a non-empty string, else empty (the last page).
+std::string next_page_uri(const nlohmann::json& list_body);
+
 
 enum class Verdict { Success, Retry, Final, Ambiguous };
 

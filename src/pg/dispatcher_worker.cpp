@@ -149,8 +149,15 @@ private:
                 auto it = claimed_.find(f.tag);
                 if (it == claimed_.end()) continue;
                 Claimed& c = it->second;
-                outcomes.push_back(decide(c.job, c.step, classify_outbound(f.outcome), policy_, random_()));
                 if (--per_account_[c.job.account_sid] <= 0) per_account_.erase(c.job.account_sid);
+                const OutboundResult result = classify_outbound(f.outcome);
+                // A lookup whose item is not on this page reads the next one first, ahead of the held jobs.
+                if (std::optional<PlannedStep> next = next_lookup_page(c.job, c.step, result, policy_)) {
+                    c.step = std::move(*next);
+                    held_.push_front(f.tag);
+                    continue;
+                }
+                outcomes.push_back(decide(c.job, c.step, result, policy_, random_()));
                 claimed_.erase(it);
             }
             if (!finished.empty()) claim_wanted_ = true;  // slots are free
@@ -193,7 +200,7 @@ private:
             key_problem = e.what();
         }
         for (const OutboxJob& job : jobs) {
-            PlannedStep step = plan_step(job, settings.webhook_base_url);
+            PlannedStep step = plan_step(job, settings.webhook_base_url, policy_.clock_slack);
             if (step.step == Step::Fail) {
                 outcomes.push_back(fail_job(job, step.reason));
                 continue;

@@ -2,7 +2,8 @@
 //   node test/lib/standin_requests.js [--method POST] [--path REGEX] [--fields To,Body,...] [--query] [--sort]
 // Reads GET $STANDIN_URL/__requests. Bodies are form-decoded; only the named fields are shown, so tokens never
 // appear (the stand-in never records passwords anyway); a field sent several times shows its values joined by
-// commas; --query adds each request's query string. SIDs we generate are masked to keep outputs stable.
+// commas; --query adds each request's query string. SIDs we generate and the date bound of a lookup's query are
+// masked to keep outputs stable.
 const http = require('http');
 const args = process.argv.slice(2);
 const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : dflt; };

@@ -100,3 +100,19 @@ SELECT pg_temp.get(:'sms_url', pg_temp.inbound('SM000000000000000000000000000081
 SELECT pg_temp.post(:'sms_url', pg_temp.inbound('SM000000000000000000000000000081d3', 'another fragment'),
                     :'sms_url' || '#rc=1') AS other_fragment;
 SELECT twilio_sid FROM twilio.messages WHERE twilio_sid LIKE 'SM000000000000000000000000000081d%' ORDER BY 1;
+
+-- the dispatcher's StatusCallback URLs end in the same overrides: a status callback signed over the URL with them
+-- is accepted (an SMS's and a call's); with another fragment: 403
+\set status_url 'https://relay.example.test/twilio/' :ann_key '/status'
+\set voice_url 'https://relay.example.test/twilio/' :ann_key '/voice_status'
+SELECT pg_temp.post(:'status_url', '{"MessageSid": "SM000000000000000000000000000081e1", "MessageStatus": "delivered",
+                                     "AccountSid": "ACa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"}',
+                    :'status_url' || :'overrides') AS status_with_overrides;
+SELECT pg_temp.post(:'voice_url', '{"CallSid": "CA000000000000000000000000000081e2", "CallStatus": "ringing",
+                                    "SequenceNumber": "0", "AccountSid": "ACa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"}',
+                    :'voice_url' || :'overrides') AS voice_status_with_overrides;
+SELECT pg_temp.post(:'status_url', '{"MessageSid": "SM000000000000000000000000000081e3", "MessageStatus": "delivered",
+                                     "AccountSid": "ACa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"}',
+                    :'status_url' || '#rc=1') AS status_other_fragment;
+SELECT kind, params ->> 'MessageSid' AS message_sid, params ->> 'CallSid' AS call_sid FROM twilio.webhook_events
+ WHERE coalesce(params ->> 'MessageSid', params ->> 'CallSid') LIKE '%81e%' ORDER BY id;

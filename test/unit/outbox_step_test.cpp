@@ -17,6 +17,7 @@ const RetryPolicy kPolicy;            // defaults: 8 attempts, base 500 ms, cap 
 const std::string kConvSid = "CH0123456789abcdef0123456789abcdef";
 const std::string kSmsSid = "SM11111111111111111111111111111111";
 const std::string kHooks = "https://hooks.example.com";
+const std::string kOverrides = "#rc=5&rp=ct,rt,5xx&tt=15000";  // Twilio's connection overrides (webhook_url.hpp)
 
 OutboxJob job_of(const std::string& kind) {
     const bool create = kind == "create_conversation";
@@ -170,12 +171,21 @@ TEST(OutboxStep, PlanSmsSendOrReconcile) {
     EXPECT_EQ(p.call.to, "+15558675310");
     EXPECT_EQ(p.call.messaging_service_sid, "MG00000000000000000000000000000001");
     EXPECT_EQ(p.call.from, j.sms_number);  // the sender when there is no Messaging service
-    EXPECT_EQ(p.call.status_callback, "https://hooks.example.com/twilio/wk_abc/status");
+    EXPECT_EQ(p.call.status_callback, "https://hooks.example.com/twilio/wk_abc/status" + kOverrides);
+    EXPECT_TRUE(p.call.list_to.empty());
     p = plan_step(ambiguous(j), kHooks);
     EXPECT_EQ(p.step, Step::FindSms);
     EXPECT_EQ(p.call.kind, OutboundCall::Kind::ListMessages);
+    // What went to the number (no date filter: a message still queued at Twilio has no DateSent); the Messaging
+    // service picks the sender, so no From filter.
     EXPECT_EQ(p.call.list_to, "+15558675310");
+    EXPECT_EQ(p.call.list_from, "");
+    EXPECT_EQ(p.page, 0);
+    EXPECT_TRUE(p.call.page_uri.empty());
     EXPECT_FALSE(p.sends_message());
+    OutboxJob own_number = ambiguous(j);
+    own_number.messaging_service_sid.clear();
+    EXPECT_EQ(plan_step(own_number, kHooks).call.list_from, "+15005550006");
 }
 
 // A job's media go with its request: every URL of an SMS as MediaUrl, a conversation message's SID as MediaSid.
@@ -196,8 +206,9 @@ TEST(OutboxStep, PlanCarriesMedia) {
 // The callback URL never gets a double slash, and is left out without a base URL or a webhook key.
 TEST(OutboxStep, PlanStatusCallbackUrl) {
     OutboxJob j = job_of("send_sms");
-    EXPECT_EQ(plan_step(j, kHooks + "/").call.status_callback, kHooks + "/twilio/wk_abc/status");
-    EXPECT_EQ(plan_step(j, kHooks + "/byo//").call.status_callback, kHooks + "/byo/twilio/wk_abc/status");
+    EXPECT_EQ(plan_step(j, kHooks + "/").call.status_callback, kHooks + "/twilio/wk_abc/status" + kOverrides);
+    EXPECT_EQ(plan_step(j, kHooks + "/byo//").call.status_callback,
+              kHooks + "/byo/twilio/wk_abc/status" + kOverrides);
     EXPECT_EQ(plan_step(j, "").call.status_callback, "");
     j.webhook_key.clear();
     EXPECT_EQ(plan_step(j, kHooks).call.status_callback, "");
@@ -439,11 +450,11 @@ TEST(OutboxStep, PlanCreateCall) {
     EXPECT_EQ(p.call.account_sid, "AC00000000000000000000000000000001");
     EXPECT_EQ(p.call.to, "+15005550200");
     EXPECT_EQ(p.call.from, "+15005550006");
-    EXPECT_EQ(p.call.status_callback, "https://hooks.example.com/twilio/wk_abc/voice_status");
+    EXPECT_EQ(p.call.status_callback, "https://hooks.example.com/twilio/wk_abc/voice_status" + kOverrides);
     EXPECT_EQ(p.call.twiml,
               "<Response><Dial callerId=\"+15005550006\"><Number statusCallbackEvent=\"initiated ringing answered "
-              "completed\" statusCallback=\"https://hooks.example.com/twilio/wk_abc/voice_status\">+15558675310"
-              "</Number></Dial></Response>");
+              "completed\" statusCallback=\"https://hooks.example.com/twilio/wk_abc/voice_status"
+              "#rc=5&amp;rp=ct,rt,5xx&amp;tt=15000\">+15558675310</Number></Dial></Response>");
     // No webhook base: no callbacks at all.
     EXPECT_TRUE(plan_step(call_job(), "").call.status_callback.empty());
     EXPECT_EQ(plan_step(call_job(), "").call.twiml,
@@ -551,4 +562,113 @@ TEST(OutboxStep, AmbiguousResendLoopIsBounded) {
     const json out = run(j, success("", "", sms_list("Another text", "Thu, 26 Nov 2026 00:45:12 +0000")));
     EXPECT_EQ(out["state"], "failed");
     EXPECT_EQ(out["message"]["status"], "failed");
+}
+
+// ---- reconciliation that pages ----
+namespace {
+
+const std::string kMessagesPage = "/2010-04-01/Accounts/AC00000000000000000000000000000001/Messages.json?"
+                                  "To=%2B15558675310&DateSent%3E=2026-11-26T00%3A40%3A00Z&PageSize=50&Page=";
+
+// A page of SMS to the number that are not ours (another text), linking `next` ("" for the last page).
+json other_sms_page(const std::string& next) {
+    json page = sms_list("Not this one", "Thu, 26 Nov 2026 00:45:12 +0000");
+    page["next_page_uri"] = next.empty() ? json(nullptr) : json(next);
+    return page;
+}
+
+}  // namespace
+
+// Not on this page, and Twilio links another: read it (same job, same credentials), up to max_lookup_pages.
+TEST(OutboxStep, LookupFollowsNextPage) {
+    const OutboxJob j = ambiguous(job_of("send_sms"));
+    const PlannedStep first = plan_step(j, kHooks);
+    std::optional<PlannedStep> next = next_lookup_page(j, first, success("", "", other_sms_page(kMessagesPage + "1")),
+                                                       kPolicy);
+    ASSERT_TRUE(next.has_value());
+    EXPECT_EQ(next->step, Step::FindSms);
+    EXPECT_EQ(next->page, 1);
+    EXPECT_EQ(next->call.page_uri, kMessagesPage + "1");
+    EXPECT_EQ(next->call.account_sid, j.account_sid);
+    // The third page has it: no further page; decide() finds it there.
+    const json third = sms_list("Your table is ready", "Thu, 26 Nov 2026 00:45:12 +0000");
+    next->page = 2;
+    EXPECT_FALSE(next_lookup_page(j, *next, success("", "", third), kPolicy).has_value());
+    EXPECT_EQ(decide(j, *next, success("", "", third), kPolicy, kRandom)["state"], "done");
+    // Found on the first page, the last page, a failed answer: nothing more to read.
+    json found_here = third;
+    found_here["next_page_uri"] = kMessagesPage + "1";
+    EXPECT_FALSE(next_lookup_page(j, first, success("", "", found_here), kPolicy).has_value());
+    EXPECT_FALSE(next_lookup_page(j, first, success("", "", other_sms_page("")), kPolicy).has_value());
+    EXPECT_FALSE(next_lookup_page(j, first, answer(Verdict::Ambiguous, 502), kPolicy).has_value());
+    // Only sends and conversation lookups are not paged.
+    EXPECT_FALSE(next_lookup_page(job_of("send_sms"), plan_step(job_of("send_sms"), kHooks),
+                                  success(kSmsSid, "", other_sms_page(kMessagesPage + "1")), kPolicy)
+                     .has_value());
+}
+
+// A link that is not a page of this account's Messages list to this number is never followed (the credentials go
+// with it): it is taken for the end of the list, so not found there means sent again, as without paging.
+TEST(OutboxStep, LookupRefusesForeignLinks) {
+    const OutboxJob j = ambiguous(job_of("send_sms"));
+    const PlannedStep first = plan_step(j, kHooks);
+    for (const std::string& link :
+         {std::string("https://evil.example.com/2010-04-01/Accounts/AC00000000000000000000000000000001/"
+                      "Messages.json?Page=1"),
+          std::string("/2010-04-01/Accounts/AC99999999999999999999999999999999/Messages.json?Page=1"),
+          std::string("/2010-04-01/Accounts/AC00000000000000000000000000000001/Calls.json?Page=1"),
+          std::string("/2010-04-01/Accounts/AC00000000000000000000000000000001/Messages.json?Page=1"),
+          std::string("/2010-04-01/Accounts/AC00000000000000000000000000000001/Messages.json?To=%2B1555867531&P=1"),
+          std::string("/2010-04-01/Accounts/AC00000000000000000000000000000001/Messages.json?XTo=%2B15558675310"),
+          kMessagesPage + "1#x", kMessagesPage + "1 x"}) {
+        EXPECT_FALSE(next_lookup_page(j, first, success("", "", other_sms_page(link)), kPolicy).has_value()) << link;
+        EXPECT_EQ(decide(j, first, success("", "", other_sms_page(link)), kPolicy, kRandom)["state"], "pending");
+    }
+}
+
+// After max_lookup_pages pages without the message and with more to read: inconclusive, so the job stays
+// ambiguous (looked up again later) and is never resent; after max_attempts it fails and the message is unknown.
+TEST(OutboxStep, LookupBoundIsInconclusiveNotASend) {
+    OutboxJob j = ambiguous(job_of("send_sms"));
+    PlannedStep step = plan_step(j, kHooks);
+    step.page = kPolicy.max_lookup_pages - 1;
+    step.call.page_uri = kMessagesPage + std::to_string(step.page);
+    const OutboundResult more = success("", "", other_sms_page(kMessagesPage + std::to_string(step.page + 1)));
+    EXPECT_FALSE(next_lookup_page(j, step, more, kPolicy).has_value());
+    const std::string why = "lookup inconclusive: not on the first 10 pages of what Twilio lists for this number "
+                            "since the request";
+    json expected = outcome(j, R"({"state":"ambiguous"})", kRandom % 501);
+    expected["error"] = why;
+    EXPECT_EQ(decide(j, step, more, kPolicy, kRandom), expected);
+    j.attempts = kPolicy.max_attempts;
+    const json last = decide(j, step, more, kPolicy, kRandom);
+    EXPECT_EQ(last["state"], "failed");
+    EXPECT_EQ(last["message"]["status"], "unknown");
+    EXPECT_EQ(last["error"], why + " (gave up after 8 attempts)");
+    // The last page without the message: not found, so it is sent again (as before paging).
+    EXPECT_EQ(decide(ambiguous(job_of("send_sms")), step, success("", "", other_sms_page("")), kPolicy, kRandom)["state"],
+              "pending");
+}
+
+// Calls page the same way: another call on page one, ours on page two.
+TEST(OutboxStep, CallLookupFollowsNextPage) {
+    const OutboxJob j = ambiguous(call_job());
+    const PlannedStep first = plan_step(j, kHooks);
+    const std::string link = "/2010-04-01/Accounts/AC00000000000000000000000000000001/Calls.json?To=%2B15005550200&"
+                             "From=%2B15005550006&PageSize=50&Page=1";
+    json page1 = call_list("CA00000000000000000000000000000000", "Thu, 26 Nov 2026 00:45:02 +0000");
+    page1["next_page_uri"] = link;
+    OutboxJob known = j;
+    known.known_call_sids = {"CA00000000000000000000000000000000"};  // another row's call: not ours
+    const std::optional<PlannedStep> next = next_lookup_page(known, first, success("", "", page1), kPolicy);
+    ASSERT_TRUE(next.has_value());
+    EXPECT_EQ(next->call.kind, OutboundCall::Kind::ListCalls);
+    EXPECT_EQ(next->call.page_uri, link);
+    EXPECT_EQ(decide(known, *next, success("", "", call_list(kCallSid, "Thu, 26 Nov 2026 00:45:02 +0000")), kPolicy,
+                     kRandom)["call"]["twilio_sid"],
+              kCallSid);
+    // A Messages link for a call lookup is not followed: the end of the list, the call is placed again.
+    page1["next_page_uri"] = kMessagesPage + "1";
+    EXPECT_FALSE(next_lookup_page(known, first, success("", "", page1), kPolicy).has_value());
+    EXPECT_EQ(decide(known, first, success("", "", page1), kPolicy, kRandom)["state"], "pending");
 }

@@ -229,6 +229,24 @@ TEST(Outbound, Reads) {
     EXPECT_EQ(r.url, "https://api.twilio.com/2010-04-01/Accounts/AC1/Calls.json"
                      "?To=%2B15005550200&From=%2B15005550006&PageSize=50");
 
+    // A later page is read from Twilio's link.
+    c = base(Kind::ListMessages, token);
+    c.list_to = "+15005550006";
+    EXPECT_EQ(build_outbound_request(kEndpoints, c).url,
+              "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json?To=%2B15005550006&PageSize=50");
+    c.page_uri = "/2010-04-01/Accounts/AC1/Messages.json?To=%2B15005550006&PageSize=50&Page=1&PageToken=PA1";
+    EXPECT_EQ(build_outbound_request(kEndpoints, c).url, "https://api.twilio.com" + c.page_uri);
+    c.page_uri = "/2010-04-01/Accounts/AC2/Messages.json?To=%2B15005550006&Page=1";
+    EXPECT_THROW(build_outbound_request(kEndpoints, c), CoreError);
+    c = base(Kind::ListCalls, token);
+    c.list_to = "+15005550200";
+    EXPECT_EQ(build_outbound_request(kEndpoints, c).url,
+              "https://api.twilio.com/2010-04-01/Accounts/AC1/Calls.json?To=%2B15005550200&PageSize=50");
+    c.page_uri = "/2010-04-01/Accounts/AC1/Calls.json?To=%2B15005550200&Page=1";
+    EXPECT_EQ(build_outbound_request(kEndpoints, c).url, "https://api.twilio.com" + c.page_uri);
+    c.page_uri = "/2010-04-01/Accounts/AC1/Messages.json?To=%2B15005550200&Page=1";
+    EXPECT_THROW(build_outbound_request(kEndpoints, c), CoreError);
+
     c = base(Kind::ListConversationMessages, token);
     c.conversation_sid.clear();
     EXPECT_THROW(build_outbound_request(kEndpoints, c), CoreError);
@@ -374,4 +392,31 @@ TEST(Outbound, FindCall) {
     EXPECT_EQ(sid("+2", "+15005550006", "not a date", 0, {"CA3", "CA2"}), "CA1");  // no date check
     EXPECT_EQ(find_call(json::array(), "+2", "+15005550006", "", 0, {}), nullptr);
     EXPECT_EQ(find_call(json{{"calls", "x"}}, "+2", "+15005550006", "", 0, {}), nullptr);
+}
+
+// Which links a lookup follows: a page of this account's list, nothing else.
+TEST(Outbound, ListPagesAndSince) {
+    const std::string ac = "AC00000000000000000000000000000001";
+    const std::string to = "+15005550006", q = "To=%2B15005550006";
+    const auto page = [&ac](const char* resource, const std::string& query) {
+        return "/2010-04-01/Accounts/" + ac + "/" + resource + ".json?" + query;
+    };
+    EXPECT_TRUE(is_list_page(page("Messages", q + "&Page=2&PageToken=PA9"), ac, "Messages", to));
+    EXPECT_TRUE(is_list_page(page("Messages", "PageSize=50&" + q), ac, "Messages", to));
+    EXPECT_TRUE(is_list_page(page("Calls", q + "&From=%2B1&Page=1"), ac, "Calls", to));
+    EXPECT_FALSE(is_list_page(page("Calls", q + "&Page=1"), ac, "Messages", to));
+    EXPECT_FALSE(is_list_page(page("Messages", "Page=1"), ac, "Messages", to));            // not filtered by To
+    EXPECT_FALSE(is_list_page(page("Messages", q + "7&Page=1"), ac, "Messages", to));      // another number
+    EXPECT_FALSE(is_list_page(page("Messages", "X" + q + "&Page=1"), ac, "Messages", to));  // another filter
+    EXPECT_FALSE(is_list_page("/2010-04-01/Accounts/" + ac + "/Messages.json", ac, "Messages", to));
+    EXPECT_FALSE(is_list_page("//evil.example" + page("Messages", q), ac, "Messages", to));
+    EXPECT_FALSE(is_list_page(page("Messages", q + "&Page=1#frag"), ac, "Messages", to));
+    EXPECT_FALSE(is_list_page(page("Messages", q + "&Page=1\n"), ac, "Messages", to));
+    EXPECT_FALSE(is_list_page("", ac, "Messages", to));
+    EXPECT_FALSE(is_list_page(page("Messages", q), "", "Messages", to));
+    EXPECT_FALSE(is_list_page(page("Messages", q), ac, "Messages", ""));
+
+    EXPECT_EQ(next_page_uri(json{{"next_page_uri", "/x?Page=1"}}), "/x?Page=1");
+    EXPECT_EQ(next_page_uri(json{{"next_page_uri", nullptr}}), "");
+    EXPECT_EQ(next_page_uri(json::array()), "");
 }
