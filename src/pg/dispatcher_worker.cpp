@@ -117,7 +117,6 @@ private:
         const DispatcherSettings settings = dispatcher_settings();
         policy_.reconcile_delay = milliseconds(settings.reconcile_delay_ms);
         const int cap = std::max(1, settings.max_concurrent_per_account);
-        json outcomes = json::array();
         if (MyLatch->is_set) {  // reset before claiming: a commit during the claim sets it again
             ResetLatch(MyLatch);
             claim_wanted_ = true;
@@ -133,6 +132,9 @@ private:
             claim_wanted_ = false;
             const int ask = settings.batch_size - static_cast<int>(held_.size());
             std::vector<OutboxJob> jobs = claim_outbox(ask);
+            // Admitted before anything else can throw: claimed jobs are in flight in the table and must reach
+            // held_ or an outcome, or they would wait for the next restart.
+            admit(jobs, settings);
             if (static_cast<int>(jobs.size()) == ask) {
                 claim_wanted_ = true;  // there may be more
             } else if (multi_.in_flight() > 0 || !jobs.empty()) {
@@ -140,7 +142,6 @@ private:
                 const std::optional<double> due = next_due_ms();
                 if (due) due_at_ = Clock::now() + milliseconds(static_cast<long>(*due));
             }
-            admit(jobs, settings, outcomes);
         }
         start_held(cap);
         if (multi_.in_flight() > 0) {
@@ -157,7 +158,7 @@ private:
                     held_.push_front(f.tag);
                     continue;
                 }
-                outcomes.push_back(decide(c.job, c.step, result, policy_, random_()));
+                add_outcome(decide(c.job, c.step, result, policy_, random_()));
                 claimed_.erase(it);
             }
             if (!finished.empty()) claim_wanted_ = true;  // slots are free
@@ -165,10 +166,6 @@ private:
         }
         // Answers are recorded in groups (one transaction for up to kRecordBatch, at most kRecordDelayMs after the
         // first), and at once when nothing else is in flight.
-        if (!outcomes.empty()) {
-            if (unrecorded_.empty()) first_unrecorded_ = Clock::now();
-            for (json& o : outcomes) unrecorded_.push_back(std::move(o));
-        }
         if (!unrecorded_.empty() &&
             (unrecorded_.size() >= kRecordBatch || multi_.in_flight() == 0 ||
              Clock::now() - first_unrecorded_ >= milliseconds(kRecordDelayMs))) {
@@ -186,9 +183,15 @@ private:
         return due ? std::max(1L, std::min(kIdleWaitMs, static_cast<long>(*due))) : kIdleWaitMs;
     }
 
+    // An outcome waits in unrecorded_ (a member: an error later in the turn does not lose it) until recorded.
+    void add_outcome(json outcome) {
+        if (unrecorded_.empty()) first_unrecorded_ = Clock::now();
+        unrecorded_.push_back(std::move(outcome));
+    }
+
     // Plans each claimed job, applies the rate limits and decrypts its account's token; the jobs that need a
     // request join the queue of held jobs (claim order), the others get their outcome at once.
-    void admit(const std::vector<OutboxJob>& jobs, const DispatcherSettings& settings, json& outcomes) {
+    void admit(const std::vector<OutboxJob>& jobs, const DispatcherSettings& settings) {
         if (jobs.empty()) return;
         const auto now = Clock::now();
         Keyring ring;
@@ -202,18 +205,18 @@ private:
         for (const OutboxJob& job : jobs) {
             PlannedStep step = plan_step(job, settings.webhook_base_url, policy_.clock_slack);
             if (step.step == Step::Fail) {
-                outcomes.push_back(fail_job(job, step.reason));
+                add_outcome(fail_job(job, step.reason));
                 continue;
             }
             if (!key_problem.empty()) {  // an operator problem: keep the job, retry when the key is back
-                outcomes.push_back(unclaim(job, milliseconds(5000), "encryption key unavailable: " + key_problem));
+                add_outcome(unclaim(job, milliseconds(5000), "encryption key unavailable: " + key_problem));
                 continue;
             }
             Secret token;
             try {
                 token = open_envelope(ring, job.auth_token_envelope, envelope_context(job.owner, job.account_sid));
             } catch (const CoreError& e) {
-                outcomes.push_back(e.sqlstate() == sqlstate::data_corrupted
+                add_outcome(e.sqlstate() == sqlstate::data_corrupted
                                        ? fail_job(job, "the stored auth token cannot be decrypted; save the settings again")
                                        : unclaim(job, milliseconds(5000), e.what()));
                 continue;
@@ -224,7 +227,7 @@ private:
                 limiter_.set_rate(job.user_id, rate, std::max(rate, 1.0));
                 const milliseconds wait = limiter_.try_take(job.user_id, job.segments, now);
                 if (wait.count() > 0) {
-                    outcomes.push_back(unclaim(job, wait, "rate limited (segments per second)"));
+                    add_outcome(unclaim(job, wait, "rate limited (segments per second)"));
                     continue;
                 }
             }
@@ -233,7 +236,7 @@ private:
                 call_limiter_.set_rate(job.account_sid, rate, 1);
                 const milliseconds wait = call_limiter_.try_take(job.account_sid, 1, now);
                 if (wait.count() > 0) {
-                    outcomes.push_back(unclaim(job, wait, "rate limited (calls per second)"));
+                    add_outcome(unclaim(job, wait, "rate limited (calls per second)"));
                     continue;
                 }
             }
@@ -260,7 +263,19 @@ private:
                 ++it;
                 continue;
             }
-            if (!multi_.start(*it, build_outbound_request(endpoints, c.step.call), options)) break;
+            HttpRequest request;
+            try {
+                request = build_outbound_request(endpoints, c.step.call);
+            } catch (const CoreError& e) {
+                // The job cannot be sent as it stands (e.g. its settings lost a field it needs since it was
+                // queued): it fails with the reason, and the jobs behind it go on.
+                add_outcome(fail_job(c.job, e.what()));
+                if (busy == 0) per_account_.erase(c.job.account_sid);
+                claimed_.erase(*it);
+                it = held_.erase(it);
+                continue;
+            }
+            if (!multi_.start(*it, request, options)) break;
             ++busy;
             it = held_.erase(it);
         }

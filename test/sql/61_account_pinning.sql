@@ -89,6 +89,25 @@ RESET ROLE;
 SELECT source, account_sid FROM twilio._pinned_config('00000000-0000-0000-0000-00000000dd01', :'bob_sid');
 SELECT count(*) AS alice_rows FROM twilio._pinned_config('00000000-0000-0000-0000-00000000dd01', :'alice_sid');
 
+-- A job whose account lost the sender it needs after the job was queued (no Messaging Service and no number):
+-- it fails with the reason, and the dispatcher goes on with the jobs behind it.
+\! curl -s -o /dev/null -X DELETE "$STANDIN_URL/__requests"
+BEGIN;
+SET LOCAL ROLE authenticated;
+SELECT twilio.send_sms('+15005550505', 'sender gone before sending') IS NOT NULL AS queued;
+RESET ROLE;
+UPDATE twilio.user_settings SET messaging_service_sid = NULL, sms_number = NULL
+ WHERE user_id = '00000000-0000-0000-0000-00000000dd01';
+COMMIT;
+SET ROLE authenticated;
+SELECT twilio.send_conversation_message(:'new_conv', 'behind the one that cannot go') IS NOT NULL AS queued;
+RESET ROLE;
+SELECT wait_for_dispatcher();
+SELECT m.body, m.status, o.state, o.last_error
+  FROM twilio.messages m JOIN twilio.outbox o ON o.user_id = m.user_id AND o.message_id = m.id
+ WHERE m.body IN ('sender gone before sending', 'behind the one that cannot go') ORDER BY m.body;
+\! node test/lib/standin_requests.js --method POST --fields Body --sort
+
 -- leave the platform account as 20_settings left it (fallback off, no Conversations service)
 SET ROLE service_role;
 SELECT twilio.set_platform_account(:'bob_sid', :'bob_token', NULL, 'MGb0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0',
