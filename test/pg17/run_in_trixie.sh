@@ -5,7 +5,7 @@
 # PG_MAJOR=17, in a network namespace of its own (loopback only): the same ports as the PostgreSQL 15 run beside
 # it, no clash. `--prepare-only` makes and equips the root and stops there.
 #
-# Env: BYO_PG17_SUITES (default: the suites that touch PostgreSQL but web, relay and api), BYO_TRIXIE_ROOT, PG17_LOG_DIR (where
+# Env: BYO_PG17_SUITES (default: the suites that touch PostgreSQL but web and spool), BYO_TRIXIE_ROOT, PG17_LOG_DIR (where
 # the logs are copied, default .tmp/test/pg17), BYO_HOST_RELAY (a byo-twilio-relay built on this machine, to use
 # instead of building one in the root), and the test ports (BYO_PGPORT, PRISM_*_PORT, STANDIN_*_PORT,
 # RELAY_PORT), passed through. Prints the inner run's "<suite>: N passed, N failed" lines and its "all:" line.
@@ -13,8 +13,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TRIXIE=${BYO_TRIXIE_ROOT:-$ROOT/.tmp/trixie-root}
 LOGS=${PG17_LOG_DIR:-$ROOT/.tmp/test/pg17}
-# relay and api (with BYO_HOST_RELAY) are not in the default list until a PostgreSQL 17 run of them has passed.
-SUITES=${BYO_PG17_SUITES:-regress upgrade crash drips drips_crash pgtap oracle secret_logs}
+# relay and api run the relay built by the PostgreSQL 15 run (BYO_HOST_RELAY) against PostgreSQL 17. Not repeated:
+# web (the browser sees only the relay's HTTP API, the same on both) and spool (the relay's own disk queue).
+SUITES=${BYO_PG17_SUITES:-regress upgrade relay api crash drips drips_crash pgtap oracle secret_logs}
 # Not under /root (0700): the server, as postgres, reads files of the run (the stand-ins' certificate).
 INNER=/srv/byo_twilio
 
