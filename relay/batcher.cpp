@@ -21,6 +21,10 @@ constexpr std::size_t kGather = 4;
 constexpr auto kShedLogInterval = std::chrono::seconds(10);
 // How long the replay thread waits before trying the database again after it could not be reached.
 constexpr auto kReplayRetry = std::chrono::seconds(1);
+// Calls a spooled webhook gets that reach the database yet settle nothing (an SQL error, a timeout, a backend
+// lost mid-call): then its file goes to dead/ and the replay goes on, so one webhook cannot hold the spool (or
+// crash a backend every second) forever.
+constexpr int kReplayAttempts = 5;
 
 // The batch function is missing (42883: extension older than 0.3.0) or not granted to us (42501).
 bool batch_unavailable(const PgOutcome& o) { return o.sqlstate == "42883" || o.sqlstate == "42501"; }
@@ -241,7 +245,15 @@ void WebhookBatcher::run_singles(DbPool::Lease& lease, std::vector<Pending>& bat
     if (!unreachable.empty()) keep_or_refuse(unreachable);
 }
 
-void WebhookBatcher::keep_or_refuse(const std::vector<Pending*>& pending) {
+void WebhookBatcher::keep_or_refuse(const std::vector<Pending*>& all) {
+    // Only what carries an X-Twilio-Signature is kept: anyone can POST to /twilio/..., and the signature can be
+    // checked only by the database. The rest gets 503, as without a spool (Twilio always signs, and retries).
+    std::vector<Pending*> pending;
+    for (Pending* p : all) {
+        if (p->request.signature && !p->request.signature->empty()) pending.push_back(p);
+        else p->answer = unavailable_answer();
+    }
+    if (pending.empty()) return;
     std::vector<const WebhookRequest*> requests;
     for (const Pending* p : pending) requests.push_back(&p->request);
     const bool kept = spool_ && spool_->append(requests);
@@ -282,11 +294,14 @@ void WebhookBatcher::replay() {
 bool WebhookBatcher::replay_one() {
     std::optional<Spool::Entry> entry = spool_->oldest();
     if (!entry) return false;
+    if (entry->seq != attempt_seq_) {
+        attempt_seq_ = entry->seq;
+        attempts_ = 0;
+    }
     const auto deadline = Clock::now() + db_timeout_;
     std::string error;
     DbPool::Lease lease = pool_.acquire(deadline, error);
-    WebhookAnswer answer = lease ? call_handle_webhook(lease, metrics_, entry->request, deadline) : unavailable_answer();
-    if (answer.retry_after) {  // the database is still out of reach (or failing): the file stays
+    if (!lease) {  // unreachable again (or every connection busy): no fault of this webhook's, the file stays
         if (!replay_waiting_)
             log_event("spool_waiting", {{"spooled", spool_->count()},
                                         {"message", "spooled webhooks wait for the database"}});
@@ -294,16 +309,28 @@ bool WebhookBatcher::replay_one() {
         return false;
     }
     replay_waiting_ = false;
-    // Answered, so committed: the file goes. A refusal (a forged signature, an unknown tenant) is final too;
-    // only the status is logged, never the webhook.
-    if (answer.status >= 400) {
+    WebhookAnswer answer = call_handle_webhook(lease, metrics_, entry->request, deadline);
+    if (answer.retry_after) {
+        // The call reached the database but settled nothing (its db_error line has the SQLSTATE). Tried again
+        // a few times, in case it was passing trouble; then set aside so the webhooks behind it go on.
+        if (++attempts_ < kReplayAttempts) return false;
+        spool_->dead_letter(entry->seq, answer.unreachable ? "connection lost on every attempt"
+                                                           : "database error on every attempt");
+        metrics_.record_replayed(false);
         ++dropped_;
-        log_event("spool_dropped", {{"seq", entry->seq}, {"status", answer.status}});
     } else {
-        ++replayed_;
+        // Answered, so committed: the file goes. A refusal (a forged signature, an unknown tenant) is final too;
+        // only the status is logged, never the webhook.
+        if (answer.status >= 400) {
+            ++dropped_;
+            log_event("spool_dropped", {{"seq", entry->seq}, {"status", answer.status}});
+        } else {
+            ++replayed_;
+        }
+        spool_->remove(entry->seq);
+        metrics_.record_replayed(answer.status < 400);
     }
-    spool_->remove(entry->seq);
-    metrics_.record_replayed(answer.status < 400);
+    attempts_ = 0;
     if (spool_->empty()) {
         log_event("spool_drained", {{"replayed", replayed_}, {"dropped", dropped_}});
         replayed_ = dropped_ = 0;

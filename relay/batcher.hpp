@@ -69,10 +69,11 @@ private:
     void run(std::vector<Pending>& batch);
     void run_singles(DbPool::Lease& lease, std::vector<Pending>& batch, Clock::time_point deadline);
     bool batch_call_allowed() const;
-    // Keeps these webhooks in the spool and answers them 200, or answers 503 if there is no spool or it is full.
+    // Keeps these webhooks in the spool and answers them 200, or answers 503 if there is no spool, it is full, or
+    // a webhook has no X-Twilio-Signature.
     void keep_or_refuse(const std::vector<Pending*>& pending);
     void replay();           // the replay thread
-    bool replay_one();       // false: nothing was replayed (empty, or the database still unreachable)
+    bool replay_one();       // false: nothing settled (empty, the database unreachable, or a failed attempt)
 
     DbPool& pool_;
     Metrics& metrics_;
@@ -80,6 +81,8 @@ private:
     const std::chrono::milliseconds db_timeout_;
     std::size_t replayed_ = 0, dropped_ = 0;  // since the spool last emptied (replay thread only)
     bool replay_waiting_ = false;             // the replay thread has logged that it waits for the database
+    std::uint64_t attempt_seq_ = 0;           // the spooled webhook attempts_ counts for (replay thread only)
+    int attempts_ = 0;                        // its calls that settled nothing
     const std::size_t batch_max_;
     const std::size_t gather_;  // a worker gathering a batch waits for this many (see work())
     const std::size_t queue_max_;

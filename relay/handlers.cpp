@@ -120,10 +120,18 @@ void handle_request(const RelayContext& ctx, HttpRequest&& req, Responder reply)
     }
     if (get && path == "/healthz") return reply(text_response(200, "ok"));
     if (get && path == "/readyz") return handle_ready(ctx, std::move(reply));
-    if (get && path == "/metrics")
-        return reply(text_response(200, ctx.metrics.render(ctx.pool.in_use(), ctx.pool.size(),
-                                                           ctx.spool ? static_cast<long long>(ctx.spool->count()) : -1),
-                          "text/plain; version=0.0.4; charset=utf-8"));
+    if (get && path == "/metrics") {
+        // The spool's numbers are atomics: this never waits behind a spool write on the event loop.
+        std::string body = ctx.metrics.render(ctx.pool.in_use(), ctx.pool.size(),
+                                              ctx.spool ? static_cast<long long>(ctx.spool->count()) : -1);
+        if (ctx.spool)
+            body += "# HELP byo_twilio_relay_spool_dead_lettered_total Spool files moved to dead/: unreadable, or "
+                    "not settled by the database within their attempts.\n"
+                    "# TYPE byo_twilio_relay_spool_dead_lettered_total counter\n"
+                    "byo_twilio_relay_spool_dead_lettered_total " +
+                    std::to_string(ctx.spool->dead_lettered()) + '\n';
+        return reply(text_response(200, std::move(body), "text/plain; version=0.0.4; charset=utf-8"));
+    }
     reply(text_response(404, "not found\n"));
 }
 

@@ -221,6 +221,7 @@ bool Spool::append(const std::vector<const WebhookRequest*>& requests) {
 
 std::optional<Spool::Entry> Spool::oldest() {
     std::lock_guard<std::mutex> lock(mutex_);
+    // Every pass either returns or moves first_ on: a file that cannot be used never holds the replay (or the lock).
     while (count_ > 0 && first_ < next_) {
         const std::uint64_t seq = first_;
         const std::string name = name_of(seq);
@@ -228,7 +229,8 @@ std::optional<Spool::Entry> Spool::oldest() {
         if (fd < 0) {
             if (errno != ENOENT) {
                 log_spool_error("cannot open a spool file", errno);
-                return std::nullopt;  // tried again later
+                set_aside(seq, "unreadable");
+                continue;
             }
             ++first_;  // a gap (a file refused by an earlier run): skip it
             continue;
@@ -242,37 +244,65 @@ std::optional<Spool::Entry> Spool::oldest() {
         ::close(fd);
         if (n < 0) {
             log_spool_error("cannot read a spool file", err);
-            return std::nullopt;
+            set_aside(seq, "unreadable");
+            continue;
         }
         std::optional<WebhookRequest> r = decode_spooled(data);
         if (r) return Entry{seq, std::move(*r)};
-        // Cut short by a crash before its fsync completed: it was never answered 200, so Twilio retried it.
-        log_event("spool_error", {{"message", "an incomplete spool file was removed (never acknowledged)"},
-                                  {"seq", seq}});
-        unlink_counted(seq);
+        // Cut short by a crash before its fsync completed (never answered 200, so Twilio retried it), or altered.
+        set_aside(seq, "cannot be decoded");
     }
     if (count_ > 0) {  // files counted but gone (removed by hand): the spool is empty
-        log_event("spool_error", {{"message", "spool files went missing"}, {"missing", count_}});
+        log_event("spool_error", {{"message", "spool files went missing"}, {"missing", count_.load()}});
         count_ = 0;
         bytes_ = 0;
     }
     return std::nullopt;
 }
 
+void Spool::forget(std::uint64_t seq, std::uint64_t size) {
+    if (count_ > 0) {
+        --count_;
+        bytes_ -= std::min<std::uint64_t>(bytes_, size);
+    }
+    if (seq == first_) ++first_;
+    if (count_ == 0) first_ = next_;
+}
+
 void Spool::unlink_counted(std::uint64_t seq) {
     const std::string name = name_of(seq);
     struct stat st {};
     const bool present = ::fstatat(dir_fd_, name.c_str(), &st, 0) == 0;
-    if (::unlinkat(dir_fd_, name.c_str(), 0) != 0 && errno != ENOENT) {
-        log_spool_error("cannot remove a spool file", errno);
+    // Not removable (a read-only file system, say): no longer counted all the same, so the replay goes on. A
+    // relay started later finds it again; its replay is deduplicated by the database.
+    if (::unlinkat(dir_fd_, name.c_str(), 0) != 0 && errno != ENOENT)
+        log_event("spool_error", {{"message", "cannot remove a spool file; skipped"}, {"seq", seq},
+                                  {"error", std::strerror(errno)}});
+    if (present) forget(seq, static_cast<std::uint64_t>(st.st_size));
+    else if (seq == first_) ++first_;
+}
+
+void Spool::set_aside(std::uint64_t seq, const char* reason) {
+    const std::string name = name_of(seq);
+    struct stat st {};
+    const bool present = ::fstatat(dir_fd_, name.c_str(), &st, 0) == 0;
+    if (!present) {
+        if (seq == first_) ++first_;
         return;
     }
-    if (present && count_ > 0) {
-        --count_;
-        bytes_ -= std::min<std::uint64_t>(bytes_, static_cast<std::uint64_t>(st.st_size));
+    const std::string dead = "dead/" + name;
+    if ((::mkdirat(dir_fd_, "dead", 0700) == 0 || errno == EEXIST) &&
+        ::renameat(dir_fd_, name.c_str(), dir_fd_, dead.c_str()) == 0) {
+        ++dead_lettered_;
+        log_event("spool_dead_letter", {{"seq", seq}, {"reason", reason}, {"file", dir_ + "/" + dead}});
+    } else {
+        const int err = errno;
+        const bool gone = ::unlinkat(dir_fd_, name.c_str(), 0) == 0;
+        log_event("spool_error", {{"message", gone ? "cannot move a spool file to dead/; removed"
+                                                   : "cannot move or remove a spool file; skipped"},
+                                  {"seq", seq}, {"reason", reason}, {"error", std::strerror(err)}});
     }
-    if (seq == first_) ++first_;
-    if (count_ == 0) first_ = next_;
+    forget(seq, static_cast<std::uint64_t>(st.st_size));
 }
 
 void Spool::remove(std::uint64_t seq) {
@@ -280,19 +310,9 @@ void Spool::remove(std::uint64_t seq) {
     unlink_counted(seq);
 }
 
-bool Spool::empty() const {
+void Spool::dead_letter(std::uint64_t seq, const char* reason) {
     std::lock_guard<std::mutex> lock(mutex_);
-    return count_ == 0;
-}
-
-std::size_t Spool::count() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return count_;
-}
-
-std::uint64_t Spool::bytes() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return bytes_;
+    set_aside(seq, reason);
 }
 
 }  // namespace byo::relay

@@ -6,8 +6,11 @@
 // webhook that does not fit is refused (the caller answers 503, as without a spool).
 //
 // A file holds exactly what the webhook carried (URL, X-Twilio-Signature, Content-Type, body) and no secret of
-// ours; files are 0600 in a 0700 directory. A file cut short by a crash was never acknowledged: it is removed.
+// ours; files are 0600 in a 0700 directory. A file that cannot be read back or decoded, and one the database
+// could not settle within its attempts, is moved to `dead/` (0700) in the spool directory and never replayed: the
+// replay goes on with the next file.
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -47,16 +50,25 @@ public:
     std::optional<Entry> oldest();
     // The database answered it: the file goes.
     void remove(std::uint64_t seq);
+    // The file cannot be settled: moved to dead/ (logged with `reason`, never the webhook) and no longer counted.
+    void dead_letter(std::uint64_t seq, const char* reason);
 
-    bool empty() const;
-    std::size_t count() const;
-    std::uint64_t bytes() const;
+    // Lock-free: /metrics and the workers never wait behind a write or an fsync.
+    bool empty() const { return count_.load(std::memory_order_relaxed) == 0; }
+    std::size_t count() const { return count_.load(std::memory_order_relaxed); }
+    std::uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
+    // Files moved to dead/ by this process.
+    std::uint64_t dead_lettered() const { return dead_lettered_.load(std::memory_order_relaxed); }
     const std::string& dir() const { return dir_; }
 
 private:
     std::string name_of(std::uint64_t seq) const;
     bool write_one(std::uint64_t seq, const std::string& data);  // one file, fsync'd; the directory is not
     void unlink_counted(std::uint64_t seq);  // with mutex_ held
+    // With mutex_ held: moves the file to dead/ (or, failing that, unlinks it) and stops counting it. Always
+    // advances past it, even when the file can be neither moved nor removed (logged).
+    void set_aside(std::uint64_t seq, const char* reason);
+    void forget(std::uint64_t seq, std::uint64_t size);  // with mutex_ held: no longer counted
 
     const std::string dir_;
     const std::uint64_t max_bytes_;
@@ -65,8 +77,9 @@ private:
     mutable std::mutex mutex_;
     std::uint64_t first_ = 0;  // no file below this sequence number
     std::uint64_t next_ = 0;   // the next file's
-    std::size_t count_ = 0;
-    std::uint64_t bytes_ = 0;
+    std::atomic<std::size_t> count_{0};    // written with mutex_ held
+    std::atomic<std::uint64_t> bytes_{0};  // written with mutex_ held
+    std::atomic<std::uint64_t> dead_lettered_{0};
 };
 
 // The file format, exposed for the unit test: a header line, then each field as a presence flag, its length in

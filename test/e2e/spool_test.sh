@@ -6,7 +6,8 @@
 #   1. PostgreSQL stopped for a minute (until the spool holds SPOOL_TEST_RATE * 60 webhooks) under a steady
 #      stream of signed webhooks, then started: every webhook sent is stored once, none lost.
 #   2. The relay killed (SIGKILL) with a non-empty spool, PostgreSQL started, the relay started again: the spool
-#      is replayed once; a forged webhook spooled during the outage is dropped on replay, logged without secrets.
+#      is replayed once; a forged webhook spooled during the outage is dropped on replay, logged without secrets;
+#      an unsigned one is not spooled (503); an undecodable file goes to dead/ and the rest is replayed.
 #      A second relay on the same spool directory refuses to start.
 #   3. A full spool (BYO_TWILIO_SPOOL_MAX_MB=1): 503 with Retry-After, as without a spool.
 # Runs against the cluster test/run.sh started, after pg_regress (60_outbound connected ann). Needs PGHOST,
@@ -190,16 +191,25 @@ forged=$(node "$CLIENT" one --relay "$RELAY" --base "$PUBLIC_URL" --url "$SMS_UR
          --sid "$forged_sid" "${PARAMS[@]}" | cut -d' ' -f1)
 check "database down: 5 webhooks and a forged one (ben's token, ann's URL) answered 200, spooled" "200 200 200 200 200 200 6" \
     "$answers$forged $(spooled "$WORK/spool")"
+unsigned=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d 'Body=x' "$RELAY${SMS_URL#"$PUBLIC_URL"}")
+check "database down: a webhook without X-Twilio-Signature answered 503, not spooled" "503 6" \
+    "$unsigned $(spooled "$WORK/spool")"
 kill -KILL "$RELAY_PID"; wait "$RELAY_PID" 2>/dev/null; RELAY_PID=
 check "relay killed: the spool is still there" 6 "$(spooled "$WORK/spool")"
+# A file that cannot be decoded, oldest of all: set aside in dead/, and the replay goes on behind it.
+printf 'not a spool file\n' >"$WORK/spool/00000000000000000000.webhook"
 if pg_start; then check "PostgreSQL started again" yes yes; else fail "PostgreSQL did not start again"; fi
 RELAY_PID=$(start_relay "$RELAY_PORT" "$LOG" "$WORK/spool")
 wait_for "the spool replayed after the restart" 60 '[ "$(spooled "$WORK/spool")" = 0 ]'
 wait_for "the 5 webhooks stored" 30 '[ "$(stored "$PREFIX2")" = "5 5 5" ]'
 check "restarted relay: the 5 spooled webhooks stored once each, the forged one not at all" "5 5 5 0" \
     "$(stored "$PREFIX2") $(q -c "SELECT count(*) FROM twilio.webhook_events WHERE params ->> 'MessageSid' = '$forged_sid'")"
-check "restarted relay: its start line counted the 6 spooled" 6 \
-    "$(grep '"event":"start"' "$LOG" | tail -1 | node -e 'console.log(JSON.parse(require("fs").readFileSync(0,"utf8")).spooled)')"
+check "the undecodable file moved to dead/, logged and counted in /metrics" "1 1 1" \
+    "$(find "$WORK/spool/dead" -name '*.webhook' | wc -l) $(grep -c '"event":"spool_dead_letter"' "$LOG") $(
+       curl -s "$RELAY/metrics" | sed -n 's/^byo_twilio_relay_spool_dead_lettered_total //p')"
+# The start line comes after the replay thread started: it may already have set the undecodable file aside.
+check "restarted relay: its start line counted the 6 spooled (7 files before the undecodable one went)" yes \
+    "$(grep '"event":"start"' "$LOG" | tail -1 | node -e 'console.log([6, 7].includes(JSON.parse(require("fs").readFileSync(0,"utf8")).spooled) ? "yes" : "no")')"
 check "the forged webhook dropped on replay, logged with its status only (one line)" "1 403" \
     "$(grep -c '"event":"spool_dropped"' "$LOG") $(grep '"event":"spool_dropped"' "$LOG" |
        node -e 'const o=JSON.parse(require("fs").readFileSync(0,"utf8")); console.log(o.status, Object.keys(o).filter(k => !["ts","event","seq","status"].includes(k)).join(","))' | xargs)"

@@ -126,7 +126,7 @@ TEST(RelaySpool, RefusesWhatDoesNotFitAndKeepsNothingOfIt) {
     EXPECT_EQ(files_in(dir.path).size(), 1u);
 }
 
-TEST(RelaySpool, AFileCutShortByACrashIsRemovedUnread) {
+TEST(RelaySpool, AFileCutShortByACrashGoesToDeadAndTheNextIsReplayed) {
     TempDir dir;
     const WebhookRequest a = request("Body=a"), b = request("Body=b");
     {
@@ -134,12 +134,72 @@ TEST(RelaySpool, AFileCutShortByACrashIsRemovedUnread) {
         ASSERT_TRUE(spool.append({&a, &b}));
     }
     // The first file torn (as if the crash came before its fsync finished).
-    std::filesystem::resize_file(files_in(dir.path).front(), 10);
+    const std::filesystem::path torn = files_in(dir.path).front();
+    std::filesystem::resize_file(torn, 10);
     Spool spool(dir.path, 1 << 20);
     const auto next = spool.oldest();
     ASSERT_TRUE(next);
     EXPECT_EQ(next->request.body, "Body=b");
     EXPECT_EQ(spool.count(), 1u);
+    EXPECT_EQ(spool.dead_lettered(), 1u);
+    EXPECT_EQ(mode_of(dir.path + "/dead"), 0700);
+    EXPECT_TRUE(std::filesystem::exists(dir.path + "/dead/" + torn.filename().string()));
+    EXPECT_EQ(files_in(dir.path).size(), 1u);
+}
+
+TEST(RelaySpool, AnUnreadableFileGoesToDeadWithoutHoldingTheReplay) {
+    TempDir dir;
+    const WebhookRequest a = request("Body=a"), b = request("Body=b");
+    Spool spool(dir.path, 1 << 20);
+    ASSERT_TRUE(spool.append({&a, &b}));
+    // The first file replaced by a directory: it opens, but read() fails (EISDIR).
+    const std::filesystem::path first = files_in(dir.path).front();
+    std::filesystem::remove(first);
+    std::filesystem::create_directory(first);
+    const auto next = spool.oldest();
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->request.body, "Body=b");
+    EXPECT_EQ(spool.count(), 1u);
+    EXPECT_EQ(spool.dead_lettered(), 1u);
+}
+
+TEST(RelaySpool, AFileThatCannotBeRemovedIsSkippedNotRetried) {
+    TempDir dir;
+    const WebhookRequest a = request("Body=a"), b = request("Body=b");
+    Spool spool(dir.path, 1 << 20);
+    ASSERT_TRUE(spool.append({&a, &b}));
+    const auto first = spool.oldest();
+    ASSERT_TRUE(first);
+    // unlink() of a non-empty directory fails (EISDIR), even for root: the stand-in for a read-only file system.
+    const std::filesystem::path path = files_in(dir.path).front();
+    std::filesystem::remove(path);
+    std::filesystem::create_directories(path / "x");
+    spool.remove(first->seq);
+    EXPECT_EQ(spool.count(), 1u);
+    const auto next = spool.oldest();
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->request.body, "Body=b");
+}
+
+TEST(RelaySpool, DeadLetteringMovesTheFileAndTheReplayGoesOn) {
+    TempDir dir;
+    const WebhookRequest a = request("Body=a"), b = request("Body=b");
+    Spool spool(dir.path, 1 << 20);
+    ASSERT_TRUE(spool.append({&a, &b}));
+    const std::uint64_t bytes = spool.bytes();
+    const auto first = spool.oldest();
+    ASSERT_TRUE(first);
+    spool.dead_letter(first->seq, "test");
+    EXPECT_EQ(spool.count(), 1u);
+    EXPECT_LT(spool.bytes(), bytes);
+    EXPECT_EQ(spool.dead_lettered(), 1u);
+    EXPECT_EQ(files_in(dir.path + "/dead").size(), 1u);
+    const auto next = spool.oldest();
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->request.body, "Body=b");
+    spool.remove(next->seq);
+    EXPECT_TRUE(spool.empty());
+    EXPECT_FALSE(spool.oldest());
 }
 
 TEST(RelaySpool, OneRelayPerDirectory) {
