@@ -71,9 +71,11 @@ if [ "$WITH_RELAY" = relay ]; then
     EXAMPLE=/usr/share/doc/byo-twilio-relay/examples/relay.env
     check "relay: the example settings and the web components are installed" "yes yes" \
         "$(yes_no grep -q '^BYO_TWILIO_DATABASE_URL=' "$EXAMPLE") $(yes_no test -d /usr/share/byo-twilio/web)"
-    # The example file with this cluster's database, as the unit would read it.
+    # The example file with this cluster's database, as the unit would read it. Run by hand, the relay has no
+    # systemd StateDirectory (/var/lib/byo-twilio-relay): its spool goes in this run's directory instead.
     sed -e "s|^BYO_TWILIO_DATABASE_URL=.*|BYO_TWILIO_DATABASE_URL=host=$DIR port=55432 dbname=postgres user=postgres|" \
-        -e "s|^BYO_TWILIO_LISTEN=.*|BYO_TWILIO_LISTEN=127.0.0.1:18080|" "$EXAMPLE" >"$DIR/relay.env"
+        -e "s|^BYO_TWILIO_LISTEN=.*|BYO_TWILIO_LISTEN=127.0.0.1:18080|" \
+        -e "s|^BYO_TWILIO_SPOOL_DIR=.*|BYO_TWILIO_SPOOL_DIR=$DIR/spool|" "$EXAMPLE" >"$DIR/relay.env"
     # Each NAME=VALUE line whole, as systemd's EnvironmentFile reads it (values hold spaces).
     (while IFS= read -r line; do [[ $line =~ ^[A-Z_]+= ]] && export "$line"; done <"$DIR/relay.env"
      exec /usr/bin/byo-twilio-relay) >"$DIR/relay.log" 2>&1 &
